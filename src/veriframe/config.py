@@ -1,0 +1,45 @@
+"""Where veriframe keeps its files, and settings read from ``VERIFRAME_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
+    """The veriframe home: ``home`` if given, else ``$VERIFRAME_HOME``, else ``~/.veriframe``."""
+    if home is not None:
+        return Path(home).expanduser()
+    env = os.environ.get("VERIFRAME_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".veriframe"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The files inside one veriframe home."""
+
+    home: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike[str] | None = None) -> Paths:
+        """Paths for ``home`` (see :func:`home_dir`)."""
+        return cls(home_dir(home))
+
+    @property
+    def keys(self) -> Path:
+        """Folder with the CA, the signing certificate and the encrypted keys."""
+        return self.home / "keys"
+
+    @property
+    def store(self) -> Path:
+        """The SQLite manifest store (``$VERIFRAME_STORE`` overrides)."""
+        env = os.environ.get("VERIFRAME_STORE")
+        return Path(env).expanduser() if env else self.home / "manifests.sqlite"
+
+    @property
+    def trust(self) -> Path:
+        """Extra trust anchors the user added (PEM bundle)."""
+        return self.home / "trust.pem"
