@@ -8,23 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-
-def scene(index: int, width: int, height: int, *, seed: int = 7) -> np.ndarray:
-    """One RGB frame: smooth gradients, a textured band and a moving disc (natural-ish)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    t = index / 10.0
-    base = 110 + 60 * np.sin(xx / 37.0 + t) * np.cos(yy / 53.0 - 0.5 * t)
-    texture = rng.normal(0, 12, size=(height, width)).astype(np.float32)
-    texture = np.roll(texture, index * 3, axis=1)
-    cx = width * (0.3 + 0.4 * np.sin(t))
-    cy = height * 0.5
-    disc = ((xx - cx) ** 2 + (yy - cy) ** 2) < (min(width, height) * 0.18) ** 2
-    r = base + texture * 0.6 + disc * 60
-    g = base * 0.8 + texture * 0.4 + 20
-    b = 200 - base * 0.5 + texture * 0.5 - disc * 40
-    frame = np.stack([r, g, b], axis=-1)
-    return np.clip(frame, 0, 255).astype(np.uint8)
+from veriframe.demo import scene
 
 
 def make_clip(
