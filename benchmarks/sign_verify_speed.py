@@ -54,7 +54,9 @@ def _tone(path: Path, seconds: float) -> None:
         for start in range(0, n, 1024):
             chunk = wave[start : start + 1024]
             chunk = np.pad(chunk, (0, 1024 - len(chunk)))
-            frame = av.AudioFrame.from_ndarray(np.stack([chunk, chunk]), format="fltp", layout="stereo")
+            frame = av.AudioFrame.from_ndarray(
+                np.stack([chunk, chunk]), format="fltp", layout="stereo"
+            )
             frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
             for packet in stream.encode(frame):
                 out.mux(packet)
@@ -69,17 +71,20 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    from veriframe import media
-    from veriframe.credentials.keys import init_keys, load_identity
-    from veriframe.credentials.manifest import ManifestSpec, build_manifest
     from veriframe.credentials.read import read_credentials
     from veriframe.credentials.sign import sign_mp4
     from veriframe.credentials.trust import TrustConfig
+
+    from veriframe import media
+    from veriframe.credentials.keys import init_keys, load_identity
+    from veriframe.credentials.manifest import ManifestSpec, build_manifest
     from veriframe.signing import sign_video
     from veriframe.verification import verify
 
@@ -92,29 +97,47 @@ def main() -> int:
         clip = tmp / "clip.mp4"
         make_clip(clip, args.seconds)
         info = media.probe(clip)
+        clip_mb = clip.stat().st_size / 1e6
         manifest = build_manifest(ManifestSpec(title="bench", model="bench-model"))
         trust = TrustConfig.load(home=home)
         signed = tmp / "signed.mp4"
         sign_video(clip, output=signed, model="bench-model", identity=identity, home=home)
 
-        times: dict[str, list[float]] = {k: [] for k in ("remux", "c2pa sign", "sign", "c2pa read", "verify")}
+        times: dict[str, list[float]] = {
+            k: [] for k in ("remux", "c2pa sign", "sign", "c2pa read", "verify")
+        }
         for run in range(args.runs):
-            times["remux"].append(timed(lambda: media.remux(clip, tmp / f"remux{run}.mp4")))
+            times["remux"].append(timed(lambda r=run: media.remux(clip, tmp / f"remux{r}.mp4")))
             times["c2pa sign"].append(
-                timed(lambda: sign_mp4(clip, tmp / f"c2pa{run}.mp4", manifest=manifest, identity=identity))
+                timed(
+                    lambda r=run: sign_mp4(
+                        clip, tmp / f"c2pa{r}.mp4", manifest=manifest, identity=identity
+                    )
+                )
             )
             times["sign"].append(
-                timed(lambda: sign_video(clip, output=tmp / f"s{run}.mp4", model="bench-model",
-                                         identity=identity, home=home))
+                timed(
+                    lambda r=run: sign_video(
+                        clip,
+                        output=tmp / f"s{r}.mp4",
+                        model="bench-model",
+                        identity=identity,
+                        home=home,
+                    )
+                )
             )
             times["c2pa read"].append(timed(lambda: read_credentials(signed, trust=trust)))
-            times["verify"].append(timed(lambda: verify(signed, trust=trust, home=home, policy="newsroom")))
+            times["verify"].append(
+                timed(lambda: verify(signed, trust=trust, home=home, policy="newsroom"))
+            )
 
     floor = statistics.median(times["remux"])
     print(f"# {' '.join(sys.argv)}")
     print(f"# {platform.platform()}, {os.cpu_count()} cores, python {platform.python_version()}")
-    print(f"# clip: {info.width}x{info.height} {info.fps:g} fps, {info.duration:.1f} s, "
-          f"{info.video_codec}+{info.audio_codec}, {clip.stat().st_size / 1e6 if clip.exists() else 0:.1f} MB")
+    print(
+        f"# clip: {info.width}x{info.height} {info.fps:g} fps, {info.duration:.1f} s, "
+        f"{info.video_codec}+{info.audio_codec}, {clip_mb:.1f} MB"
+    )
     print(f"{'step':12} {'median s':>9} {'min s':>7} {'max s':>7} {'x remux':>8}")
     for name, values in times.items():
         med = statistics.median(values)

@@ -53,8 +53,11 @@ def report_error(exc: VeriframeError, *, as_json: bool = False) -> int:
     if as_json:
         print_json({"error": exc.to_dict()})
     console = err_console()
-    console.print(f"[bold red]error[{clean_text(exc.code)}][/]: {clean_text(exc.message)}",
-                  markup=True, soft_wrap=True)
+    console.print(
+        f"[bold red]error[{clean_text(exc.code)}][/]: {clean_text(exc.message)}",
+        markup=True,
+        soft_wrap=True,
+    )
     if exc.hint:
         console.print(f"  hint: {clean_text(exc.hint)}", markup=False, soft_wrap=True)
     return exc.exit_code

@@ -67,8 +67,11 @@ for _name in _COMMAND_MODULES:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv``); return the exit code."""
     try:
-        app(args=list(argv) if argv is not None else None, prog_name="veriframe",
-            standalone_mode=True)
+        app(
+            args=list(argv) if argv is not None else None,
+            prog_name="veriframe",
+            standalone_mode=True,
+        )
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

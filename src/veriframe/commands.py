@@ -36,9 +36,15 @@ def sign(
     param: list[str] = typer.Option(
         [], "--param", help="Generation parameter KEY=VALUE (repeatable): effect, seed, steps..."
     ),
-    prompt: str | None = typer.Option(None, "--prompt", help="The prompt (hashed unless --record-prompt)."),
-    record_prompt: bool = typer.Option(False, "--record-prompt", help="Record the prompt verbatim."),
-    input_image: Path | None = typer.Option(None, "--input-image", help="Input image (ingredient)."),
+    prompt: str | None = typer.Option(
+        None, "--prompt", help="The prompt (hashed unless --record-prompt)."
+    ),
+    record_prompt: bool = typer.Option(
+        False, "--record-prompt", help="Record the prompt verbatim."
+    ),
+    input_image: Path | None = typer.Option(
+        None, "--input-image", help="Input image (ingredient)."
+    ),
     title: str | None = typer.Option(None, "--title"),
     allow_training: bool = typer.Option(
         False, "--allow-training", help="Allow AI training/mining (not allowed by default)."
@@ -54,7 +60,9 @@ def sign(
     for item in param:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise VeriframeError("sign.bad-param", f"--param {item!r} is not KEY=VALUE", "e.g. --param seed=42")
+            raise VeriframeError(
+                "sign.bad-param", f"--param {item!r} is not KEY=VALUE", "e.g. --param seed=42"
+            )
         parameters[key] = _coerce(value)
     with err_console().status("watermarking and signing…"):
         result = sign_video(
@@ -92,8 +100,12 @@ def _coerce(value: str) -> object:
 @guarded()
 def verify(
     path: Path = typer.Argument(..., help="The file to check."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout (veriframe.verify/1)."),
-    html: Path | None = typer.Option(None, "--html", help="Also write a self-contained HTML report."),
+    as_json: bool = typer.Option(
+        False, "--json", help="One JSON document on stdout (veriframe.verify/1)."
+    ),
+    html: Path | None = typer.Option(
+        None, "--html", help="Also write a self-contained HTML report."
+    ),
     trust: Path | None = typer.Option(
         None, "--trust", envvar="VERIFRAME_TRUST", help="PEM file of trust anchors."
     ),
@@ -101,11 +113,18 @@ def verify(
         False, "--require-trusted", help="Exit 2 unless the signer chains to a trust anchor."
     ),
     policy: str | None = typer.Option(
-        "newsroom", "--policy", envvar="VERIFRAME_POLICY", help="Policy name or TOML file ('none' to skip)."
+        "newsroom",
+        "--policy",
+        envvar="VERIFRAME_POLICY",
+        help="Policy name or TOML file ('none' to skip).",
     ),
-    detect: bool = typer.Option(True, "--detect/--no-detect", help="Run the synthetic-content detector."),
+    detect: bool = typer.Option(
+        True, "--detect/--no-detect", help="Run the synthetic-content detector."
+    ),
     store: Path | None = typer.Option(None, "--store", envvar="VERIFRAME_STORE"),
-    samples: int = typer.Option(32, "--samples", min=1, max=256, help="Frames sampled for the checks."),
+    samples: int = typer.Option(
+        32, "--samples", min=1, max=256, help="Frames sampled for the checks."
+    ),
 ) -> None:
     """Check a video's provenance (see the exit codes above)."""
     from veriframe._atomic import write_bytes_atomic
@@ -136,7 +155,9 @@ def verify(
         from veriframe.errors import VeriframeError
 
         err = report.error
-        report_error(VeriframeError(err.get("code", "error"), err.get("message", ""), err.get("hint", "")))
+        report_error(
+            VeriframeError(err.get("code", "error"), err.get("message", ""), err.get("hint", ""))
+        )
     raise typer.Exit(code)
 
 
@@ -144,7 +165,9 @@ def verify(
 def demo(
     keep: Path | None = typer.Option(None, "--keep", help="Keep the demo files in this folder."),
     tiny_model: bool = typer.Option(
-        True, "--tiny-model/--no-tiny-model", help="Start from a tiny-model generation when torch is installed."
+        True,
+        "--tiny-model/--no-tiny-model",
+        help="Start from a tiny-model generation when torch is installed.",
     ),
 ) -> None:
     """Run the whole job end to end in a temporary home and print the reports."""

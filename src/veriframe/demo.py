@@ -90,7 +90,9 @@ def run_demo(*, keep: Path | None = None, tiny_model: bool = True) -> int:
             result = generate_demo_clip(output=signed, home=home)
             console.print("generated with the tiny random-weight Wan2.1 I2V build (tiny-wan)")
         else:
-            why = "disabled" if not tiny_model else "torch/diffusers not installed ([generate] extra)"
+            why = (
+                "disabled" if not tiny_model else "torch/diffusers not installed ([generate] extra)"
+            )
             console.print(f"tiny-model generation skipped ({why}): using a procedural clip")
             frames = np.stack([scene(i, 640, 360) for i in range(48)])
             spec = ManifestSpec(

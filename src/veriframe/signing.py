@@ -127,11 +127,12 @@ def sign_video(
             allow_training=allow_training,
         )
     container = (info.container or "").lower()
-    if container not in _MP4_FAMILY and not src_path.suffix.lower() in {".mp4", ".mov", ".m4v"}:
+    if container not in _MP4_FAMILY and src_path.suffix.lower() not in {".mp4", ".mov", ".m4v"}:
         spec = dataclasses.replace(spec, converted_from=src_path.suffix.lstrip(".") or container)
     ident = _identity(identity, home, passphrase)
     manifest_store = _open_store(store, home)
-    with tempfile.TemporaryDirectory(prefix=".veriframe-", dir=out_path.parent or None) as tmp:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".veriframe-", dir=out_path.parent) as tmp:
         return _mark_and_sign(
             src_path, out_path, Path(tmp), spec=spec, identity=ident, store=manifest_store, crf=crf
         )

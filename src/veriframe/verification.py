@@ -77,7 +77,11 @@ def exit_code(report: VerifyReport, *, require_trusted: bool = False) -> int:
     if verdict is Verdict.UNSIGNED:
         return EXIT_NO_PROVENANCE
     code = (report.error or {}).get("code", "")
-    return EXIT_UNSUPPORTED if code in _INPUT_ERRORS or code.startswith("credentials.unsupported") else EXIT_OPERATIONAL
+    return (
+        EXIT_UNSUPPORTED
+        if code in _INPUT_ERRORS or code.startswith("credentials.unsupported")
+        else EXIT_OPERATIONAL
+    )
 
 
 def verify(
@@ -249,7 +253,9 @@ def _watermark(
     check = watermark.detect(sample, keys=keys)
     check = replace(check, known_generator_marks=marks)
     if check.state is WatermarkState.PRESENT and check.payload_id:
-        check = replace(check, recovered=_recover(check.payload_id, sample, path, home, store, trust))
+        check = replace(
+            check, recovered=_recover(check.payload_id, sample, path, home, store, trust)
+        )
     return check
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import av
 import pytest
-
 from tests.clipgen import make_clip
+
 from veriframe.cli import main
 
 
@@ -68,7 +68,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("make", "exit_code", "code"), CASES, ids=[c[2] for c in CASES])
-def test_verify_bad_input(make, exit_code: int, code: str, tmp_path: Path, vf_home: Path, capsys) -> None:
+def test_verify_bad_input(
+    make, exit_code: int, code: str, tmp_path: Path, vf_home: Path, capsys
+) -> None:
     path = make(tmp_path)
     before = sorted(p.name for p in tmp_path.iterdir())
     got = main(["verify", str(path)])
@@ -80,7 +82,9 @@ def test_verify_bad_input(make, exit_code: int, code: str, tmp_path: Path, vf_ho
 
 
 @pytest.mark.parametrize(("make", "exit_code", "code"), CASES, ids=[c[2] for c in CASES])
-def test_sign_bad_input_writes_nothing(make, exit_code: int, code: str, tmp_path: Path, vf_home: Path, capsys) -> None:
+def test_sign_bad_input_writes_nothing(
+    make, exit_code: int, code: str, tmp_path: Path, vf_home: Path, capsys
+) -> None:
     assert main(["keys", "init", "--org", "Bad Input Tests"]) == 0
     path = make(tmp_path)
     out = tmp_path / "out" / "signed.mp4"

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tests.clipgen import make_clip
+
 from veriframe.cli import main
 
 
@@ -21,8 +21,20 @@ def keyed_home(vf_home: Path) -> Path:
 def signed_clip(keyed_home: Path, wm_clip: Path, tmp_path: Path) -> Path:
     out = tmp_path / "clip.signed.mp4"
     code = main(
-        ["sign", str(wm_clip), "-o", str(out), "--model", "Wan2.1-I2V-14B-480P",
-         "--param", "seed=42", "--param", "effect=samurai", "--prompt", "a samurai"]
+        [
+            "sign",
+            str(wm_clip),
+            "-o",
+            str(out),
+            "--model",
+            "Wan2.1-I2V-14B-480P",
+            "--param",
+            "seed=42",
+            "--param",
+            "effect=samurai",
+            "--prompt",
+            "a samurai",
+        ]
     )
     assert code == 0
     return out
@@ -63,7 +75,9 @@ def test_untrusted_anchor_gives_valid_and_require_trusted_fails(
     assert code == 2
 
 
-def test_stripped_clip_recovered_through_watermark(signed_clip: Path, tmp_path: Path, capsys) -> None:
+def test_stripped_clip_recovered_through_watermark(
+    signed_clip: Path, tmp_path: Path, capsys
+) -> None:
     from veriframe import media
 
     stripped = tmp_path / "stripped.mp4"
@@ -116,18 +130,21 @@ def test_sign_refuses_to_overwrite_input(keyed_home: Path, tmp_path: Path, capsy
 
 
 def test_sign_webm_is_converted(keyed_home: Path, tmp_path: Path, capsys) -> None:
-    clip = make_clip(tmp_path / "in.webm", seconds=2, width=640, height=360, fps=15,
-                     codec="libvpx-vp9")
+    clip = make_clip(
+        tmp_path / "in.webm", seconds=2, width=640, height=360, fps=15, codec="libvpx-vp9"
+    )
     out = tmp_path / "out.mp4"
     capsys.readouterr()
     assert main(["sign", str(clip), "-o", str(out), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["converted_from"] == "webm"
-    code, doc = verify_json(out, capsys)
+    _code, doc = verify_json(out, capsys)
     assert doc["verdict"] == "signed"
 
 
-def test_sign_without_keys_writes_nothing(vf_home: Path, small_clip: Path, tmp_path: Path, capsys) -> None:
+def test_sign_without_keys_writes_nothing(
+    vf_home: Path, small_clip: Path, tmp_path: Path, capsys
+) -> None:
     out = tmp_path / "never.mp4"
     code = main(["sign", str(small_clip), "-o", str(out)])
     err = capsys.readouterr().err

@@ -23,8 +23,7 @@ def clean_text(value: object, *, max_len: int = 2000) -> str:
     text = _ANSI.sub("", text)
     text = text.translate(_BIDI)
     text = "".join(
-        ch if unicodedata.category(ch)[0] != "C" else ("␤" if ch in "\r\n" else "")
-        for ch in text
+        ch if unicodedata.category(ch)[0] != "C" else ("␤" if ch in "\r\n" else "") for ch in text
     )
     if len(text) > max_len:
         text = text[: max_len - 1] + "…"

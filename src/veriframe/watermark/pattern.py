@@ -79,10 +79,10 @@ def _pattern_cached(key: WatermarkKey, payload: Payload, height: int, width: int
     cols = (np.floor(np.arange(width) / c).astype(np.int64)) % P
     img = tile[rows[:, None], cols[None, :]]
     # Soften the chip edges: less visible, and less of it for the codec to throw away.
-    img = ndimage.gaussian_filter(img, sigma=0.3 * c, mode="wrap")
+    img = ndimage.gaussian_filter(img, sigma=0.3 * c, mode="nearest").astype(np.float32)
     img /= float(np.sqrt(np.mean(img**2)))
     img.setflags(write=False)
-    return img.astype(np.float32)
+    return img
 
 
 def pattern_for(key: WatermarkKey, payload: Payload, height: int, width: int) -> np.ndarray:
