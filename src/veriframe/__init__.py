@@ -1,30 +1,78 @@
 """veriframe: provenance for AI video.
 
-Every generated or signed video carries an invisible watermark and a signed C2PA manifest;
-anyone can verify a clip: credentials, watermark (with manifest recovery), detector, policy.
+Every video veriframe generates or signs carries an invisible watermark and a signed C2PA
+manifest; anyone can verify a clip: credentials, watermark (with manifest recovery),
+detector, policy. The public API::
+
+    from veriframe import sign_video, verify, Detector, Moderator, ProvenancePipeline
+
+Heavy parts (the detector, moderation, generation) are imported on first use, so
+``import veriframe`` stays light and never imports torch.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from veriframe.errors import VeriframeError
 from veriframe.results import (
     CredentialCheck,
+    CredentialState,
     Decision,
     DetectionCheck,
     SignResult,
+    Verdict,
     VerifyReport,
     WatermarkCheck,
+    WatermarkState,
 )
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    from veriframe.detect import Detector
+    from veriframe.generators.pipeline import ProvenancePipeline
+    from veriframe.moderation import Moderator
+    from veriframe.policy import load_policy
+    from veriframe.signing import sign_video
+    from veriframe.verification import verify
+
+_LAZY = {
+    "sign_video": "veriframe.signing",
+    "verify": "veriframe.verification",
+    "Detector": "veriframe.detect",
+    "Moderator": "veriframe.moderation",
+    "ProvenancePipeline": "veriframe.generators.pipeline",
+    "load_policy": "veriframe.policy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'veriframe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
     "CredentialCheck",
+    "CredentialState",
     "Decision",
     "DetectionCheck",
+    "Detector",
+    "Moderator",
+    "ProvenancePipeline",
     "SignResult",
-    "VeriframeError",
+    "Verdict",
     "VerifyReport",
+    "VeriframeError",
     "WatermarkCheck",
+    "WatermarkState",
     "__version__",
+    "load_policy",
+    "sign_video",
+    "verify",
 ]

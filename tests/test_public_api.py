@@ -1,0 +1,49 @@
+"""The public API: exactly what ``__all__`` lists, importable, and light (no torch)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import veriframe
+
+EXPECTED = {
+    "CredentialCheck",
+    "CredentialState",
+    "Decision",
+    "DetectionCheck",
+    "Detector",
+    "Moderator",
+    "ProvenancePipeline",
+    "SignResult",
+    "Verdict",
+    "VerifyReport",
+    "VeriframeError",
+    "WatermarkCheck",
+    "WatermarkState",
+    "__version__",
+    "load_policy",
+    "sign_video",
+    "verify",
+}
+
+
+def test_all_lists_exactly_the_public_api() -> None:
+    assert set(veriframe.__all__) == EXPECTED
+    for name in veriframe.__all__:
+        assert getattr(veriframe, name) is not None
+
+
+def test_verify_and_detect_paths_do_not_import_torch() -> None:
+    code = (
+        "import sys, veriframe, veriframe.verification, veriframe.signing, veriframe.cli\n"
+        "import veriframe.media, veriframe.watermark, veriframe.detect, veriframe.policy\n"
+        "import veriframe.credentials.read, veriframe.credentials.keys, veriframe.report.html\n"
+        "import veriframe.generators\n"
+        "veriframe.verify; veriframe.Detector; veriframe.Moderator; veriframe.sign_video\n"
+        "heavy = sorted(m for m in ('torch', 'diffusers', 'transformers', 'ray', 'cv2', 'imwatermark')"
+        " if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
