@@ -48,16 +48,15 @@ def print_json(doc: Any) -> None:
 
 def report_error(exc: VeriframeError, *, as_json: bool = False) -> int:
     """Print ``exc`` for a person (stderr) or as JSON (stdout); return its exit code."""
+    from rich.markup import escape
+
     from veriframe.report.text import clean_text
 
     if as_json:
         print_json({"error": exc.to_dict()})
     console = err_console()
-    console.print(
-        f"[bold red]error[{clean_text(exc.code)}][/]: {clean_text(exc.message)}",
-        markup=True,
-        soft_wrap=True,
-    )
+    code, message = escape(clean_text(exc.code)), escape(clean_text(exc.message))
+    console.print(f"[bold red]error\\[{code}][/]: {message}", soft_wrap=True)
     if exc.hint:
         console.print(f"  hint: {clean_text(exc.hint)}", markup=False, soft_wrap=True)
     return exc.exit_code

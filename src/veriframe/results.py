@@ -118,6 +118,12 @@ class CredentialCheck(_Result):
     manifest_label: str | None = None
     manifest: dict[str, Any] | None = None
     error: dict[str, str] | None = None
+    # Notes that are not failures, e.g. signingCredential.untrusted (signer not in the anchors).
+    informational: tuple[Issue, ...] = ()
+    # Does the manifest's content hash match these bytes: "match" | "mismatch" | None (not
+    # checked). For a manifest recovered from the store, ``state`` judges the manifest itself
+    # and this says whether it binds to the file at hand.
+    hard_binding: str | None = None
 
 
 @dataclass(frozen=True)

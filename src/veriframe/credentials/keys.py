@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import os
 import secrets
 import shutil
@@ -507,9 +508,18 @@ def _make_leaf(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
         )
-        .sign(ca_key, hashes.SHA384() if isinstance(ca_key.curve, ec.SECP384R1) else hashes.SHA256())
+        .sign(ca_key, _ca_digest(ca_key))
     )
     return key, cert
+
+
+def _ca_digest(ca_key: Any) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512:
+    curve = getattr(ca_key, "curve", None)
+    if isinstance(curve, ec.SECP384R1):
+        return hashes.SHA384()
+    if isinstance(curve, ec.SECP521R1):
+        return hashes.SHA512()
+    return hashes.SHA256()
 
 
 def _org_of(cert: x509.Certificate) -> str | None:
@@ -538,6 +548,11 @@ def _archive_current(keys: Path, *, reason: str) -> Path | None:
     for p in present:
         shutil.move(str(p), dest / p.name)
     return dest
+
+
+def _move_to_archive(path: Path, keys: Path) -> None:
+    _ensure_dir(keys / ARCHIVE)
+    shutil.move(str(path), keys / ARCHIVE / f"replaced-{secrets.token_hex(4)}-{path.name}")
 
 
 def _archive_watermark_key(keys: Path) -> None:
@@ -589,9 +604,7 @@ def init_keys(
         _archive_current(keys, reason="replaced")
         for name in (CA_CERT, CA_KEY):
             if (keys / name).exists():
-                archived = keys / ARCHIVE / f"replaced-{secrets.token_hex(4)}-{name}"
-                _ensure_dir(keys / ARCHIVE)
-                shutil.move(str(keys / name), archived)
+                _move_to_archive(keys / name, keys)
     ca_key, ca_cert = _make_ca(org)
     leaf_key, leaf_cert = _make_leaf(
         ca_key=ca_key, ca_cert=ca_cert, org=org, common_name=common_name or f"{org} C2PA signer"
@@ -654,7 +667,7 @@ def import_keys(
             "the private key does not belong to the first certificate of the chain",
             "put the leaf certificate first in the chain and pass its own key",
         )
-    for child, parent in zip(certs, certs[1:]):
+    for child, parent in itertools.pairwise(certs):
         try:
             child.verify_directly_issued_by(parent)
         except Exception:
@@ -675,12 +688,13 @@ def import_keys(
     _archive_current(keys, reason="replaced")
     # Keep our own CA only if it issued this leaf; otherwise trust the imported root, if any.
     if (keys / CA_KEY).exists():
-        shutil.move(str(keys / CA_KEY), keys / ARCHIVE / f"replaced-{secrets.token_hex(4)}-ca.key.pem")
+        _ensure_dir(keys / ARCHIVE)
+        _move_to_archive(keys / CA_KEY, keys)
     root = certs[-1] if len(certs) > 1 and _is_self_signed(certs[-1]) else None
     if root is not None:
         _write_secret(keys / CA_CERT, _pem(root), mode=0o644)
     elif (keys / CA_CERT).exists():
-        shutil.move(str(keys / CA_CERT), keys / ARCHIVE / f"replaced-{secrets.token_hex(4)}-ca.pem")
+        _move_to_archive(keys / CA_CERT, keys)
     _write_secret(keys / LEAF_KEY, _encrypt_key(private, passphrase))
     _write_secret(keys / LEAF_CERT, _pem(leaf), mode=0o644)
     _write_secret(keys / CHAIN, b"".join(_pem(c) for c in certs), mode=0o644)
@@ -689,7 +703,9 @@ def import_keys(
     return show_keys(home=home)
 
 
-def rotate_keys(*, passphrase: str | None = None, home: str | os.PathLike[str] | None = None) -> KeyInfo:
+def rotate_keys(
+    *, passphrase: str | None = None, home: str | os.PathLike[str] | None = None
+) -> KeyInfo:
     """Issue a new signing certificate from the same local CA and a new watermark key.
 
     The old certificate and key go to ``archive/``; manifests signed with them still verify
@@ -745,7 +761,8 @@ def load_watermark_keys(*, home: str | os.PathLike[str] | None = None) -> list[b
         out.append(_read_secret(current))
     archive = keys / ARCHIVE
     if archive.is_dir():
-        for p in sorted(archive.glob("watermark-*.key"), key=lambda q: q.stat().st_mtime, reverse=True):
+        older = sorted(archive.glob("watermark-*.key"), key=lambda q: q.stat().st_mtime)
+        for p in reversed(older):
             data = _read_secret(p)
             if data not in out:
                 out.append(data)

@@ -1,0 +1,469 @@
+"""Read and validate C2PA credentials: one :class:`CredentialCheck` per file, never a crash.
+
+States: ``trusted`` (intact, signer chains to an anchor), ``valid`` (intact, signer unknown:
+c2pa-rs files ``signingCredential.untrusted`` under failures although the manifest is fine,
+so that code alone never makes a file invalid), ``invalid`` (a check failed: the codes are in
+``failures``; the manifest's contents are then *not* reported as fact), ``absent``, ``error``
+(the file or its manifest could not be read: ``error`` holds a stable code).
+
+Reading runs in a worker thread with a deadline, so a file that makes the native parser spin
+gives ``credentials.timeout`` instead of hanging the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from veriframe.credentials.trust import TrustConfig
+from veriframe.results import CredentialCheck, CredentialState, Issue, SignerInfo
+
+DEFAULT_TIMEOUT_S = 30.0
+
+# Codes that say "signer not in the trust list": information, not evidence of tampering.
+_UNTRUSTED_CODES = ("signingCredential.untrusted",)
+_UNTRUSTED_SUFFIX = ".credential.untrusted"  # e.g. cawg.x509.credential.untrusted
+# Hard-binding codes: does the manifest's content hash match these bytes?
+_BINDING = re.compile(
+    r"^assertion\.(dataHash|bmffHash|boxesHash|collectionHash)\.(match|mismatch)$"
+)
+_TRUSTED_CODE = "signingCredential.trusted"
+_SIGNATURE_OK = "claimSignature.validated"
+# BMFF box types that start a media segment (a fragment without its init segment).
+_FRAGMENT_BOXES = {b"styp", b"moof", b"sidx", b"emsg", b"prft"}
+_MAX_FIELD_LEN = 4096
+
+
+def _err(code: str, message: str, hint: str) -> CredentialCheck:
+    return CredentialCheck(
+        state=CredentialState.ERROR, error={"code": code, "message": message, "hint": hint}
+    )
+
+
+def _short(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:300]
+
+
+def _map_c2pa_error(exc: BaseException) -> CredentialCheck:
+    """A c2pa exception as a CredentialCheck (absent, or error with a stable code)."""
+    import c2pa
+
+    text = _short(exc)
+    low = text.lower()
+    if isinstance(exc, c2pa.C2paError.ManifestNotFound):
+        return CredentialCheck(state=CredentialState.ABSENT)
+    if isinstance(exc, c2pa.C2paError.NotSupported) or "type is unsupported" in low:
+        return _err(
+            "credentials.unsupported-format",
+            f"C2PA cannot read this file type ({text})",
+            "C2PA credentials can be read from MP4/MOV, fragmented MP4, JPEG, PNG, WAV, PDF...",
+        )
+    if isinstance(exc, c2pa.C2paError.RemoteManifest) or low.startswith("remote"):
+        return _err(
+            "credentials.remote-manifest",
+            "the file points to a remote manifest; veriframe does not fetch URLs named in a file",
+            "download the manifest from its publisher and check it separately",
+        )
+    if isinstance(exc, c2pa.C2paError.Verify) or "cbor" in low:
+        return _err(
+            "credentials.malformed",
+            f"the embedded manifest is malformed ({text})",
+            "the manifest is damaged or forged; treat the file as unsigned",
+        )
+    if "unknown algorithm" in low or "unsupported algorithm" in low:
+        return _err(
+            "credentials.unsupported-algorithm",
+            f"the manifest uses a signing or hash algorithm C2PA does not allow ({text})",
+            "the manifest cannot be checked; treat the file as unsigned",
+        )
+    if "prerelease" in low:
+        return _err(
+            "credentials.unsupported-version",
+            "the manifest was written by a pre-release C2PA implementation",
+            "it cannot be validated against the current specification",
+        )
+    if "could not be parsed" in low or isinstance(exc, (c2pa.C2paError.Io, OSError)):
+        return _err(
+            "credentials.unreadable",
+            f"the file's structure could not be parsed ({text})",
+            "the file is truncated, damaged or deliberately malformed",
+        )
+    return _err(
+        "credentials.unreadable",
+        f"the credentials could not be read ({text})",
+        "the file or its manifest is damaged; rerun with --debug for details",
+    )
+
+
+def _run_with_deadline(
+    fn: Callable[[], CredentialCheck], timeout_s: float | None
+) -> CredentialCheck:
+    """Run ``fn`` in a daemon thread; give up after ``timeout_s`` with credentials.timeout."""
+    if timeout_s is None:
+        return fn()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:
+            box["exc"] = exc
+
+    worker = threading.Thread(target=run, name="veriframe-c2pa-read", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        # The native call cannot be interrupted; the daemon thread is abandoned.
+        return _err(
+            "credentials.timeout",
+            f"reading the credentials took longer than {timeout_s:g} s",
+            "the file may be built to exhaust a parser; treat it as unverified",
+        )
+    if "exc" in box:
+        raise box["exc"]
+    result: CredentialCheck = box["result"]
+    return result
+
+
+def _issues(entries: Any) -> list[Issue]:
+    out: list[Issue] = []
+    for e in entries or ():
+        if isinstance(e, dict) and isinstance(e.get("code"), str):
+            out.append(
+                Issue(
+                    code=e["code"],
+                    explanation=str(e.get("explanation") or "")[:_MAX_FIELD_LEN],
+                    url=str(e.get("url") or "")[:_MAX_FIELD_LEN],
+                )
+            )
+    return out
+
+
+def _signer_info(m: dict[str, Any], actions: list[dict[str, Any]]) -> SignerInfo | None:
+    si = m.get("signature_info")
+    if not isinstance(si, dict):
+        return None
+    when = si.get("time")
+    if not when:
+        for act in actions:
+            if act.get("action") == "c2pa.created" and isinstance(act.get("when"), str):
+                when = act["when"]
+                break
+    alg = si.get("alg")
+    return SignerInfo(
+        common_name=_s(si.get("common_name")),
+        organization=None,
+        issuer=_s(si.get("issuer")),
+        serial_number=_s(si.get("cert_serial_number")),
+        algorithm=str(alg).lower() if alg else None,
+        signed_at=_s(when),
+    )
+
+
+def _s(value: Any) -> str | None:
+    return None if value is None else str(value)[:_MAX_FIELD_LEN]
+
+
+def _assertions(m: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for a in m.get("assertions") or ():
+        if not isinstance(a, dict) or not isinstance(a.get("label"), str):
+            continue
+        label, n = a["label"], 1
+        key = label
+        while key in out:
+            key = f"{label}__{n}"
+            n += 1
+        out[key] = a.get("data")
+    return out
+
+
+def _actions(assertions: dict[str, Any]) -> list[dict[str, Any]]:
+    acts: list[dict[str, Any]] = []
+    for label, data in assertions.items():
+        if label.split("__")[0] in ("c2pa.actions", "c2pa.actions.v2") and isinstance(data, dict):
+            acts.extend(a for a in data.get("actions") or () if isinstance(a, dict))
+    return acts
+
+
+def _ingredients(m: dict[str, Any], results: dict[str, Any]) -> list[dict[str, Any]]:
+    deltas: dict[str, dict[str, Any]] = {}
+    for d in results.get("ingredientDeltas") or ():
+        if isinstance(d, dict) and isinstance(d.get("ingredientAssertionURI"), str):
+            deltas[d["ingredientAssertionURI"].rsplit("/", 1)[-1]] = d.get("validationDeltas") or {}
+    out: list[dict[str, Any]] = []
+    for ing in m.get("ingredients") or ():
+        if not isinstance(ing, dict):
+            continue
+        entry = {
+            k: ing[k]
+            for k in ("title", "format", "relationship", "label", "instance_id", "document_id",
+                      "active_manifest", "description")
+            if k in ing
+        }
+        for k in ("validation_status", "validation_results"):
+            if k in ing:
+                entry[f"recorded_{k}"] = ing[k]
+        delta = deltas.get(str(ing.get("label")))
+        if delta is not None:
+            failures = [i.code for i in _issues(delta.get("failure"))]
+            entry["validation"] = {
+                "state": "invalid" if failures else "valid",
+                "failures": failures,
+                "successes": [i.code for i in _issues(delta.get("success"))],
+                "informational": [i.code for i in _issues(delta.get("informational"))],
+            }
+        out.append(entry)
+    return out
+
+
+def _claim_generator(m: dict[str, Any]) -> str | None:
+    info = m.get("claim_generator_info")
+    if isinstance(info, list) and info and isinstance(info[0], dict) and info[0].get("name"):
+        name = str(info[0]["name"])
+        version = info[0].get("version")
+        return _s(f"{name}/{version}" if version else name)
+    return _s(m.get("claim_generator"))
+
+
+def _check_from_reader(reader: Any, *, ignore_binding: bool) -> CredentialCheck:
+    """Turn a c2pa Reader into a CredentialCheck (see the module docstring for the rules)."""
+    c2pa_state = reader.get_validation_state()
+    results = reader.get_validation_results() or {}
+    store = json.loads(reader.json())
+    label = store.get("active_manifest")
+    manifests = store.get("manifests") or {}
+    m = manifests.get(label) if isinstance(label, str) else None
+    active = results.get("activeManifest") or {}
+    raw_failures = _issues(active.get("failure"))
+    if not active:  # older result shape: a flat status list
+        raw_failures = [
+            i for i in _issues(store.get("validation_status")) if not i.code.endswith(".match")
+        ]
+    successes = [i.code for i in _issues(active.get("success"))]
+    informational = _issues(active.get("informational"))
+    failures: list[Issue] = []
+    for issue in raw_failures:
+        untrusted = issue.code in _UNTRUSTED_CODES or issue.code.endswith(_UNTRUSTED_SUFFIX)
+        (informational if untrusted else failures).append(issue)
+    binding_codes = [c for c in successes + [f.code for f in failures] if _BINDING.match(c)]
+    hard_binding = None
+    if binding_codes:
+        mismatch = any(c.endswith(".mismatch") for c in binding_codes)
+        hard_binding = "mismatch" if mismatch else "match"
+    decisive = [f for f in failures if not (ignore_binding and _BINDING.match(f.code))]
+    if m is None:
+        state = CredentialState.INVALID
+        failures.append(Issue(code="manifest.missing", explanation="no active manifest"))
+    elif decisive:
+        state = CredentialState.INVALID
+    elif ignore_binding and _SIGNATURE_OK not in successes:
+        state = CredentialState.INVALID
+        failures.append(Issue(code="claimSignature.missing", explanation="signature not checked"))
+    elif c2pa_state not in ("Valid", "Trusted", "Invalid"):
+        return _err(
+            "credentials.unreadable",
+            f"the validator returned no usable state ({c2pa_state!r})",
+            "the manifest could not be checked",
+        )
+    elif c2pa_state == "Trusted" or _TRUSTED_CODE in successes:
+        state = CredentialState.TRUSTED
+    else:
+        state = CredentialState.VALID
+    common: dict[str, Any] = {
+        "state": state,
+        "failures": tuple(failures),
+        "successes": tuple(successes),
+        "informational": tuple(informational),
+        "hard_binding": hard_binding,
+        "manifest_label": _s(label),
+    }
+    if state is CredentialState.INVALID or m is None:
+        return CredentialCheck(**common)
+    assertions = _assertions(m)
+    actions = _actions(assertions)
+    dst = next(
+        (str(a["digitalSourceType"]) for a in actions if a.get("digitalSourceType")), None
+    )
+    return CredentialCheck(
+        **common,
+        signer=_signer_info(m, actions),
+        claim_generator=_claim_generator(m),
+        title=_s(m.get("title")),
+        format=_s(m.get("format")),
+        digital_source_type=dst,
+        actions=tuple(actions),
+        ingredients=tuple(_ingredients(m, results)),
+        manifest=assertions,
+    )
+
+
+def _sniff_fragment(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    return len(head) == 8 and head[4:8] in _FRAGMENT_BOXES
+
+
+def find_init_segment(path: Path) -> Path | None:
+    """The init segment beside a fragment (``dash1.m4s`` → ``dashinit.mp4``), if any."""
+    stem = path.stem
+    prefix = re.sub(r"(_?seg(ment)?)?[_-]?\d+$", "", stem, flags=re.IGNORECASE)
+    names: list[str] = []
+    for base in dict.fromkeys((prefix, prefix.rstrip("_-"))):
+        for sep in ("", "_", "-", "."):
+            for ext in (".mp4", ".m4s", ".m4v", ".m4a", ".mov"):
+                names.append(f"{base}{sep}init{ext}")
+    names += ["init.mp4", "init.m4s"]
+    for name in names:
+        cand = path.with_name(name)
+        if cand != path and cand.is_file():
+            return cand
+    return None
+
+
+def _read_file(path: Path, trust: TrustConfig) -> CredentialCheck:
+    import c2pa
+
+    try:
+        ctx = trust.context()
+        if _sniff_fragment(path):
+            init = find_init_segment(path)
+            if init is None:
+                return _err(
+                    "credentials.unsupported-format",
+                    "this is a media segment (fragmented MP4) without its init segment",
+                    "put the init segment (e.g. init.mp4) beside it and verify again",
+                )
+            with open(init, "rb") as fi, open(path, "rb") as ff:
+                reader = c2pa.Reader("video/mp4", fi, context=ctx)
+                try:
+                    reader.with_fragment("video/mp4", fi, ff)
+                    return _check_from_reader(reader, ignore_binding=False)
+                finally:
+                    reader.close()
+        with open(path, "rb") as fh:
+            reader = c2pa.Reader(fh, context=ctx)
+            try:
+                return _check_from_reader(reader, ignore_binding=False)
+            finally:
+                reader.close()
+    except c2pa.C2paError as exc:
+        return _map_c2pa_error(exc)
+    except OSError as exc:
+        return _err(
+            "credentials.unreadable", f"{path.name} could not be read: {exc.strerror}",
+            "check the file and its permissions",
+        )
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        return _err(
+            "credentials.malformed",
+            f"the manifest report could not be interpreted ({type(exc).__name__})",
+            "the manifest is malformed; treat the file as unsigned",
+        )
+
+
+def _precheck(path: Path) -> CredentialCheck | None:
+    if not path.exists():
+        return _err("credentials.not-found", f"{path} does not exist", "check the path")
+    if path.is_dir():
+        return _err("credentials.unreadable", f"{path} is a directory", "pass a file")
+    if path.stat().st_size == 0:
+        return _err("credentials.unreadable", f"{path} is empty", "pass a complete file")
+    return None
+
+
+def read_credentials(
+    path: str | os.PathLike[str],
+    *,
+    trust: TrustConfig,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
+) -> CredentialCheck:
+    """Validate the C2PA manifest embedded in ``path`` against ``trust``.
+
+    Always returns a CredentialCheck (``error`` with a stable code for unreadable or
+    unsupported input, ``credentials.timeout`` past ``timeout_s``); never raises for a bad
+    file. Remote manifests are not fetched.
+    """
+    p = Path(path)
+    pre = _precheck(p)
+    if pre is not None:
+        return pre
+    return _run_with_deadline(lambda: _read_file(p, trust), timeout_s)
+
+
+def validate_manifest_bytes(
+    data: bytes,
+    *,
+    asset_path: str | os.PathLike[str],
+    fmt: str,
+    trust: TrustConfig,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
+) -> CredentialCheck:
+    """Re-validate a manifest store recovered from elsewhere (the store) against ``asset_path``.
+
+    ``state`` here judges the manifest itself: its signature, certificate and assertion
+    hashes (``valid``/``trusted`` when intact). Whether its content hash binds to this file is
+    reported separately in ``hard_binding`` (``match``/``mismatch``): a re-encoded copy of
+    the signed video keeps a valid signature but no longer matches the hash.
+    """
+    import c2pa
+
+    p = Path(asset_path)
+    pre = _precheck(p)
+    if pre is not None:
+        return pre
+    if not data:
+        return _err("credentials.malformed", "the stored manifest is empty", "re-sign the video")
+
+    def run() -> CredentialCheck:
+        try:
+            with open(p, "rb") as fh:
+                reader = c2pa.Reader(fmt, fh, bytes(data), context=trust.context())
+                try:
+                    return _check_from_reader(reader, ignore_binding=True)
+                finally:
+                    reader.close()
+        except c2pa.C2paError as exc:
+            check = _map_c2pa_error(exc)
+            if check.state is CredentialState.ABSENT:
+                return _err(
+                    "credentials.malformed",
+                    "the stored data holds no C2PA manifest",
+                    "the store record is damaged",
+                )
+            return check
+        except OSError as exc:
+            return _err(
+                "credentials.unreadable", f"{p.name} could not be read: {exc.strerror}",
+                "check the file",
+            )
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return _err(
+                "credentials.malformed",
+                f"the stored manifest could not be interpreted ({type(exc).__name__})",
+                "the store record is damaged",
+            )
+
+    return _run_with_deadline(run, timeout_s)
+
+
+def active_manifest_label(path: str | os.PathLike[str]) -> str | None:
+    """The active manifest label of ``path`` (no validation verdict), or None."""
+    import c2pa
+
+    try:
+        with open(path, "rb") as fh:
+            reader = c2pa.Reader(fh, context=TrustConfig.none().context())
+            try:
+                label = json.loads(reader.json()).get("active_manifest")
+            finally:
+                reader.close()
+    except (c2pa.C2paError, OSError, ValueError):
+        return None
+    return str(label) if label else None

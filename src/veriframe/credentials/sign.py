@@ -1,0 +1,155 @@
+"""Embed a signed C2PA manifest into an MP4 (or another format c2pa can sign in place)."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from veriframe._atomic import atomic_output
+from veriframe.credentials.keys import SigningIdentity
+from veriframe.credentials.manifest import ingredient_format, ingredient_label
+from veriframe.errors import CredentialsError, UnsupportedInputError
+
+_ALGS = {
+    "es256": "ES256",
+    "es384": "ES384",
+    "es512": "ES512",
+    "ps256": "PS256",
+    "ps384": "PS384",
+    "ps512": "PS512",
+    "ed25519": "ED25519",
+}
+
+
+def _signer(identity: SigningIdentity) -> Any:
+    """One ``c2pa.Signer`` over ``identity.sign``: local and remote keys take the same path."""
+    import c2pa
+
+    name = _ALGS.get(identity.alg.lower())
+    if name is None:
+        raise CredentialsError(
+            "sign.unsupported-algorithm",
+            f"signing algorithm {identity.alg!r} is not supported by C2PA",
+            "use es256 (P-256), es384, es512, ps256 or ed25519",
+        )
+    failures: list[str] = []
+
+    def callback(data: bytes) -> bytes:
+        try:
+            return identity.sign(data)
+        except Exception as exc:
+            # c2pa logs the exception text; the signer's own message may hold secrets (a KMS
+            # error with a token). Keep only the type, for our error message.
+            failures.append(type(exc).__name__)
+            raise RuntimeError("the signing callable failed") from None
+
+    try:
+        signer = c2pa.Signer.from_callback(
+            callback, getattr(c2pa.C2paSigningAlg, name), identity.chain_pem.decode("ascii"), None
+        )
+    except (c2pa.C2paError, UnicodeDecodeError) as exc:
+        raise CredentialsError(
+            "sign.bad-certificate",
+            f"c2pa refused the signing certificate chain: {_short(exc)}",
+            "check the chain with `veriframe keys show`; re-run `veriframe keys init` if needed",
+        ) from None
+    signer._veriframe_failures = failures  # read back after a failed sign
+    return signer
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def sign_mp4(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    manifest: dict[str, Any],
+    identity: SigningIdentity,
+    ingredients: Sequence[str | os.PathLike[str]] = (),
+    fmt: str = "video/mp4",
+) -> bytes:
+    """Sign ``src`` with ``manifest`` into ``dst`` and return the manifest-store bytes.
+
+    ``ingredients`` (input image, input audio) are added with relationship ``inputTo`` and
+    the label :func:`manifest.ingredient_label` gives them, so the created action links them.
+    The write is atomic: ``dst`` appears complete or not at all, and ``src`` is never
+    modified (``dst`` equal to ``src`` is refused with ``sign.same-file``).
+    """
+    import c2pa
+
+    src_path, dst_path = Path(src), Path(dst)
+    if not src_path.is_file():
+        raise CredentialsError("sign.not-found", f"{src_path} does not exist", "check the path")
+    if dst_path.exists() and dst_path.resolve() == src_path.resolve():
+        raise CredentialsError(
+            "sign.same-file",
+            f"the output {dst_path} is the input file",
+            "write the signed copy to another path (-o clip.signed.mp4)",
+        )
+    definition = copy.deepcopy(manifest)
+    definition["format"] = fmt
+    for ing in ingredients:
+        if not Path(ing).is_file():
+            raise CredentialsError(
+                "sign.ingredient-not-found", f"ingredient {ing} does not exist", "check the path"
+            )
+    signer = _signer(identity)
+    try:
+        builder = c2pa.Builder(definition)
+    except c2pa.C2paError as exc:
+        signer.close()
+        raise CredentialsError(
+            "sign.bad-manifest", f"c2pa refused the manifest: {_short(exc)}", "see build_manifest"
+        ) from None
+    try:
+        for ing in ingredients:
+            ing_path = Path(ing)
+            ing_fmt = ingredient_format(ing_path)
+            meta = {
+                "title": ing_path.name,
+                "relationship": "inputTo",
+                "label": ingredient_label(ing_path),
+                "format": ing_fmt,
+            }
+            try:
+                with open(ing_path, "rb") as fh:
+                    builder.add_ingredient(meta, ing_fmt, fh)
+            except c2pa.C2paError as exc:
+                raise CredentialsError(
+                    "sign.ingredient-unsupported",
+                    f"ingredient {ing_path.name} ({ing_fmt}) cannot be added: {_short(exc)}",
+                    "use a JPEG/PNG/WebP image or a WAV/MP3/M4A audio file",
+                ) from None
+        with atomic_output(dst_path) as tmp:
+            try:
+                with open(src_path, "rb") as source, open(tmp, "w+b") as dest:
+                    store = builder.sign(signer, fmt, source, dest)
+            except c2pa.C2paError as exc:
+                failed = getattr(signer, "_veriframe_failures", [])
+                if failed:
+                    raise CredentialsError(
+                        "sign.signer-failed",
+                        f"the signing callable raised {failed[-1]}",
+                        "check the remote signer (KMS/HSM) or the local key",
+                    ) from None
+                text = _short(exc)
+                if "unsupported" in text.lower() or isinstance(exc, c2pa.C2paError.NotSupported):
+                    raise UnsupportedInputError(
+                        "sign.unsupported-format",
+                        f"c2pa cannot sign {fmt} in place: {text}",
+                        "convert the video to MP4 first (veriframe sign does this)",
+                    ) from None
+                raise CredentialsError(
+                    "sign.failed", f"c2pa could not sign {src_path.name}: {text}",
+                    "check that the input is a complete, readable MP4",
+                ) from None
+        return bytes(store)
+    finally:
+        builder.close()
+        signer.close()

@@ -1,0 +1,308 @@
+"""The manifest store: every signed manifest, keyed by the watermark's payload id (SQLite).
+
+When a platform strips the C2PA manifest, the watermark's payload id leads back here. The
+store is safe for many processes at once (WAL journal, a busy timeout and retries) and
+fails loudly: a write that cannot be made raises :class:`StoreError`, it is never skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import sqlite3
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from veriframe.errors import StoreError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+RETRIES = 8
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifests (
+    payload_id     TEXT NOT NULL,
+    manifest_label TEXT NOT NULL,
+    manifest_store BLOB NOT NULL,
+    fmt            TEXT NOT NULL,
+    key_id         TEXT,
+    signer         TEXT,
+    created_at     TEXT NOT NULL,
+    content_sha256 TEXT,
+    fingerprint    TEXT,
+    title          TEXT,
+    PRIMARY KEY (payload_id, manifest_label)
+);
+CREATE INDEX IF NOT EXISTS manifests_by_payload ON manifests (payload_id, created_at);
+"""
+
+
+@dataclass(frozen=True)
+class StoreRecord:
+    """One signed manifest and what identifies the content it was made for."""
+
+    payload_id: str
+    manifest_label: str
+    manifest_store: bytes
+    fmt: str
+    key_id: str | None
+    signer: str | None
+    created_at: str | None  # ISO 8601; filled with the current time by put() when None
+    content_sha256: str | None
+    fingerprint: str | None
+    title: str | None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _corrupt(path: Path, exc: BaseException) -> StoreError:
+    return StoreError(
+        "store.corrupt",
+        f"the manifest store {path} is damaged or not a veriframe store ({exc})",
+        "move it aside (keep it for recovery) and sign again; a new store is created",
+    )
+
+
+class ManifestStore:
+    """A SQLite manifest store at ``path`` (created on first write)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"ManifestStore({str(self.path)!r})"
+
+    # ----------------------------------------------------------------------------------------
+    def _connect(self, *, create: bool) -> sqlite3.Connection:
+        if self.path.is_dir():
+            raise StoreError(
+                "store.unwritable", f"the manifest store {self.path} is a directory",
+                "set VERIFRAME_STORE to a file path",
+            )
+        if create:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    "store.unwritable",
+                    f"cannot create the folder for the manifest store {self.path}: "
+                    f"{exc.strerror}",
+                    "check the permissions, or set VERIFRAME_STORE to a writable path",
+                ) from None
+        # Readers open read-write when they can (a WAL reader needs the -shm file), else
+        # read-only (a verifier may not own the store).
+        modes = ("rwc",) if create else ("rw", "ro")
+        try:
+            conn = _open_first(self.path, modes)
+        except sqlite3.Error as exc:
+            raise StoreError(
+                "store.unwritable" if create else "store.unreadable",
+                f"cannot open the manifest store {self.path}: {exc}",
+                "check the path and its permissions",
+            ) from None
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if create:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                if not mode or str(mode[0]).lower() != "wal":
+                    raise sqlite3.OperationalError(f"journal mode is {mode}")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            self._check_schema(conn, create=create)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if _is_busy(exc):
+                raise
+            if "readonly" in str(exc).lower() or "unable to open" in str(exc).lower():
+                raise StoreError(
+                    "store.unwritable",
+                    f"the manifest store {self.path} cannot be written: {exc}",
+                    "check its permissions, or set VERIFRAME_STORE to a writable path",
+                ) from None
+            raise _corrupt(self.path, exc) from None
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _check_schema(self, conn: sqlite3.Connection, *, create: bool) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                "store.newer-schema",
+                f"the manifest store {self.path} has schema {version}; this veriframe knows "
+                f"{SCHEMA_VERSION}",
+                "upgrade veriframe",
+            )
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version == 0 and tables - {"manifests"}:
+            raise StoreError(
+                "store.corrupt",
+                f"{self.path} is an SQLite file but not a veriframe manifest store",
+                "set VERIFRAME_STORE to another path",
+            )
+        if not create:
+            if not tables:
+                return  # empty: nothing to read
+            raise StoreError(
+                "store.corrupt", f"the manifest store {self.path} has no schema version",
+                "move it aside and sign again",
+            )
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                for stmt in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                    conn.execute(stmt)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _open(self, *, create: bool) -> Iterator[sqlite3.Connection]:
+        conn = self._connect(create=create)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def _retry(self, op: Callable[[], T]) -> T:
+        """Run ``op``, retrying with jittered back-off while the database is locked."""
+        delay = 0.02
+        for attempt in range(RETRIES):
+            try:
+                return op()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or attempt == RETRIES - 1:
+                    raise StoreError(
+                        "store.busy" if _is_busy(exc) else "store.unwritable",
+                        f"the manifest store {self.path} could not be used: {exc}",
+                        "another process holds it for too long; try again",
+                    ) from None
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+            except sqlite3.DatabaseError as exc:
+                raise _corrupt(self.path, exc) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ----------------------------------------------------------------------------------------
+    def put(self, record: StoreRecord) -> StoreRecord:
+        """Store ``record`` (idempotent per payload_id + manifest_label); return what was stored."""
+        if not record.payload_id or not record.manifest_store:
+            raise StoreError(
+                "store.bad-record", "a store record needs a payload id and manifest bytes",
+                "this is a bug in the caller",
+            )
+        rec = record if record.created_at else _replace_created(record, _now())
+
+        def op() -> StoreRecord:
+            with self._open(create=True) as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute(
+                        "INSERT INTO manifests (payload_id, manifest_label, manifest_store, fmt, "
+                        "key_id, signer, created_at, content_sha256, fingerprint, title) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (payload_id, manifest_label) DO UPDATE SET "
+                        "manifest_store=excluded.manifest_store, fmt=excluded.fmt, "
+                        "key_id=excluded.key_id, signer=excluded.signer, "
+                        "content_sha256=excluded.content_sha256, "
+                        "fingerprint=excluded.fingerprint, title=excluded.title",
+                        (
+                            rec.payload_id.lower(), rec.manifest_label,
+                            sqlite3.Binary(rec.manifest_store), rec.fmt, rec.key_id,
+                            rec.signer, rec.created_at, rec.content_sha256, rec.fingerprint,
+                            rec.title,
+                        ),
+                    )
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            return rec
+
+        return self._retry(op)
+
+    def get(self, payload_id: str) -> StoreRecord | None:
+        """The newest record for ``payload_id`` (hex), or None."""
+        if not self.path.exists():
+            return None
+
+        def op() -> StoreRecord | None:
+            with self._open(create=False) as conn:
+                if not _has_table(conn):
+                    return None
+                row = conn.execute(
+                    "SELECT payload_id, manifest_label, manifest_store, fmt, key_id, signer, "
+                    "created_at, content_sha256, fingerprint, title FROM manifests "
+                    "WHERE payload_id = ? ORDER BY created_at DESC LIMIT 1",
+                    (payload_id.lower(),),
+                ).fetchone()
+            if row is None:
+                return None
+            return StoreRecord(
+                payload_id=row[0], manifest_label=row[1], manifest_store=bytes(row[2]),
+                fmt=row[3], key_id=row[4], signer=row[5], created_at=row[6],
+                content_sha256=row[7], fingerprint=row[8], title=row[9],
+            )
+
+        return self._retry(op)
+
+    def count(self) -> int:
+        """How many manifests the store holds."""
+        if not self.path.exists():
+            return 0
+
+        def op() -> int:
+            with self._open(create=False) as conn:
+                if not _has_table(conn):
+                    return 0
+                return int(conn.execute("SELECT COUNT(*) FROM manifests").fetchone()[0])
+
+        return self._retry(op)
+
+
+def _open_first(path: Path, modes: tuple[str, ...]) -> sqlite3.Connection:
+    last: sqlite3.Error | None = None
+    for mode in modes:
+        try:
+            return sqlite3.connect(
+                f"file:{urllib.parse.quote(str(path))}?mode={mode}",
+                uri=True,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+            )
+        except sqlite3.OperationalError as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
+def _has_table(conn: sqlite3.Connection) -> bool:
+    return conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='manifests'"
+    ).fetchone() is not None
+
+
+def _is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _replace_created(record: StoreRecord, created_at: str) -> StoreRecord:
+    from dataclasses import replace
+
+    return replace(record, created_at=created_at)

@@ -1,0 +1,131 @@
+"""Trust anchors: which certificate authorities make a valid signature *trusted*.
+
+Anchors come from ``--trust FILE``, ``$VERIFRAME_TRUST`` (a PEM file), the user's own CA
+from ``keys init`` (``keys/ca.pem``) and ``trust.pem`` in the veriframe home. With no anchor
+at all an intact manifest reads ``valid`` (signer unknown), never ``trusted``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from veriframe.config import Paths
+from veriframe.errors import CredentialsError
+
+TRUST_ENV = "VERIFRAME_TRUST"
+
+
+def _load_pem_file(path: Path) -> tuple[bytes, ...]:
+    """Each certificate of a PEM bundle, re-encoded (so a missing final newline is harmless)."""
+    if not path.is_file():
+        raise CredentialsError(
+            "trust.not-found", f"trust anchor file {path} does not exist", "check the path"
+        )
+    try:
+        certs = x509.load_pem_x509_certificates(path.read_bytes())
+    except ValueError:
+        raise CredentialsError(
+            "trust.bad-anchors",
+            f"{path} is not a PEM bundle of certificates",
+            "pass CA certificates as PEM (-----BEGIN CERTIFICATE-----)",
+        ) from None
+    return tuple(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """A set of PEM trust anchors (each one certificate) and where they came from."""
+
+    anchors: tuple[bytes, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @classmethod
+    def none(cls) -> TrustConfig:
+        """No anchors: intact manifests read ``valid``, none ``trusted``."""
+        return cls()
+
+    @classmethod
+    def from_pem(cls, pem: bytes, *, source: str = "<memory>") -> TrustConfig:
+        """Anchors from PEM bytes."""
+        try:
+            certs = x509.load_pem_x509_certificates(pem)
+        except ValueError:
+            raise CredentialsError(
+                "trust.bad-anchors", f"{source} is not a PEM bundle", "pass PEM certificates"
+            ) from None
+        return cls(
+            anchors=tuple(c.public_bytes(serialization.Encoding.PEM) for c in certs),
+            sources=(source,),
+        )
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        trust_file: str | os.PathLike[str] | None = None,
+        home: str | os.PathLike[str] | None = None,
+        include_own_ca: bool = True,
+    ) -> TrustConfig:
+        """Anchors from ``trust_file``, ``$VERIFRAME_TRUST``, the own CA and ``trust.pem``.
+
+        A file that is named explicitly (argument or variable) must exist and parse; the
+        implicit ones are used when present.
+        """
+        paths = Paths.resolve(home)
+        anchors: list[bytes] = []
+        sources: list[str] = []
+        explicit = [Path(trust_file).expanduser()] if trust_file is not None else []
+        env = os.environ.get(TRUST_ENV)
+        if env:
+            explicit.append(Path(env).expanduser())
+        implicit = [paths.trust]
+        if include_own_ca:
+            implicit.insert(0, paths.keys / "ca.pem")
+        for path in explicit + [p for p in implicit if p.is_file()]:
+            for pem in _load_pem_file(path):
+                if pem not in anchors:
+                    anchors.append(pem)
+            sources.append(str(path))
+        return cls(anchors=tuple(anchors), sources=tuple(sources))
+
+    def pem(self) -> str:
+        """All anchors as one PEM string, joined with newlines."""
+        return "\n".join(a.decode("ascii").strip() for a in self.anchors) + (
+            "\n" if self.anchors else ""
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        """A short id of this anchor set (for caching and reports)."""
+        return hashlib.sha256(self.pem().encode("ascii")).hexdigest()[:16]
+
+    def settings_dict(self) -> dict[str, Any]:
+        """c2pa settings: these anchors only, no network fetches during verification."""
+        settings: dict[str, Any] = {
+            "verify": {
+                "remote_manifest_fetch": False,  # never reach out to a URL named in a file
+                "ocsp_fetch": False,
+            },
+        }
+        if self.anchors:
+            settings["trust"] = {"trust_anchors": self.pem()}
+        return settings
+
+    def settings(self) -> Any:
+        """A ``c2pa.Settings`` for :meth:`settings_dict`."""
+        import c2pa
+
+        return c2pa.Settings.from_dict(self.settings_dict())
+
+    def context(self) -> Any:
+        """A fresh ``c2pa.Context`` with these settings (one per read: contexts are cheap)."""
+        import c2pa
+
+        return c2pa.Context.from_dict(self.settings_dict())
