@@ -33,7 +33,9 @@ def _truncated(tmp: Path) -> Path:
 
 
 def _zero_frames(tmp: Path) -> Path:
-    p = tmp / "zero.mp4"
+    # An MP4 with an empty track reads as "no video" (FFmpeg hides sample-less tracks);
+    # Matroska keeps the stream, so this is a real 0-frame video.
+    p = tmp / "zero.mkv"
     with av.open(str(p), "w") as out:
         stream = out.add_stream("libx264", rate=12)
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"

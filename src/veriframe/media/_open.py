@@ -132,7 +132,9 @@ def check_path(path: str | os.PathLike[str], limits: Limits) -> tuple[Path, int]
     if st.st_size == 0:
         raise MediaError("media.empty", f"{p.name!r} is empty (0 bytes)", "Give a non-empty file.")
     if st.st_size > limits.max_file_bytes:
-        raise limit_error("file size", st.st_size, limits.max_file_bytes, "VERIFRAME_MAX_FILE_BYTES")
+        raise limit_error(
+            "file size", st.st_size, limits.max_file_bytes, "VERIFRAME_MAX_FILE_BYTES"
+        )
     try:
         with p.open("rb") as fh:
             head = fh.read(4096)
@@ -142,8 +144,12 @@ def check_path(path: str | os.PathLike[str], limits: Limits) -> tuple[Path, int]
         ) from None
     kind = sniff(head)
     if kind in ("image", "pdf", "archive", "text"):
-        names = {"image": "a still image", "pdf": "a PDF document", "archive": "an archive",
-                 "text": "a text file"}
+        names = {
+            "image": "a still image",
+            "pdf": "a PDF document",
+            "archive": "an archive",
+            "text": "a text file",
+        }
         raise _unsupported(p, names[kind])
     return p, st.st_size
 

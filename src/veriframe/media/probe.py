@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from veriframe.errors import MediaError
+from veriframe.errors import MediaError, UnsupportedInputError
 from veriframe.media._open import AV_ERRORS, check_path, describe, open_input, unreadable
 from veriframe.media.limits import Limits, limit_error, resolve_limits
 
@@ -96,9 +96,7 @@ def probe(path: str | os.PathLike[str], *, limits: Limits | None = None) -> Medi
 def video_stream(container: Any, path: Path) -> Any:
     """The main video stream of an open container (cover art is not video)."""
     streams = [
-        s
-        for s in container.streams.video
-        if not (int(s.disposition) & _attached_pic_flag())
+        s for s in container.streams.video if not (int(s.disposition) & _attached_pic_flag())
     ]
     if not streams:
         what = "only audio" if container.streams.audio else "no video stream"
@@ -107,8 +105,22 @@ def video_stream(container: Any, path: Path) -> Any:
             f"{path.name!r} has {what}",
             "Give a file with a video track.",
         )
+    decodable = [s for s in streams if s.codec_context is not None]
+    if not decodable:
+        raise UnsupportedInputError(
+            "media.unsupported-codec",
+            f"{path.name!r} has a video codec this build cannot decode",
+            "Convert it to H.264, VP9 or HEVC first.",
+        )
     # The stream the demuxer itself would pick: the largest picture.
-    return max(streams, key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0))
+    return max(
+        decodable, key=lambda s: (s.codec_context.width or 0) * (s.codec_context.height or 0)
+    )
+
+
+def audio_streams(container: Any) -> list[Any]:
+    """The container's audio streams that this build can decode."""
+    return [s for s in container.streams.audio if s.codec_context is not None]
 
 
 def _attached_pic_flag() -> int:
@@ -127,9 +139,24 @@ def stream_fps(stream: Any) -> Fraction | None:
     return None
 
 
+def _tag_duration(tags: dict[str, str]) -> float | None:
+    """Matroska's per-stream ``DURATION`` tag (``HH:MM:SS.nnnnnnnnn``) in seconds."""
+    raw = next((v for k, v in tags.items() if k.lower() == "duration"), None)
+    if raw is None:
+        return None
+    try:
+        h, m, sec = raw.strip().split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except ValueError:
+        return None
+
+
 def _duration(container: Any, stream: Any) -> float:
     if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
         return float(stream.duration * stream.time_base)
+    tagged = _tag_duration({str(k): str(v) for k, v in stream.metadata.items()})
+    if tagged is not None:
+        return tagged
     if container.duration is not None and container.duration > 0:
         return float(container.duration) / 1_000_000.0
     return 0.0
@@ -148,6 +175,11 @@ def _container_name(container: Any, path: Path, video_codec: str) -> str:
             return "webm" if ext == "webm" else "matroska"
         return "webm" if video_codec in ("vp8", "vp9", "av1") else "matroska"
     return names[0] if names else "unknown"
+
+
+def _tag(tags: dict[str, str], name: str) -> str | None:
+    """A tag by case-insensitive name (Matroska upper-cases them)."""
+    return next((v for k, v in tags.items() if k.lower() == name), None)
 
 
 def _rotation_from_tag(tags: dict[str, str]) -> int | None:
@@ -178,7 +210,10 @@ def probe_container(container: Any, path: Path, size: int, limits: Limits) -> Me
             duration = frames / fps
         if duration > limits.max_duration_s:
             raise limit_error(
-                "duration (s)", round(duration, 1), limits.max_duration_s, "VERIFRAME_MAX_DURATION_S"
+                "duration (s)",
+                round(duration, 1),
+                limits.max_duration_s,
+                "VERIFRAME_MAX_DURATION_S",
             )
         if frames > limits.max_frames:
             raise limit_error("frame count", frames, limits.max_frames, "VERIFRAME_MAX_FRAMES")
@@ -199,9 +234,9 @@ def probe_container(container: Any, path: Path, size: int, limits: Limits) -> Me
             check_size(width, height, limits)
         if width <= 0 or height <= 0:
             raise unreadable(path, "the video stream has no picture size")
-        audio = [s for s in container.streams.audio]
+        audio = audio_streams(container)
         a = audio[0] if audio else None
-        encoder = ctags.get("encoder") or stags.get("encoder")
+        encoder = _tag(ctags, "encoder") or _tag(stags, "encoder")
         bit_rate = int(container.bit_rate) if container.bit_rate else None
         return MediaInfo(
             path=str(path),
@@ -262,7 +297,7 @@ def _first_frame(
             for frame in frames:
                 check_size(frame.width, frame.height, limits)
                 rot = frame.rotation
-                rotation = int(round(rot)) % 360 if rot is not None and not math.isnan(rot) else 0
+                rotation = round(rot) % 360 if rot is not None and not math.isnan(rot) else 0
                 fmt = frame.format.name
                 size = (frame.width, frame.height)
                 return rotation, fmt, size

@@ -1,0 +1,238 @@
+"""Shared pieces of the writers: output containers, H.264 streams, audio copy or re-encode."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from veriframe.errors import MediaError
+from veriframe.media._open import AV_ERRORS, describe
+
+# Audio codecs an MP4 can carry that every player (and c2pa) handles: copied untouched.
+MP4_AUDIO_COPY = frozenset({"aac", "mp3", "alac"})
+AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+# Formats a writer hands to libx264 without conversion (luma kept exactly as stored).
+YUV420 = frozenset({"yuv420p", "yuvj420p"})
+
+
+def encode_failed(dst: Path, exc: BaseException) -> MediaError:
+    """The ``media.encode-failed`` error for ``dst``."""
+    return MediaError(
+        "media.encode-failed",
+        f"could not write {dst.name!r}: {describe(exc)}",
+        "Check free disk space and that the output folder is writable.",
+    )
+
+
+def same_file_guard(src: Path, dst: Path) -> None:
+    """Refuse to write over the input (``media.output-is-input``)."""
+    try:
+        same = dst.exists() and os.path.samefile(src, dst)
+    except OSError:
+        same = False
+    if same or src.resolve() == dst.resolve():
+        raise MediaError(
+            "media.output-is-input",
+            f"the output {dst.name!r} is the input file",
+            "Choose a different output path; veriframe never overwrites its input.",
+        )
+
+
+def format_for(dst: Path, container: str | None = None) -> str:
+    """The muxer name for ``dst``: ``container`` if given, else from the extension."""
+    if container:
+        return {"mkv": "matroska"}.get(container, container)
+    ext = dst.suffix.lower().lstrip(".")
+    known = {
+        "mp4": "mp4",
+        "m4v": "mp4",
+        "mov": "mov",
+        "webm": "webm",
+        "mkv": "matroska",
+        "avi": "avi",
+        "gif": "gif",
+    }
+    if ext not in known:
+        raise MediaError(
+            "media.unsupported-output",
+            f"cannot tell the container for {dst.name!r} from its extension",
+            "Use .mp4, .mov, .webm, .mkv, .avi or .gif.",
+        )
+    return known[ext]
+
+
+@contextlib.contextmanager
+def open_output(tmp: Path, fmt: str, dst: Path) -> Iterator[Any]:
+    """Open ``tmp`` for writing as ``fmt``; MP4/MOV get ``+faststart`` (moov before mdat)."""
+    options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+    try:
+        out = av.open(str(tmp), "w", format=fmt, options=options)
+    except AV_ERRORS as exc:
+        raise encode_failed(dst, exc) from None
+    try:
+        yield out
+    finally:
+        # Closing writes the trailer; its errors surface as encode failures.
+        try:
+            out.close()
+        except AV_ERRORS as exc:
+            raise encode_failed(dst, exc) from None
+
+
+def even(n: int) -> int:
+    """``n`` rounded down to even (libx264 with yuv420p needs even sizes)."""
+    return n - (n % 2)
+
+
+def add_h264(
+    out: Any,
+    *,
+    width: int,
+    height: int,
+    rate: Fraction,
+    time_base: Fraction | None,
+    crf: float,
+    preset: str,
+    full_range: bool = False,
+) -> Any:
+    """An H.264 (libx264, yuv420p) stream on ``out``."""
+    vs = out.add_stream("libx264", rate=rate)
+    vs.width, vs.height = width, height
+    vs.pix_fmt = "yuv420p"
+    vs.codec_context.time_base = time_base if time_base else Fraction(1, 1) / rate
+    vs.time_base = vs.codec_context.time_base
+    if full_range:
+        vs.codec_context.color_range = 2  # AVCOL_RANGE_JPEG: keep full-range luma as stored
+    vs.options = {"crf": f"{crf:g}", "preset": preset}
+    return vs
+
+
+def yuv_frame(
+    y: np.ndarray, u: np.ndarray, v: np.ndarray, *, full_range: bool = False
+) -> av.VideoFrame:
+    """A yuv420p frame from three planes (Y (H,W), U and V (H/2,W/2), uint8)."""
+    h, w = y.shape
+    buf = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(h * 3 // 2, w)
+    frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")
+    if full_range:
+        frame.color_range = 2
+    return frame
+
+
+def yuv_planes(frame: Any, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y, U, V planes of a yuv420p/yuvj420p frame, cropped to width x height."""
+    planes = []
+    half = (width // 2, height // 2)
+    for i, (w, h) in enumerate(((width, height), half, half)):
+        plane = frame.planes[i]
+        stride = plane.line_size
+        rows = plane.height
+        arr = np.frombuffer(plane, dtype=np.uint8)[: stride * rows].reshape(rows, stride)
+        planes.append(arr[:h, :w])
+    return planes[0], planes[1], planes[2]
+
+
+class AudioPass:
+    """Carry one input audio stream into an output: copied when possible, else re-encoded.
+
+    ``copy_codecs`` are codecs copied as packets (no re-encode); any other codec is decoded
+    and encoded with ``encoder`` (AAC for MP4). ``end_time`` drops audio that starts after it.
+    """
+
+    def __init__(
+        self,
+        out: Any,
+        src: Any,
+        *,
+        copy_codecs: frozenset[str] = MP4_AUDIO_COPY,
+        encoder: str = "aac",
+        end_time: float | None = None,
+        start_time: float | None = None,
+    ) -> None:
+        self.src = src
+        self.out = out
+        self.end_time = end_time
+        self.start_time = start_time
+        name = src.codec_context.name
+        self.copy = name in copy_codecs and start_time is None
+        if self.copy:
+            self.stream = out.add_stream_from_template(src)
+        else:
+            rate = int(src.codec_context.sample_rate or 48000)
+            if encoder == "aac" and rate not in AAC_RATES:
+                rate = 48000
+            if encoder == "libopus":
+                rate = 48000
+            self.stream = out.add_stream(encoder, rate=rate)
+            layout = src.codec_context.layout
+            channels = getattr(layout, "nb_channels", 0) or 2
+            # By channel count: AVI/WAV PCM often has an "unspecified order" layout that
+            # encoders refuse.
+            self.stream.layout = "mono" if channels == 1 else "stereo"
+            sample_fmt = {"aac": "fltp", "libopus": "flt"}.get(encoder, "fltp")
+            self.stream.format = sample_fmt
+            self.resampler = av.AudioResampler(
+                format=sample_fmt,
+                layout=self.stream.layout,
+                rate=rate,
+                frame_size={"aac": 1024, "libopus": 960}.get(encoder),
+            )
+            self.rate = rate
+            self.next_pts = 0
+
+    def feed(self, packet: Any) -> None:
+        """Handle one demuxed packet of the source audio stream."""
+        if self.copy:
+            if packet.dts is None or packet.size == 0:
+                return
+            if (
+                self.end_time is not None
+                and packet.pts is not None
+                and packet.time_base
+                and float(packet.pts * packet.time_base) >= self.end_time
+            ):
+                return
+            packet.stream = self.stream
+            self.out.mux(packet)
+            return
+        try:
+            frames = packet.decode()
+        except AV_ERRORS:
+            return  # one damaged audio packet: skip it, as players do
+        for frame in frames:
+            self._encode(frame)
+
+    def _encode(self, frame: Any) -> None:
+        t = frame.time
+        if t is not None:
+            if self.end_time is not None and t >= self.end_time:
+                return
+            end = t + frame.samples / max(frame.sample_rate, 1)
+            if self.start_time is not None and end <= self.start_time:
+                return
+        frame.pts = None
+        for rf in self.resampler.resample(frame):
+            self._emit(rf)
+
+    def _emit(self, frame: Any) -> None:
+        frame.pts = self.next_pts
+        frame.time_base = Fraction(1, self.rate)
+        self.next_pts += frame.samples
+        for pkt in self.stream.encode(frame):
+            self.out.mux(pkt)
+
+    def finish(self) -> None:
+        """Flush the audio encoder."""
+        if self.copy:
+            return
+        for rf in self.resampler.resample(None):
+            self._emit(rf)
+        for pkt in self.stream.encode(None):
+            self.out.mux(pkt)
