@@ -197,8 +197,9 @@ class Policy:
                 yield Finding(acts.absent, "no-provenance",
                               "no Content Credentials and no watermark: most videos carry none, "
                               "so this is not evidence of manipulation or of AI generation")
-            else:
-                yield Finding(acts.absent, None, "no Content Credentials embedded in the file")
+            else:  # the watermark rules below decide what the recovered provenance is worth
+                yield Finding(Action.ALLOW, None, "no Content Credentials embedded in the file; "
+                              "a watermark was found")
         elif state is CredentialState.ERROR:
             err = cred.error or {}
             yield self._error("the Content Credentials could not be read: "
@@ -239,6 +240,13 @@ class Policy:
             yield Finding(acts.recovered, label,
                           f"watermark {pid} found{p}; its manifest, signed by {who}, was "
                           "recovered from the store and matches this content")
+            if rcred is not None and self.signer_trusted(rcred):
+                yield Finding(self.spec.credentials.trusted, None,
+                              f"the recovered manifest's signer {who} is trusted")
+            else:
+                yield Finding(self.spec.credentials.valid, None,
+                              f"the recovered manifest's signer {who} is not trusted: anyone "
+                              "can make a certificate with any name")
             dst = declares_ai(rcred)
             if dst is not None:
                 yield Finding(self.spec.credentials.declared_ai, "ai-generated",
@@ -296,6 +304,7 @@ class Policy:
     def _decide(self, findings: list[Finding], *, whole_error: bool) -> Decision:
         action = max((f.action for f in findings), key=lambda a: a.severity)
         labels = [f.label for f in findings if f.label]
+        label: str | None
         if whole_error:
             label = "error"
         else:

@@ -1,0 +1,397 @@
+"""A self-contained HTML report a journalist can attach to a story.
+
+One file, no network: a strict Content-Security-Policy (no scripts, no remote anything),
+thumbnails inlined as ``data:`` PNGs (encoded here with zlib + struct, no imaging library),
+the per-frame score plot as inline SVG. Every string from the file is passed through
+:func:`~veriframe.report.text.clean_text` and then HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import struct
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from veriframe.report.explain import (
+    CREDENTIAL_STATE_WORDS,
+    PROVES,
+    RECOVERED_STATE_WORDS,
+    WATERMARK_STATE_WORDS,
+    banner,
+    explain_code,
+)
+from veriframe.report.text import clean_text
+from veriframe.results import (
+    NOT_CHECKED,
+    CredentialCheck,
+    CredentialState,
+    FrameScore,
+    VerifyReport,
+    WatermarkState,
+)
+
+CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
+       "form-action 'none'")
+MAX_THUMBS = 8
+THUMB_WIDTH = 240
+_INTACT = (CredentialState.TRUSTED, CredentialState.VALID)
+
+
+class FrameSampleLike(Protocol):
+    """What the report needs from :class:`veriframe.media.FrameSample`."""
+
+    rgb: np.ndarray
+    timestamps: Sequence[float]
+    indices: Sequence[int]
+
+
+def esc(value: object, *, max_len: int = 2000) -> str:
+    """Attacker-controlled ``value``: control characters stripped, then HTML-escaped."""
+    return html.escape(clean_text(value, max_len=max_len), quote=True)
+
+
+# --- images -------------------------------------------------------------------------------
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """Encode an (H, W, 3) uint8 array as a PNG (8-bit RGB, no filtering)."""
+    arr = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) array, got {arr.shape}")
+    h, w, _ = arr.shape
+    raw = b"".join(b"\x00" + arr[y].tobytes() for y in range(h))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+def thumbnail(rgb: np.ndarray, *, width: int = THUMB_WIDTH) -> np.ndarray:
+    """Shrink a frame to at most ``width`` pixels wide by block averaging."""
+    h, w = rgb.shape[:2]
+    factor = max(1, -(-w // width))
+    if factor == 1:
+        return rgb
+    h2, w2 = h // factor, w // factor
+    if h2 == 0 or w2 == 0:
+        return rgb[:1, :1]
+    block = rgb[: h2 * factor, : w2 * factor].astype(np.float32)
+    small = block.reshape(h2, factor, w2, factor, 3).mean(axis=(1, 3))
+    return np.clip(small + 0.5, 0, 255).astype(np.uint8)
+
+
+def data_uri_png(rgb: np.ndarray) -> str:
+    """A ``data:image/png;base64,...`` URI for an RGB frame."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(rgb)).decode("ascii")
+
+
+def _thumbs(sample: FrameSampleLike | None) -> str:
+    if sample is None:
+        return "<p class=muted>No frames were sampled for this report.</p>"
+    rgb = np.asarray(sample.rgb)
+    n = len(rgb)
+    if n == 0:
+        return "<p class=muted>No frames could be decoded.</p>"
+    k = min(n, MAX_THUMBS)
+    picks = sorted({round(i * (n - 1) / max(1, k - 1)) for i in range(k)})
+    figs = []
+    for i in picks:
+        ts = float(sample.timestamps[i]) if len(sample.timestamps) > i else 0.0
+        idx = int(sample.indices[i]) if len(sample.indices) > i else i
+        figs.append(
+            f'<figure><img alt="frame {idx}" src="{data_uri_png(thumbnail(rgb[i]))}">'
+            f"<figcaption>frame {idx} · {ts:.2f} s</figcaption></figure>"
+        )
+    return '<div class="thumbs">' + "".join(figs) + "</div>"
+
+
+def score_plot_svg(scores: Sequence[FrameScore], *, width: int = 640, height: int = 200,
+                   threshold: float | None = 0.5) -> str:
+    """Per-frame p_synthetic as an inline SVG line plot (time on x, probability on y)."""
+    if not scores:
+        return "<p class=muted>The detector recorded no per-frame scores.</p>"
+    left, right, top, bottom = 44, 12, 10, 28
+    pw, ph = width - left - right, height - top - bottom
+    ts = [float(s.timestamp) for s in scores]
+    t0, t1 = min(ts), max(ts)
+    span = (t1 - t0) or 1.0
+
+    def x(t: float) -> float:
+        return left + (t - t0) / span * pw if len(scores) > 1 else left + pw / 2
+
+    def y(p: float) -> float:
+        return top + (1.0 - min(1.0, max(0.0, p))) * ph
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" '
+             'aria-label="per-frame synthetic probability">',
+             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fafafa" '
+             'stroke="#999"/>']
+    for p in (0.0, 0.25, 0.5, 0.75, 1.0):
+        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(p):.1f}" y2="{y(p):.1f}" '
+                     'stroke="#e0e0e0"/>')
+        parts.append(f'<text x="{left - 6}" y="{y(p) + 4:.1f}" font-size="11" '
+                     f'text-anchor="end">{p:.2f}</text>')
+    if threshold is not None:
+        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(threshold):.1f}" '
+                     f'y2="{y(threshold):.1f}" stroke="#c62828" stroke-dasharray="4 3"/>')
+    pts = " ".join(f"{x(t):.1f},{y(float(s.p_synthetic)):.1f}"
+                   for t, s in zip(ts, scores, strict=True))
+    parts.append(f'<polyline fill="none" stroke="#1565c0" stroke-width="2" points="{pts}"/>')
+    for t, s in zip(ts, scores, strict=True):
+        parts.append(f'<circle cx="{x(t):.1f}" cy="{y(float(s.p_synthetic)):.1f}" r="3" '
+                     f'fill="#1565c0"><title>frame {int(s.index)}: '
+                     f'{float(s.p_synthetic):.2f}</title></circle>')
+    parts.append(f'<text x="{left}" y="{height - 8}" font-size="11">{t0:.2f} s</text>')
+    parts.append(f'<text x="{left + pw}" y="{height - 8}" font-size="11" '
+                 f'text-anchor="end">{t1:.2f} s</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --- sections -----------------------------------------------------------------------------
+
+
+def _dl(rows: Sequence[tuple[str, object | None]]) -> str:
+    items = "".join(f"<dt>{html.escape(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows
+                    if v is not None and v != "")
+    return f"<dl>{items}</dl>" if items else ""
+
+
+def _agent(action: Mapping[str, Any]) -> str:
+    agent = action.get("softwareAgent")
+    if isinstance(agent, Mapping):
+        version = agent.get("version")
+        return f"{agent.get('name', '')} {version}" if version else str(agent.get("name", ""))
+    return "" if agent is None else str(agent)
+
+
+def _json_block(value: Any, *, summary: str) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    if len(text) > 60_000:
+        text = text[:60_000] + "\n…"
+    return (f"<details><summary>{html.escape(summary)}</summary>"
+            f"<pre>{html.escape(text)}</pre></details>")
+
+
+def _credentials_html(cred: CredentialCheck, *, heading: str = "Content Credentials") -> str:
+    out = [f"<section><h2>{html.escape(heading)}</h2>"]
+    rows: list[tuple[str, object | None]] = [
+        ("State", CREDENTIAL_STATE_WORDS.get(cred.state, str(cred.state)))]
+    if cred.state in _INTACT:
+        s = cred.signer
+        if s is not None:
+            trusted = cred.state is CredentialState.TRUSTED
+            rows += [("Signer", s.common_name), ("Organisation", s.organization),
+                     ("Trust", "chains to a trust anchor" if trusted else
+                      "NOT verified: unknown signer"),
+                     ("Issuer", s.issuer), ("Signed at", s.signed_at),
+                     ("Algorithm", s.algorithm), ("Serial", s.serial_number)]
+        rows += [("Title", cred.title), ("Generator", cred.claim_generator),
+                 ("Digital source type", cred.digital_source_type),
+                 ("Manifest", cred.manifest_label)]
+    out.append(_dl(rows))
+    if cred.state is CredentialState.INVALID:
+        out.append("<p class=warn>These credentials failed validation. Their claims (signer, "
+                   "generator, actions) are not shown as fact.</p>")
+    elif cred.state is CredentialState.ABSENT:
+        out.append("<p>No Content Credentials were found. That is common and is not evidence "
+                   "that the video is fake or AI-made.</p>")
+    if cred.error:
+        out.append(f"<p class=warn>{esc(cred.error.get('code', ''))}: "
+                   f"{esc(cred.error.get('message', ''))}</p>")
+    if cred.state in _INTACT and cred.actions:
+        out.append("<h3>Actions</h3><table><tr><th>action</th><th>software agent</th>"
+                   "<th>source type</th><th>parameters</th></tr>")
+        for a in cred.actions[:50]:
+            params = a.get("parameters")
+            ptxt = json.dumps(params, ensure_ascii=False, sort_keys=True, default=str) if (
+                params is not None) else ""
+            dst = str(a.get("digitalSourceType") or "").rsplit("/", 1)[-1]
+            out.append(f"<tr><td>{esc(a.get('action', '?'))}</td><td>{esc(_agent(a))}</td>"
+                       f"<td>{esc(dst)}</td><td><code>{esc(ptxt, max_len=4000)}</code></td>"
+                       "</tr>")
+        out.append("</table>")
+    if cred.state in _INTACT and cred.ingredients:
+        out.append("<h3>Ingredients</h3><table><tr><th>title</th><th>format</th>"
+                   "<th>relationship</th><th>recorded validation</th></tr>")
+        for ing in cred.ingredients[:50]:
+            status = ing.get("validation_state") or ing.get("validation_status") or ""
+            if isinstance(status, list):
+                status = ", ".join(str(s.get("code", s)) if isinstance(s, Mapping) else str(s)
+                                   for s in status)
+            out.append(f"<tr><td>{esc(ing.get('title', ''))}</td>"
+                       f"<td>{esc(ing.get('format', ''))}</td>"
+                       f"<td>{esc(ing.get('relationship', ''))}</td><td>{esc(status)}</td></tr>")
+        out.append("</table>")
+    if cred.failures:
+        out.append("<h3>Failed checks</h3><table><tr><th>code</th><th>meaning</th></tr>")
+        for issue in cred.failures[:50]:
+            out.append(f"<tr><td><code>{esc(issue.code)}</code></td>"
+                       f"<td>{esc(explain_code(issue.code, issue.explanation))}</td></tr>")
+        out.append("</table>")
+    if cred.state in _INTACT and cred.manifest:
+        out.append(_json_block(cred.manifest, summary="Full manifest (assertions)"))
+    out.append("</section>")
+    return "".join(out)
+
+
+def _watermark_html(report: VerifyReport) -> str:
+    wm = report.watermark
+    out = ["<section><h2>Watermark</h2>"]
+    rows: list[tuple[str, object | None]] = [
+        ("State", WATERMARK_STATE_WORDS.get(wm.state, str(wm.state)))]
+    if wm.state is WatermarkState.PRESENT:
+        rows += [("Payload id", wm.payload_id),
+                 ("p-value", None if wm.p_value is None else
+                  f"{wm.p_value:.2e} (chance of a false match on unmarked video)"),
+                 ("Bit agreement", None if wm.bit_accuracy is None else
+                  f"{wm.bit_accuracy:.1%} over {wm.frames_used} frames"),
+                 ("Key id", wm.key_id)]
+    if wm.error:
+        rows.append(("Error", f"{wm.error.get('code', '')}: {wm.error.get('message', '')}"))
+    out.append(_dl(rows))
+    if wm.known_generator_marks:
+        out.append("<h3>Known generator watermarks</h3><table><tr><th>name</th><th>method</th>"
+                   "<th>bits</th><th>p-value</th></tr>")
+        for m in wm.known_generator_marks:
+            out.append(f"<tr><td>{esc(m.name)}</td><td>{esc(m.method)}</td>"
+                       f"<td>{m.matching_bits}/{m.total_bits}</td><td>{m.p_value:.1e}</td></tr>")
+        out.append("</table>")
+    rec = wm.recovered
+    if rec is not None:
+        out.append("<h3>Manifest recovered through the watermark</h3>")
+        out.append(_dl([("Result", RECOVERED_STATE_WORDS.get(rec.state, rec.state)),
+                        ("Detail", rec.detail), ("Store", rec.store),
+                        ("Fingerprint distance", rec.fingerprint_distance)]))
+        if rec.state == "recovered" and rec.credentials is not None:
+            out.append(_credentials_html(rec.credentials, heading="Recovered credentials"))
+        elif rec.state in ("mismatch", "invalid"):
+            out.append("<p class=warn>The recovered manifest does not vouch for this video; its "
+                       "claims are not shown as fact.</p>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _detection_html(report: VerifyReport) -> str:
+    det = report.detection
+    out = ["<section><h2>Detector</h2>"]
+    if det.state == NOT_CHECKED:
+        out.append("<p class=muted>The detector was not run.</p></section>")
+        return "".join(out)
+    if det.state == "error":
+        err = det.error or {}
+        out.append(f"<p class=warn>The detector could not run: {esc(err.get('code', ''))}: "
+                   f"{esc(err.get('message', ''))}</p></section>")
+        return "".join(out)
+    out.append(_dl([("p_synthetic", None if det.p_synthetic is None else
+                     f"{det.p_synthetic:.2f}"), ("Label", det.label), ("Model", det.model),
+                    ("Metadata used", "yes" if det.used_metadata else "no (pixels only)")]))
+    out.append("<p>A detector score is a statistical estimate, not proof.</p>")
+    out.append("<h3>Per-frame score</h3>" + score_plot_svg(det.frame_scores))
+    if det.signals:
+        out.append("<h3>Signals</h3><table><tr><th>signal</th><th>kind</th><th>value</th>"
+                   "<th>p_synthetic</th><th>weight</th><th>detail</th></tr>")
+        for s in det.signals[:60]:
+            value = f"{s.value:.3g}" if isinstance(s.value, float) else s.value
+            p = "-" if s.p_synthetic is None else f"{s.p_synthetic:.2f}"
+            out.append(f"<tr><td>{esc(s.name)}</td><td>{esc(s.kind)}</td><td>{esc(value)}</td>"
+                       f"<td>{p}</td><td>{s.weight:.2f}</td><td>{esc(s.detail)}</td></tr>")
+        out.append("</table>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _decision_html(report: VerifyReport) -> str:
+    d = report.decision
+    if d.state == NOT_CHECKED:
+        return "<section><h2>Decision</h2><p class=muted>No policy was applied.</p></section>"
+    reasons = "".join(f"<li>{esc(r)}</li>" for r in d.reasons)
+    return ("<section><h2>Decision</h2>"
+            + _dl([("Policy", d.policy), ("Label", d.label), ("Action", d.action)])
+            + (f"<ul>{reasons}</ul>" if reasons else "") + "</section>")
+
+
+def _proves_html() -> str:
+    rows = "".join(f"<tr><td>{html.escape(a)}</td><td>{html.escape(b)}</td>"
+                   f"<td>{html.escape(c)}</td></tr>" for a, b, c in PROVES)
+    return ("<section><h2>What each finding proves, and what it does not</h2><table>"
+            "<tr><th>finding</th><th>shows</th><th>does not show</th></tr>"
+            f"{rows}</table></section>")
+
+
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;
+max-width:980px;padding:24px;color:#1c1c1c;background:#fff}
+h1{font-size:20px;margin:0 0 6px}h2{font-size:17px;border-bottom:1px solid #ddd;
+padding-bottom:4px;margin-top:28px}h3{font-size:15px;margin:16px 0 6px}
+.banner{border-radius:8px;padding:16px 18px;border:2px solid}
+.good{background:#e8f5e9;border-color:#2e7d32}.caution{background:#fff8e1;border-color:#f9a825}
+.bad{background:#ffebee;border-color:#c62828}.neutral{background:#e3f2fd;border-color:#1565c0}
+.error{background:#f3e5f5;border-color:#6a1b9a}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:3px 16px;margin:8px 0}
+dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
+table{border-collapse:collapse;width:100%;margin:6px 0;font-size:13px}
+th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}th{background:#f5f5f5}
+.thumbs{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0}
+figure img{display:block;max-width:240px;border:1px solid #ccc}
+figcaption{font-size:12px;color:#555}.muted{color:#666}.warn{color:#b71c1c}
+pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px;max-height:480px}
+footer{margin-top:32px;font-size:12px;color:#666}
+"""
+
+
+def render_html(report: VerifyReport, *, sample: FrameSampleLike | None = None) -> str:
+    """One self-contained HTML page for ``report`` (thumbnails from ``sample`` if given)."""
+    from veriframe import __version__
+
+    b = banner(report)
+    f = report.file
+    media = f.media or {}
+    media_rows: list[tuple[str, object | None]] = [
+        ("File", f.path), ("Size", None if f.size_bytes is None else f"{f.size_bytes:,} bytes"),
+        ("SHA-256", f.sha256)]
+    if media:
+        media_rows += [("Dimensions", f"{media.get('width', '?')}x{media.get('height', '?')}"),
+                       ("Frame rate", media.get("fps")), ("Duration (s)", media.get("duration")),
+                       ("Video codec", media.get("video_codec")),
+                       ("Audio codec", media.get("audio_codec")),
+                       ("Container", media.get("container"))]
+    if report.error:
+        media_rows += [("Error", f"{report.error.get('code', '')}: "
+                                 f"{report.error.get('message', '')}"),
+                       ("Hint", report.error.get("hint"))]
+    title = esc(f.path.replace("\\", "/").rsplit("/", 1)[-1], max_len=200)
+    body = [
+        f'<div class="banner {b.tone}"><h1>{html.escape(b.headline)}</h1>'
+        f"<p>{html.escape(b.summary)}</p>"
+        f"<p class=muted>verdict: <b>{html.escape(report.verdict.value)}</b></p></div>",
+        "<section><h2>File</h2>" + _dl(media_rows) + "</section>",
+        "<section><h2>Sampled frames</h2>" + _thumbs(sample) + "</section>",
+        _credentials_html(report.credentials),
+        _watermark_html(report),
+        _detection_html(report),
+        _decision_html(report),
+        _proves_html(),
+        f"<footer>veriframe {html.escape(__version__)} · schema "
+        f"{html.escape(report.schema)} · this page loads nothing from the network.</footer>",
+    ]
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="referrer" content="no-referrer">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>veriframe report: {title}</title><style>{_CSS}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )

@@ -1,0 +1,271 @@
+"""The human report of one verification, for a terminal (rich).
+
+Every string that comes from the file (titles, signer names, metadata, action parameters,
+file names) goes through :func:`~veriframe.report.text.clean_text` and is added as a rich
+``Text`` (never as markup), so a hostile file can neither move the cursor nor inject styles.
+Assertion contents are shown only when the credentials are intact (valid or trusted).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from veriframe.report.explain import (
+    CREDENTIAL_STATE_WORDS,
+    RECOVERED_STATE_WORDS,
+    WATERMARK_STATE_WORDS,
+    banner,
+    explain_code,
+)
+from veriframe.report.text import clean_text
+from veriframe.results import (
+    NOT_CHECKED,
+    CredentialCheck,
+    CredentialState,
+    DetectionCheck,
+    VerifyReport,
+    WatermarkCheck,
+    WatermarkState,
+)
+
+_TONE_STYLE = {
+    "good": "bold green",
+    "caution": "bold yellow",
+    "bad": "bold red",
+    "neutral": "bold cyan",
+    "error": "bold magenta",
+}
+_INTACT = (CredentialState.TRUSTED, CredentialState.VALID)
+
+
+def _t(value: object, *, max_len: int = 300) -> Text:
+    """Attacker-controlled ``value`` as safe, unstyled rich text."""
+    return Text(clean_text(value, max_len=max_len))
+
+
+def _params(params: Any) -> str:
+    """Action parameters as ``key=value`` pairs (nested values as compact JSON)."""
+    if not isinstance(params, Mapping):
+        return "" if params is None else str(params)
+    parts = []
+    for key, value in params.items():
+        shown = value if isinstance(value, (str, int, float)) else json.dumps(
+            value, ensure_ascii=False, sort_keys=True, default=str)
+        parts.append(f"{key}={shown}")
+    return ", ".join(parts)
+
+
+def _agent(action: Mapping[str, Any]) -> str:
+    agent = action.get("softwareAgent")
+    if isinstance(agent, Mapping):
+        name = agent.get("name", "")
+        version = agent.get("version")
+        return f"{name} {version}" if version else str(name)
+    return "" if agent is None else str(agent)
+
+
+def _grid() -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    return grid
+
+
+def _row(grid: Table, key: str, value: object | None, *, max_len: int = 300) -> None:
+    if value is None or value == "":
+        return
+    grid.add_row(key, _t(value, max_len=max_len))
+
+
+def credential_lines(cred: CredentialCheck, grid: Table) -> list[Table]:
+    """Fill ``grid`` with the credentials; return extra tables (actions, ingredients)."""
+    extra: list[Table] = []
+    _row(grid, "State", CREDENTIAL_STATE_WORDS.get(cred.state, cred.state))
+    if cred.state in _INTACT:
+        signer = cred.signer
+        if signer is not None:
+            who = signer.common_name or signer.organization or "unnamed"
+            if signer.organization and signer.organization != who:
+                who = f"{who} ({signer.organization})"
+            trust = "trusted" if cred.state is CredentialState.TRUSTED else "NOT verified"
+            _row(grid, "Signer", f"{clean_text(who)} [{trust}]")
+            _row(grid, "Issuer", signer.issuer)
+            _row(grid, "Signed at", signer.signed_at)
+            _row(grid, "Algorithm", signer.algorithm)
+        _row(grid, "Title", cred.title)
+        _row(grid, "Generator", cred.claim_generator)
+        _row(grid, "Source type", cred.digital_source_type)
+        _row(grid, "Manifest", cred.manifest_label)
+        if cred.actions:
+            table = Table(title="Actions", title_justify="left", show_edge=False, expand=False)
+            for col in ("action", "software agent", "source type", "parameters"):
+                table.add_column(col, overflow="fold")
+            for action in cred.actions[:50]:
+                dst = str(action.get("digitalSourceType") or "").rsplit("/", 1)[-1]
+                table.add_row(_t(action.get("action", "?")), _t(_agent(action)), _t(dst),
+                              _t(_params(action.get("parameters")), max_len=600))
+            extra.append(table)
+        if cred.ingredients:
+            table = Table(title="Ingredients", title_justify="left", show_edge=False)
+            for col in ("title", "format", "relationship", "validation"):
+                table.add_column(col, overflow="fold")
+            for ing in cred.ingredients[:50]:
+                status = ing.get("validation_state") or ing.get("validation_status") or ""
+                if isinstance(status, list):
+                    status = ", ".join(str(s.get("code", s)) if isinstance(s, Mapping) else
+                                       str(s) for s in status)
+                table.add_row(_t(ing.get("title", "")), _t(ing.get("format", "")),
+                              _t(ing.get("relationship", "")), _t(status))
+            extra.append(table)
+    elif cred.state is CredentialState.INVALID:
+        grid.add_row("Note", Text("The credentials failed validation, so what they claim "
+                                  "(signer, generator, actions) is not shown as fact."))
+    elif cred.state is CredentialState.ABSENT:
+        grid.add_row("Note", Text("No credentials is common (cameras, editors and platforms "
+                                  "strip or never write them); it is not evidence of fakery."))
+    if cred.error:
+        _row(grid, "Error", f"{cred.error.get('code', '')}: {cred.error.get('message', '')}")
+    if cred.failures:
+        table = Table(title="Failed checks", title_justify="left", show_edge=False)
+        table.add_column("code", style="red", no_wrap=True)
+        table.add_column("meaning", overflow="fold")
+        for issue in cred.failures[:50]:
+            table.add_row(_t(issue.code, max_len=120),
+                          _t(explain_code(issue.code, issue.explanation)))
+        extra.append(table)
+    return extra
+
+
+def watermark_lines(wm: WatermarkCheck, grid: Table) -> None:
+    """Fill ``grid`` with the watermark check and any recovered manifest."""
+    _row(grid, "State", WATERMARK_STATE_WORDS.get(wm.state, wm.state))
+    if wm.state is WatermarkState.PRESENT:
+        _row(grid, "Payload id", wm.payload_id)
+        if wm.p_value is not None:
+            _row(grid, "p-value", f"{wm.p_value:.2e} (chance of a false match on unmarked "
+                                  "video)")
+        if wm.bit_accuracy is not None:
+            _row(grid, "Bit agreement", f"{wm.bit_accuracy:.1%} over {wm.frames_used} frames")
+    for mark in wm.known_generator_marks:
+        _row(grid, "Known mark", f"{clean_text(mark.name)} ({clean_text(mark.method)}): "
+                                 f"{mark.matching_bits}/{mark.total_bits} bits, "
+                                 f"p = {mark.p_value:.1e}")
+    rec = wm.recovered
+    if rec is not None:
+        _row(grid, "Recovered", RECOVERED_STATE_WORDS.get(rec.state, rec.state))
+        if rec.detail:
+            _row(grid, "Detail", rec.detail)
+        rcred = rec.credentials
+        if rec.state == "recovered" and rcred is not None and rcred.state in _INTACT:
+            if rcred.signer is not None:
+                who = rcred.signer.common_name or rcred.signer.organization or "unnamed"
+                trust = "trusted" if rcred.state is CredentialState.TRUSTED else "NOT verified"
+                _row(grid, "  signer", f"{clean_text(who)} [{trust}]")
+                _row(grid, "  signed at", rcred.signer.signed_at)
+            _row(grid, "  generator", rcred.claim_generator)
+            _row(grid, "  source type", rcred.digital_source_type)
+            for action in rcred.actions[:20]:
+                _row(grid, "  action", f"{clean_text(action.get('action', '?'))} "
+                                       f"{clean_text(_agent(action))} "
+                                       f"{clean_text(_params(action.get('parameters')))}")
+    if wm.error:
+        _row(grid, "Error", f"{wm.error.get('code', '')}: {wm.error.get('message', '')}")
+
+
+def detection_lines(det: DetectionCheck, grid: Table) -> list[Table]:
+    """Fill ``grid`` with the detector's estimate; return its signal table."""
+    if det.state == NOT_CHECKED:
+        _row(grid, "State", "not checked")
+        return []
+    if det.state == "error":
+        err = det.error or {}
+        _row(grid, "State", f"error: {err.get('code', '')}: {err.get('message', '')}")
+        return []
+    if det.p_synthetic is not None:
+        _row(grid, "p_synthetic", f"{det.p_synthetic:.2f}"
+                                  + (f" ({det.label})" if det.label else ""))
+    _row(grid, "Model", det.model)
+    if not det.used_metadata:
+        _row(grid, "Metadata", "not used (pixels only)")
+    grid.add_row("Note", Text("A detector score is an estimate, not proof."))
+    if not det.signals:
+        return []
+    table = Table(title="Signals", title_justify="left", show_edge=False)
+    for col in ("signal", "kind", "value", "p_synthetic", "weight", "detail"):
+        table.add_column(col, overflow="fold")
+    for s in det.signals[:40]:
+        value = f"{s.value:.3g}" if isinstance(s.value, float) else s.value
+        table.add_row(_t(s.name, max_len=80), _t(s.kind, max_len=20), _t(value, max_len=80),
+                      Text("-" if s.p_synthetic is None else f"{s.p_synthetic:.2f}"),
+                      Text(f"{s.weight:.2f}"), _t(s.detail, max_len=200))
+    return [table]
+
+
+def _section(title: str, parts: Iterable[Any]) -> Panel:
+    return Panel(Group(*parts), title=title, title_align="left", border_style="dim")
+
+
+def render(report: VerifyReport, *, console: Console) -> None:
+    """Print the human report of ``report`` on ``console``."""
+    b = banner(report)
+    style = _TONE_STYLE.get(b.tone, "bold")
+    head = Text(b.headline.upper(), style=style)
+    head.append(f"   verdict: {report.verdict.value}", style="dim")
+    console.print(Panel(Group(head, Text(b.summary)), border_style=style.split()[-1]))
+
+    info = _grid()
+    f = report.file
+    _row(info, "File", f.path, max_len=500)
+    if f.size_bytes is not None:
+        _row(info, "Size", f"{f.size_bytes:,} bytes")
+    media = f.media or {}
+    if media:
+        dims = f"{media.get('width', '?')}x{media.get('height', '?')}"
+        fps = media.get("fps")
+        dur = media.get("duration")
+        bits = [dims]
+        if fps:
+            bits.append(f"{float(fps):.3g} fps")
+        if dur:
+            bits.append(f"{float(dur):.1f} s")
+        codecs = "/".join(str(c) for c in (media.get("video_codec"), media.get("audio_codec"))
+                          if c)
+        if codecs:
+            bits.append(codecs)
+        _row(info, "Media", ", ".join(bits))
+    _row(info, "SHA-256", f.sha256)
+    if report.error:
+        _row(info, "Error", f"{report.error.get('code', '')}: {report.error.get('message', '')}")
+        _row(info, "Hint", report.error.get("hint"))
+    console.print(info)
+
+    grid = _grid()
+    extra = credential_lines(report.credentials, grid)
+    console.print(_section("Content Credentials", [grid, *extra]))
+
+    grid = _grid()
+    watermark_lines(report.watermark, grid)
+    console.print(_section("Watermark", [grid]))
+
+    grid = _grid()
+    extra = detection_lines(report.detection, grid)
+    console.print(_section("Detector", [grid, *extra]))
+
+    d = report.decision
+    grid = _grid()
+    if d.state == NOT_CHECKED:
+        _row(grid, "Decision", "no policy applied")
+    else:
+        _row(grid, "Policy", d.policy)
+        _row(grid, "Label", d.label)
+        _row(grid, "Action", d.action)
+        for reason in d.reasons:
+            grid.add_row("", _t(reason, max_len=600))
+    console.print(_section("Decision", [grid]))

@@ -1,0 +1,1 @@
+"""Scale-out engines for moderation scans (``veriframe.scale.ray``); nothing imported here."""
