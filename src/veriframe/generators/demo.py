@@ -1,0 +1,35 @@
+"""The tiny-model generation ``veriframe demo`` starts from."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from veriframe.generators.base import GenerationRequest, RuntimeOptions
+from veriframe.results import SignResult
+
+DEMO_IMAGE = Path(__file__).resolve().parents[3] / "examples" / "assets" / "portrait.jpg"
+
+
+def demo_image(dst: Path) -> Path:
+    """The shipped example portrait, or (installed wheel) the same picture drawn again."""
+    if DEMO_IMAGE.is_file():
+        return DEMO_IMAGE
+    from veriframe.generators.assets import draw_portrait
+
+    draw_portrait().save(dst)
+    return dst
+
+
+def generate_demo_clip(*, output: str | os.PathLike[str],
+                       home: str | os.PathLike[str] | None = None) -> SignResult:
+    """Generate a short clip with ``tiny-wan`` from the example portrait and sign it."""
+    from veriframe.generators.run import generate_video
+
+    out = Path(output)
+    image = demo_image(out.parent / ".demo-portrait.jpg")
+    request = GenerationRequest(image=image, prompt="a portrait comes to life", seed=7,
+                                frames=33, width=320, height=192, steps=2)
+    result = generate_video(request, output=out, model="tiny-wan", home=home,
+                            options=RuntimeOptions(progress=False))
+    return result.sign
