@@ -301,7 +301,7 @@ def _recover(
     distance: float | None = None
     if record.fingerprint:
         distance = watermark.fingerprint_distance(watermark.fingerprint(sample), record.fingerprint)
-        if distance > watermark.FINGERPRINT_MATCH_THRESHOLD:
+        if distance > watermark.MATCH_THRESHOLD:
             return RecoveredCredentials(
                 state="mismatch",
                 store=str(store_path),
