@@ -47,8 +47,29 @@ class VeriframeError(Exception):
         return {"code": self.code, "message": self.message, "hint": self.hint}
 
 
+# Media errors that mean "this input is not something veriframe can handle" (exit 4), as
+# opposed to operational failures such as a missing file (exit 1).
+INPUT_ERROR_CODES = frozenset(
+    {
+        "media.empty",
+        "media.unreadable",
+        "media.unsupported-type",
+        "media.unsupported-codec",
+        "media.no-video",
+        "media.no-frames",
+        "media.limits",
+        "media.too-small",
+    }
+)
+
+
 class MediaError(VeriframeError):
-    """A media file cannot be read, decoded or written."""
+    """A media file cannot be read, decoded or written (exit 4 when the input is at fault)."""
+
+    def __init__(self, code: str, message: str, hint: str = "", *, exit_code: int | None = None):
+        if exit_code is None and code in INPUT_ERROR_CODES:
+            exit_code = EXIT_UNSUPPORTED
+        super().__init__(code, message, hint, exit_code=exit_code)
 
 
 class UnsupportedInputError(VeriframeError):
@@ -91,6 +112,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_OPERATIONAL",
     "EXIT_UNSUPPORTED",
+    "INPUT_ERROR_CODES",
     "CredentialsError",
     "DetectorError",
     "GenerateError",

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from veriframe.config import Paths
-from veriframe.errors import EXIT_OPERATIONAL, EXIT_UNSUPPORTED, MediaError, VeriframeError
+from veriframe.errors import (
+    EXIT_OPERATIONAL,
+    EXIT_UNSUPPORTED,
+    INPUT_ERROR_CODES,
+    MediaError,
+    VeriframeError,
+)
 from veriframe.results import (
     CredentialCheck,
     CredentialState,
@@ -38,17 +44,6 @@ if TYPE_CHECKING:
 EXIT_VALID = 0
 EXIT_TAMPERED = 2
 EXIT_NO_PROVENANCE = 3
-
-# Media errors that mean "this input is not something we can check" (exit 4), as opposed to
-# operational failures (exit 1).
-_INPUT_ERRORS = {
-    "media.empty",
-    "media.unreadable",
-    "media.unsupported-type",
-    "media.no-video",
-    "media.no-frames",
-    "media.limits",
-}
 
 
 @dataclass(frozen=True)
@@ -79,7 +74,7 @@ def exit_code(report: VerifyReport, *, require_trusted: bool = False) -> int:
     code = (report.error or {}).get("code", "")
     return (
         EXIT_UNSUPPORTED
-        if code in _INPUT_ERRORS or code.startswith("credentials.unsupported")
+        if code in INPUT_ERROR_CODES or code.startswith("credentials.unsupported")
         else EXIT_OPERATIONAL
     )
 

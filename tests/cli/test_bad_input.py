@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import av
 import pytest
 from tests.clipgen import make_clip
+from tests.media._clips import make_zero_frame
 
 from veriframe.cli import main
 
@@ -33,13 +33,8 @@ def _truncated(tmp: Path) -> Path:
 
 
 def _zero_frames(tmp: Path) -> Path:
-    # An MP4 with an empty track reads as "no video" (FFmpeg hides sample-less tracks);
-    # Matroska keeps the stream, so this is a real 0-frame video.
-    p = tmp / "zero.mkv"
-    with av.open(str(p), "w") as out:
-        stream = out.add_stream("libx264", rate=12)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-    return p
+    # A video track with no frames (the MP4 demuxer hides sample-less tracks, so Matroska).
+    return make_zero_frame(tmp / "zero.mkv")
 
 
 def _text(tmp: Path) -> Path:

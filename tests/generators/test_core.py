@@ -48,7 +48,11 @@ def test_catalog_has_the_16_effects() -> None:
     assert samurai.licence == "Apache-2.0" and samurai.repo_id == "Remade-AI/Samurai"
     assert "54mur41" in samurai.prompt("a woman")
     assert get_effect("Snow White", catalog=catalog).key == "snow-white"
-    assert not any(e.confirmed for e in catalog.values())  # nothing was checkable offline
+    # Confirmed = repo, weight file and trigger all checked against the model card.
+    confirmed = {k for k, e in catalog.items() if e.confirmed}
+    assert {"assassin", "jungle", "painting", "warrior", "zen", "puppy"} <= confirmed
+    assert all(catalog[k].weight_name and catalog[k].trigger for k in confirmed)
+    assert "vip" not in confirmed and "disney-princess" not in confirmed
     with pytest.raises(GenerateError) as err:
         get_effect("ghibli", catalog=catalog)
     assert err.value.code == "generate.unknown-effect"
@@ -95,7 +99,8 @@ def test_cli_lists(capsys, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     assert main(["effects", "list", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert len(doc["effects"]) == 16 and all(e["confirmed"] is False for e in doc["effects"])
+    assert len(doc["effects"]) == 16
+    assert {e["confirmed"] for e in doc["effects"]} == {True, False}
     assert main(["effects", "list"]) == 0
     assert "(unconfirmed)" in capsys.readouterr().out
     assert main(["models", "list", "--json"]) == 0
