@@ -20,6 +20,7 @@ from veriframe.errors import (
     EXIT_UNSUPPORTED,
     INPUT_ERROR_CODES,
     MediaError,
+    UnsupportedInputError,
     VeriframeError,
 )
 from veriframe.results import (
@@ -139,7 +140,7 @@ def verify_full(
     try:
         info = media.probe(file_path, limits=limits)
         sample = media.sample_frames(file_path, count=sample_count, info=info, limits=limits)
-    except MediaError as exc:
+    except (MediaError, UnsupportedInputError) as exc:
         media_error = exc
 
     file_info = FileInfo(
