@@ -15,15 +15,17 @@ from scipy import ndimage
 
 from veriframe.errors import WatermarkError
 from veriframe.watermark.keys import WatermarkKey
-from veriframe.watermark.payload import Payload
 from veriframe.watermark.pattern import pattern_for
+from veriframe.watermark.payload import Payload
 
 DEFAULT_STRENGTH = 1.0
 MIN_SIDE = 64
 # Amplitude (luma levels, before ``strength``) on flat areas and at most on busy texture.
 FLAT_AMPLITUDE = 0.9
-TEXTURE_GAIN = 0.45
-MAX_AMPLITUDE = 4.0
+TEXTURE_GAIN = 0.3
+MAX_AMPLITUDE = 3.0
+# Root-mean-square amplitude cap per frame: keeps luma PSNR above 42 dB on busy content.
+RMS_CAP = 1.9
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ def texture_mask(y: np.ndarray) -> np.ndarray:
     dev = np.abs(small - ndimage.uniform_filter(small, size=3, mode="nearest"))
     act = ndimage.uniform_filter(dev, size=5, mode="nearest")
     amp = np.clip(FLAT_AMPLITUDE + TEXTURE_GAIN * act, FLAT_AMPLITUDE, MAX_AMPLITUDE)
+    rms = float(np.sqrt(np.mean(amp * amp)))
+    if rms > RMS_CAP:
+        amp *= RMS_CAP / rms
     full = np.repeat(np.repeat(amp, 2, axis=0), 2, axis=1)
     if (h2, w2) != (h, w):
         full = np.pad(full, ((0, h - h2), (0, w - w2)), mode="edge")

@@ -1,0 +1,36 @@
+"""veriframe's keyed video watermark, known open-generator marks and a content fingerprint.
+
+Import is light: numpy, SciPy and bchlib only (no torch, no OpenCV); :func:`known_marks`
+imports ``imwatermark`` inside the call.
+"""
+
+from __future__ import annotations
+
+from veriframe.watermark.detector import DEFAULT_MAX_FRAMES, DEFAULT_THRESHOLD, detect
+from veriframe.watermark.embed import EmbedStats, embed_luma, embed_video
+from veriframe.watermark.fingerprint import (
+    MATCH_THRESHOLD,
+    fingerprint,
+    fingerprint_distance,
+    fingerprints_match,
+)
+from veriframe.watermark.keys import WatermarkKey
+from veriframe.watermark.known import known_marks, known_marks_available
+from veriframe.watermark.payload import Payload
+
+__all__ = [
+    "DEFAULT_MAX_FRAMES",
+    "DEFAULT_THRESHOLD",
+    "MATCH_THRESHOLD",
+    "EmbedStats",
+    "Payload",
+    "WatermarkKey",
+    "detect",
+    "embed_luma",
+    "embed_video",
+    "fingerprint",
+    "fingerprint_distance",
+    "fingerprints_match",
+    "known_marks",
+    "known_marks_available",
+]
