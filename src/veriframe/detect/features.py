@@ -30,12 +30,14 @@ grid, spread over the frame) are analysed: cost does not grow with resolution.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import pywt
+from scipy import fft as sp_fft
 
 FEATURE_VERSION = 3
 CROP = 256
@@ -84,6 +86,25 @@ CLIP_FEATURES: tuple[str, ...] = (
     *(f"{n}_std" for n in FRAME_FEATURES),
     *TEMPORAL_FEATURES,
 )
+
+# Feature families (by name prefix) among which training selects by grouped out-of-fold AUC.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "spectrum": ("spec_",),
+    "periodicity": ("peak_",),
+    "noise_residual": ("res_", "wav_"),
+    "cross_channel": ("rgb_res_", "chroma_"),
+    "structure": ("blockiness", "grad_", "lap_"),
+    "colour": ("sat_", "clip_frac", "luma_std"),
+    "temporal": ("t_",),
+}
+
+
+def family_columns(family: str) -> list[int]:
+    """Indices into :data:`CLIP_FEATURES` of one family (``"all"``: every feature)."""
+    if family == "all":
+        return list(range(len(CLIP_FEATURES)))
+    prefixes = FAMILIES[family]
+    return [i for i, n in enumerate(CLIP_FEATURES) if n.startswith(prefixes)]
 
 
 class SampleLike(Protocol):
@@ -143,18 +164,38 @@ def _hann(n: int) -> np.ndarray:
     return np.outer(w, w)
 
 
-_RADIUS_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+@dataclass(frozen=True)
+class _Grid:
+    """Precomputed per-size frequency geometry of an rfft2 grid of an n x n image."""
+
+    window: np.ndarray
+    bands: np.ndarray  # flat band id per bin: 0 = below the first edge, len(edges) = above 0.5
+    band_sizes: np.ndarray
+    slope_idx: np.ndarray  # flat bins used for the spectral slope
+    slope_x: np.ndarray  # centred log10 radius of those bins
+    hf_idx: np.ndarray
 
 
-def _radius(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised radial frequency of an rfft2 grid of an n x n image, and band ids."""
-    if n not in _RADIUS_CACHE:
+_GRIDS: dict[int, _Grid] = {}
+
+
+def _grid(n: int) -> _Grid:
+    if n not in _GRIDS:
         fy = np.fft.fftfreq(n)[:, None]
         fx = np.fft.rfftfreq(n)[None, :]
-        r = np.sqrt(fy**2 + fx**2)
-        bands = np.digitize(r, _BAND_EDGES) - 1  # -1 below the first edge (DC), 6 above 0.5
-        _RADIUS_CACHE[n] = (r.astype(np.float32), bands)
-    return _RADIUS_CACHE[n]
+        r = np.sqrt(fy**2 + fx**2).ravel()
+        bands = np.digitize(r, _BAND_EDGES)
+        slope_idx = np.flatnonzero((r > 0.05) & (r < 0.45))
+        lx = np.log10(r[slope_idx])
+        _GRIDS[n] = _Grid(
+            window=_hann(n),
+            bands=bands,
+            band_sizes=np.bincount(bands, minlength=len(_BAND_EDGES) + 1).astype(np.float64),
+            slope_idx=slope_idx,
+            slope_x=(lx - lx.mean()).astype(np.float32),
+            hf_idx=np.flatnonzero(r > 0.25),
+        )
+    return _GRIDS[n]
 
 
 def _residual(x: np.ndarray) -> np.ndarray:
@@ -163,61 +204,67 @@ def _residual(x: np.ndarray) -> np.ndarray:
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    a = np.ascontiguousarray(a, dtype=np.float32).ravel()
+    b = np.ascontiguousarray(b, dtype=np.float32).ravel()
     a = a - a.mean()
     b = b - b.mean()
-    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / den) if den > _EPS else 0.0
+    den = float(np.sqrt(float(np.dot(a, a)) * float(np.dot(b, b))))
+    return float(np.dot(a, b)) / den if den > _EPS else 0.0
 
 
 def _moments(r: np.ndarray) -> tuple[float, float, float]:
+    """Standard deviation, log-compressed excess kurtosis and skewness of ``r``."""
+    r = np.ascontiguousarray(r, dtype=np.float32).ravel()
     r = r - r.mean()
-    var = float((r * r).mean())
+    r2 = r * r
+    var = float(r2.mean())
     if var < _EPS:
         return 0.0, 0.0, 0.0
     std = var**0.5
-    skew = float((r**3).mean() / std**3)
-    kurt = float((r**4).mean() / var**2) - 3.0
+    skew = float(np.dot(r2, r)) / r.size / std**3
+    kurt = float(np.dot(r2, r2)) / r.size / var**2 - 3.0
     return std, float(np.log1p(max(kurt, -2.0) + 2.0)), skew
 
 
 def _spectral(x: np.ndarray) -> list[float]:
     n = x.shape[0]
-    win = _hann(n)
-    xs = (x - x.mean()) * win
-    power = np.abs(np.fft.rfft2(xs)) ** 2
-    r, bands = _radius(n)
-    total = float(power[bands >= 0].sum()) + _EPS
-    out = []
-    for b in range(len(_BAND_EDGES) - 1):
-        sel = bands == b
-        out.append(float(np.log10(power[sel].mean() + _EPS)) - float(np.log10(total / power.size)))
+    g = _grid(n)
+    xs = (x - x.mean()) * g.window
+    power = (np.abs(sp_fft.rfft2(xs)) ** 2).ravel()
+    sums = np.bincount(g.bands, weights=power, minlength=len(_BAND_EDGES) + 1)
+    total = float(sums[1:].sum()) + _EPS
+    mean_all = total / float(g.band_sizes[1:].sum())
+    out = [
+        float(np.log10(sums[b] / max(g.band_sizes[b], 1.0) + _EPS) - np.log10(mean_all + _EPS))
+        for b in range(1, len(_BAND_EDGES))
+    ]
     # slope of log power against log frequency over the mid/high range
-    mask = (r > 0.05) & (r < 0.45)
-    lr = np.log10(r[mask])
-    lp = np.log10(power[mask] + _EPS)
-    slope = float(np.polyfit(lr, lp, 1)[0]) if lr.size > 8 else 0.0
-    hf = float(power[r > 0.25].sum() / total)
+    lp = np.log10(power[g.slope_idx] + _EPS).astype(np.float32)
+    slope = float(np.dot(g.slope_x, lp - lp.mean()) / np.dot(g.slope_x, g.slope_x))
+    hf = float(power[g.hf_idx].sum() / total)
     out += [slope, float(np.log10(hf + _EPS))]
     # periodicity peaks in the residual spectrum: energy at k/p on both axes vs neighbours
-    res = _residual(x)
-    m = res.shape[0]
-    rp = np.abs(np.fft.fft2(res * _hann(m))) ** 2
-    col = rp.mean(axis=0)  # horizontal frequencies
-    row = rp.mean(axis=1)
+    res = x - 0.25 * (
+        np.roll(x, 1, 0) + np.roll(x, -1, 0) + np.roll(x, 1, 1) + np.roll(x, -1, 1)
+    )
+    rp = np.abs(sp_fft.rfft2(res * g.window)) ** 2
+    half = n // 2
+    col = rp.mean(axis=0)[: half + 1]  # horizontal frequencies 0..n/2
+    row = rp[: half + 1].mean(axis=1)  # vertical frequencies 0..n/2
     for p in _PERIODS:
         ratios = []
         for spec in (col, row):
             for k in range(1, p // 2 + 1):
-                f = k * m / p
-                i = int(round(f))
-                if i <= 2 or i >= m - 2:
+                i = round(k * n / p)
+                if i <= 8:
                     continue
-                lo = max(1, i - 6)
-                hi = min(m // 2 + 1, i + 7)
+                lo = max(1, i - 7)
+                hi = min(half + 1, i + 8)
                 neigh = np.concatenate([spec[lo : i - 1], spec[i + 2 : hi]])
-                if neigh.size == 0:
+                if neigh.size < 4:
                     continue
-                ratios.append(float(spec[max(0, i - 1) : i + 2].max() / (np.median(neigh) + _EPS)))
+                peak = float(spec[i - 1 : min(i + 2, half + 1)].max())
+                ratios.append(peak / (float(np.median(neigh)) + _EPS))
         out.append(float(np.log10(max(ratios) + _EPS)) if ratios else 0.0)
     return out
 
@@ -228,8 +275,7 @@ def _noise(x: np.ndarray) -> list[float]:
     ch = _corr(res[:, :-1], res[:, 1:])
     cv = _corr(res[:-1, :], res[1:, :])
     ch2 = _corr(res[:, :-2], res[:, 2:])
-    _, (lh1, hl1, hh1) = pywt.dwt2(x, "db2", mode="periodization")
-    ll1 = pywt.dwt2(x, "db2", mode="periodization")[0]
+    ll1, (lh1, hl1, hh1) = pywt.dwt2(x, "db2", mode="periodization")
     _, (_, _, hh2) = pywt.dwt2(ll1, "db2", mode="periodization")
     hh1s, hh1k, _ = _moments(hh1)
     hh2s = float(hh2.std()) / 2.0  # level-2 coefficients carry a factor 2 gain
@@ -242,13 +288,13 @@ def _noise(x: np.ndarray) -> list[float]:
 
 
 def _color(rgb: np.ndarray) -> list[float]:
-    f = rgb.astype(np.float32)
-    rr, rg, rb = (_residual(f[..., c]) for c in range(3))
+    f = np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)
+    rr, rg, rb = (_residual(f[c]) for c in range(3))
     y_res = 0.299 * rr + 0.587 * rg + 0.114 * rb
     chroma = rr - rg
     ratio = float(np.log10((float(chroma.std()) + 1e-3) / (float(y_res.std()) + 1e-3)))
-    mx = f.max(axis=-1)
-    mn = f.min(axis=-1)
+    mx = np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2]).astype(np.float32)
+    mn = np.minimum(np.minimum(rgb[..., 0], rgb[..., 1]), rgb[..., 2]).astype(np.float32)
     sat = float(((mx - mn) / (mx + 1.0)).mean())
     clip = float(((mx >= 254.0) | (mx <= 1.0)).mean())
     return [_corr(rr, rg), _corr(rg, rb), _corr(rr, rb), ratio, sat, clip]
@@ -295,11 +341,11 @@ def _temporal(lumas: Sequence[np.ndarray], residuals: Sequence[list[np.ndarray]]
     means = np.array([float(y.mean()) for y in lumas])
     flicker = float(np.log10(np.abs(np.diff(means)).mean() + 1e-2))
     small = [y[::4, ::4].astype(np.float32) for y in lumas]
-    diffs = [float(np.abs(a - b).mean()) for a, b in zip(small[:-1], small[1:], strict=True)]
+    diffs = [float(np.abs(a - b).mean()) for a, b in itertools.pairwise(small)]
     diff_energy = float(np.log10(np.median(diffs) + 1e-2))
     corrs = [
         float(np.mean([_corr(ra, rb) for ra, rb in zip(a, b, strict=True)]))
-        for a, b in zip(residuals[:-1], residuals[1:], strict=True)
+        for a, b in itertools.pairwise(residuals)
     ]
     return np.array([flicker, diff_energy, float(np.median(corrs)), float(np.std(corrs))])
 
@@ -330,10 +376,12 @@ def extract(sample: SampleLike, *, max_frames: int = MAX_FRAMES) -> ForensicFeat
 
 __all__ = [
     "CLIP_FEATURES",
+    "FAMILIES",
     "FEATURE_VERSION",
     "FRAME_FEATURES",
     "TEMPORAL_FEATURES",
     "ForensicFeatures",
     "SampleLike",
     "extract",
+    "family_columns",
 ]

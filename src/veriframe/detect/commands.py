@@ -1,0 +1,120 @@
+"""CLI: ``veriframe detect`` and ``veriframe detector train|eval``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from veriframe._cli_common import err_console, guarded, out_console, print_json
+from veriframe.results import to_jsonable
+
+detector_app = typer.Typer(help="Train and evaluate synthetic-video detectors.",
+                           no_args_is_help=True)
+
+
+def _progress(verb: str) -> Any:
+    console = err_console()
+
+    def report(i: int, n: int, clip: Any) -> None:
+        if console.is_terminal:
+            console.print(f"{verb} {i + 1}/{n}: {Path(clip.path).name}", end="\r")
+
+    return report
+
+
+@guarded()
+def detect_command(
+    path: Path = typer.Argument(..., help="Video file to score."),
+    model: str = typer.Option("default", "--model", "-m", envvar="VERIFRAME_DETECTOR",
+                              help="Detector name or model folder."),
+    no_metadata: bool = typer.Option(False, "--no-metadata",
+                                     help="Score from pixels only (ignore container cues)."),
+    as_json: bool = typer.Option(False, "--json", help="Write the result as JSON to stdout."),
+) -> None:
+    """Estimate whether a clip is AI-generated, with the evidence for it."""
+    from veriframe.detect.model import Detector
+
+    det = Detector.load(model)
+    check = det.score_file(path, use_metadata=not no_metadata)
+    if as_json:
+        print_json({"file": str(path), "detection": check.to_dict()})
+        return
+    from veriframe.report.text import clean_text
+
+    con = out_console()
+    con.print(f"{clean_text(str(path))}: p_synthetic = {check.p_synthetic:.2f} "
+              f"(model {clean_text(check.model or '?')}, metadata "
+              f"{'on' if check.used_metadata else 'off'})", markup=False, soft_wrap=True)
+    for s in sorted(check.signals, key=lambda s: -s.weight):
+        p = "  -  " if s.p_synthetic is None else f"{s.p_synthetic:.2f}"
+        con.print(f"  {s.kind:<10} {s.name:<22} p={p}  weight={s.weight:.2f}  "
+                  f"{clean_text(s.detail)}", markup=False, soft_wrap=True)
+    if check.frame_scores:
+        worst = max(check.frame_scores, key=lambda f: f.p_synthetic)
+        con.print(f"  frames: {len(check.frame_scores)} scored, highest "
+                  f"{worst.p_synthetic:.2f} at {worst.timestamp:.2f} s",
+                  markup=False, soft_wrap=True)
+    con.print("  a hint, not proof: only credentials and watermarks are decisive",
+              markup=False, soft_wrap=True)
+
+
+@detector_app.command("train")
+@guarded(json_flag=None)
+def train_command(
+    data: Path = typer.Option(..., "--data", help="INDEX.csv, its folder, or real/+synthetic/."),
+    out: Path = typer.Option(..., "--out", help="Model folder to write (detectors/NAME)."),
+    include_gif: bool = typer.Option(False, "--include-gif", help="Also use GIF clips."),
+    reencode: bool = typer.Option(False, "--reencode",
+                                  help="Add CRF 28 re-encoded metrics (transcodes every clip)."),
+    no_metrics: bool = typer.Option(False, "--no-metrics", help="Skip the evaluation."),
+    cache: Path | None = typer.Option(None, "--cache", envvar="VERIFRAME_CACHE",
+                                      help="Feature cache folder."),
+) -> None:
+    """Train a detector; write model.skops, metrics.json and card.md into --out."""
+    from veriframe.detect.training import train
+
+    det = train(data=data, out=out, include_gif=include_gif, with_metrics=not no_metrics,
+                reencode=reencode, cache_dir=cache, progress=_progress("features"))
+    err_console().print(f"wrote {out}/model.skops ({det.info.get('n_clips')} clips, "
+                        f"forensic family {det.info.get('forensic_family')})")
+
+
+@detector_app.command("eval")
+@guarded()
+def eval_command(
+    data: Path = typer.Option(..., "--data", help="INDEX.csv, its folder, or real/+synthetic/."),
+    model: str = typer.Option("default", "--model", "-m", help="Detector name or folder."),
+    no_cv: bool = typer.Option(False, "--no-cv",
+                               help="Score with the fixed model instead of leave-one-source-out "
+                               "cross-validation of its recipe."),
+    no_reencode: bool = typer.Option(False, "--no-reencode", help="Skip the CRF 28 pass."),
+    include_gif: bool = typer.Option(False, "--include-gif", help="Also use GIF clips."),
+    cache: Path | None = typer.Option(None, "--cache", envvar="VERIFRAME_CACHE",
+                                      help="Feature cache folder."),
+    as_json: bool = typer.Option(False, "--json", help="Write the report as JSON to stdout."),
+) -> None:
+    """Evaluate a detector: AUC (95% CI), accuracy at 0.3/0.5/0.7, ECE, per generator."""
+    from veriframe.detect.model import Detector
+    from veriframe.detect.training import evaluate, generator_table, metrics_table
+
+    det = Detector.load(model)
+    report = evaluate(data=data, model=det, cv=not no_cv, reencode=not no_reencode,
+                      include_gif=include_gif, cache_dir=cache, progress=_progress("features"))
+    if as_json:
+        print_json(to_jsonable(report))
+        return
+    con = out_console()
+    con.print(f"{report['protocol']} on {report['data']}", markup=False, soft_wrap=True)
+    con.print(metrics_table(report["summary"]), markup=False, soft_wrap=True)
+    con.print(generator_table(report["per_generator"]), markup=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``detect`` and the ``detector`` group to the root CLI."""
+    app.command("detect")(detect_command)
+    app.add_typer(detector_app, name="detector")
+
+
+__all__ = ["register"]

@@ -1,0 +1,246 @@
+"""Labelled clip collections and their (cached) features, for training and evaluation.
+
+A dataset is either an ``INDEX.csv`` (columns ``file``, ``label`` real|synthetic,
+``source_repo``, ``generator``, ``is_gif``; ``file`` relative to the CSV's folder), a folder
+holding one, or a folder with ``real/`` and ``synthetic/`` subfolders (the group of a clip is
+the part of its name before ``__``, else its parent folder). Splits are always grouped by
+``group`` (the source repository) so clips of one source never sit on both sides.
+
+Feature extraction decodes each clip once (a bounded sample) and is cached on disk, keyed by the
+file's size, modification time and the feature version, so reruns do not decode again.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from veriframe.detect import features as fx
+from veriframe.detect.metadata import metadata_evidence
+from veriframe.errors import DetectorError, VeriframeError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif")
+SAMPLE_COUNT = 32
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One labelled clip."""
+
+    path: Path
+    label: int  # 1 synthetic, 0 real
+    group: str  # source repository: the unit of every split
+    generator: str
+    is_gif: bool
+
+
+@dataclass(frozen=True)
+class ClipFeatures:
+    """What training needs from one clip: forensic per-frame/temporal and metadata vectors."""
+
+    frames: np.ndarray
+    temporal: np.ndarray
+    meta: np.ndarray
+    tool_tags: tuple[str, ...]
+
+    def forensic(self) -> fx.ForensicFeatures:
+        """The forensic part as :class:`~veriframe.detect.features.ForensicFeatures`."""
+        return fx.ForensicFeatures(
+            frames=self.frames,
+            temporal=self.temporal,
+            frame_positions=np.arange(self.frames.shape[0]),
+        )
+
+
+def _label(text: str, where: str) -> int:
+    value = text.strip().lower()
+    if value in ("synthetic", "fake", "ai", "generated", "1"):
+        return 1
+    if value in ("real", "authentic", "camera", "0"):
+        return 0
+    raise DetectorError(
+        "detector.bad-dataset",
+        f"unknown label {text!r} in {where}",
+        "labels are 'real' or 'synthetic'",
+    )
+
+
+def _from_index(csv_path: Path) -> list[Clip]:
+    root = csv_path.parent
+    clips: list[Clip] = []
+    with csv_path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"file", "label"} - set(reader.fieldnames or ())
+        if missing:
+            raise DetectorError(
+                "detector.bad-dataset",
+                f"{csv_path} lacks the column(s) {', '.join(sorted(missing))}",
+                "an index needs at least 'file' and 'label' (and 'source_repo' for grouping)",
+            )
+        for row in reader:
+            path = root / row["file"]
+            clips.append(
+                Clip(
+                    path=path,
+                    label=_label(row["label"], str(csv_path)),
+                    group=(row.get("source_repo") or path.parent.name).strip(),
+                    generator=(row.get("generator") or row["label"]).strip(),
+                    is_gif=(row.get("is_gif", "").strip() in ("1", "true", "True"))
+                    or path.suffix.lower() == ".gif",
+                )
+            )
+    return clips
+
+
+def _from_folders(root: Path) -> list[Clip]:
+    clips: list[Clip] = []
+    for sub, label in (("real", 0), ("synthetic", 1)):
+        folder = root / sub
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if path.suffix.lower() not in VIDEO_SUFFIXES or not path.is_file():
+                continue
+            group = path.name.split("__", 1)[0] if "__" in path.name else path.parent.name
+            clips.append(
+                Clip(path=path, label=label, group=group, generator=sub,
+                     is_gif=path.suffix.lower() == ".gif")
+            )
+    return clips
+
+
+def load_dataset(data: str | os.PathLike[str], *, include_gif: bool = False) -> list[Clip]:
+    """The labelled clips of ``data`` (an INDEX.csv, its folder, or real/ + synthetic/).
+
+    GIFs are left out unless ``include_gif``: every GIF in the shared set is synthetic, so a
+    model would learn "palette" instead of "synthetic".
+    """
+    path = Path(data)
+    if path.is_file() and path.suffix.lower() == ".csv":
+        clips = _from_index(path)
+    elif path.is_dir() and (path / "INDEX.csv").is_file():
+        clips = _from_index(path / "INDEX.csv")
+    elif path.is_dir():
+        clips = _from_folders(path)
+    else:
+        raise DetectorError(
+            "detector.bad-dataset",
+            f"no dataset at {path}",
+            "pass an INDEX.csv, a folder holding one, or a folder with real/ and synthetic/",
+        )
+    if not include_gif:
+        clips = [c for c in clips if not c.is_gif]
+    if not clips:
+        raise DetectorError("detector.bad-dataset", f"no clips found in {path}",
+                            "check the path (GIFs are left out by default)")
+    labels = {c.label for c in clips}
+    if labels != {0, 1}:
+        raise DetectorError("detector.bad-dataset",
+                            f"{path} holds only {'synthetic' if 1 in labels else 'real'} clips",
+                            "training and evaluation need both real and synthetic clips")
+    return clips
+
+
+def default_cache_dir() -> Path:
+    """Where features are cached: ``$VERIFRAME_CACHE`` or ``~/.cache/veriframe/detect``."""
+    env = os.environ.get("VERIFRAME_CACHE")
+    base = Path(env) if env else Path.home() / ".cache" / "veriframe"
+    return base / "detect"
+
+
+def _cache_key(path: Path, variant: str) -> str:
+    st = path.stat()
+    raw = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{variant}|v{fx.FEATURE_VERSION}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def clip_features(path: Path) -> ClipFeatures:
+    """Probe, sample and featurise one file (no cache)."""
+    from veriframe.media import probe, sample_frames
+
+    info = probe(path)
+    sample = sample_frames(path, count=SAMPLE_COUNT, info=info)
+    forensic = fx.extract(sample)  # type: ignore[arg-type]
+    meta = metadata_evidence(info)
+    return ClipFeatures(frames=forensic.frames, temporal=forensic.temporal,
+                        meta=meta.vector, tool_tags=meta.tool_tags)
+
+
+def reencoded_path(path: Path, *, cache_dir: Path, crf: int = 28) -> Path:
+    """An H.264 CRF ``crf`` re-encode of ``path`` in the cache (made once)."""
+    from veriframe.errors import MediaError
+    from veriframe.media.encode import rewrite_video
+    from veriframe.media.transcode import transcode
+
+    out = cache_dir / "reencoded" / f"{_cache_key(path, f'crf{crf}')}.mp4"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            transcode(path, out, codec="libx264", crf=crf, preset="veryfast")
+        except MediaError:
+            # Some inputs (an MPEG-4 Part 2 AVI here) fail in transcode's filter path; the
+            # frame-by-frame rewriter is the same H.264 CRF re-encode of the same frames.
+            rewrite_video(path, out, transform=lambda _i, y: y, crf=crf, preset="veryfast")
+    return out
+
+
+def dataset_features(
+    clips: Sequence[Clip],
+    *,
+    cache_dir: Path | None = None,
+    reencode_crf: int | None = None,
+    progress: Callable[[int, int, Clip], None] | None = None,
+) -> list[ClipFeatures]:
+    """Features of every clip (optionally of its CRF re-encode), cached under ``cache_dir``."""
+    cache = cache_dir or default_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    out: list[ClipFeatures] = []
+    for i, clip in enumerate(clips):
+        if progress is not None:
+            progress(i, len(clips), clip)
+        variant = f"crf{reencode_crf}" if reencode_crf is not None else "orig"
+        try:
+            key = _cache_key(clip.path, variant)
+        except OSError as exc:
+            raise DetectorError("detector.bad-dataset", f"cannot read {clip.path}: {exc}",
+                                "check the dataset's file paths") from None
+        cached = cache / f"{key}.npz"
+        if cached.is_file():
+            with np.load(cached, allow_pickle=False) as z:
+                out.append(ClipFeatures(frames=z["frames"], temporal=z["temporal"],
+                                        meta=z["meta"],
+                                        tool_tags=tuple(json.loads(str(z["tool_tags"])))))
+            continue
+        src = clip.path
+        try:
+            if reencode_crf is not None:
+                src = reencoded_path(clip.path, cache_dir=cache, crf=reencode_crf)
+            feats = clip_features(src)
+        except VeriframeError as exc:
+            raise DetectorError("detector.bad-clip", f"cannot featurise {clip.path}: {exc.message}",
+                                exc.hint or "remove the clip from the dataset") from None
+        tmp = cached.with_suffix(".tmp.npz")
+        np.savez(tmp, frames=feats.frames, temporal=feats.temporal, meta=feats.meta,
+                 tool_tags=np.array(json.dumps(list(feats.tool_tags))))
+        os.replace(tmp, cached)
+        out.append(feats)
+    return out
+
+
+__all__ = [
+    "SAMPLE_COUNT",
+    "Clip",
+    "ClipFeatures",
+    "clip_features",
+    "dataset_features",
+    "default_cache_dir",
+    "load_dataset",
+    "reencoded_path",
+]
