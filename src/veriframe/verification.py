@@ -295,9 +295,15 @@ def _recover(
             detail="the stored manifest's signature does not validate",
         )
     distance: float | None = None
+    note = ""
     if record.fingerprint:
-        distance = watermark.fingerprint_distance(watermark.fingerprint(sample), record.fingerprint)
-        if distance > watermark.MATCH_THRESHOLD:
+        try:
+            distance = watermark.fingerprint_distance(
+                watermark.fingerprint(sample), record.fingerprint
+            )
+        except VeriframeError as exc:
+            note = f" (content fingerprint not compared: {exc.message})"
+        if distance is not None and distance > watermark.MATCH_THRESHOLD:
             return RecoveredCredentials(
                 state="mismatch",
                 store=str(store_path),
@@ -311,7 +317,7 @@ def _recover(
         store=str(store_path),
         credentials=creds,
         fingerprint_distance=distance,
-        detail="credentials recovered through the watermark; signature re-validated",
+        detail="credentials recovered through the watermark; signature re-validated" + note,
     )
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,14 +21,14 @@ from veriframe.watermark import (
     known_marks,
     known_marks_available,
 )
-from veriframe.watermark.known import SDXL_SVD_BITS
+from veriframe.watermark.known import SDXL_SVD_BITS, decode_dwtdct
 
 media = pytest.importorskip("veriframe.media")
 
 
 def test_fingerprint_matches_copies_not_other_clips(wm_clip: Path, tmp_path: Path) -> None:
     fp = fingerprint(media.sample_frames(wm_clip, count=32))
-    assert fp.startswith("p1:") and len(fp) == 3 + 8 * 16
+    assert fp.startswith("p2:") and len(fp) == 3 + 8 * 144
     small = tmp_path / "small.mp4"
     media.transcode(wm_clip, small, crf=30, scale=0.5, preset="veryfast")
     d_copy = fingerprint_distance(fp, fingerprint(media.sample_frames(small, count=32)))
@@ -34,24 +39,74 @@ def test_fingerprint_matches_copies_not_other_clips(wm_clip: Path, tmp_path: Pat
     assert fingerprint_distance(fp, fp) == 0.0
     with pytest.raises(WatermarkError):
         fingerprint_distance(fp, "nope")
+    with pytest.raises(WatermarkError) as info:  # an older version is refused, clearly
+        fingerprint_distance(fp, "p1:" + "0" * 128)
+    assert info.value.code == "watermark.fingerprint-version"
 
 
-def _rgb_frames(n: int = 4) -> np.ndarray:
-    rng = np.random.default_rng(3)
-    yy, xx = np.mgrid[0:288, 0:384]
-    frames = []
-    for i in range(n):
-        base = 120 + 50 * np.sin(xx / 23.0 + i) * np.cos(yy / 31.0)
-        noise = rng.normal(0, 10, (288, 384, 3))
-        frames.append(np.clip(base[..., None] + noise, 0, 255).astype(np.uint8))
-    return np.stack(frames)
+def _scene_rgb(n: int = 8, w: int = 640, h: int = 360) -> np.ndarray:
+    from veriframe.demo import scene
+
+    return np.stack([scene(3 * i, w, h, seed=5) for i in range(n)])
 
 
-@pytest.mark.skipif(not known_marks_available(), reason="invisible-watermark not installed")
+def _imwatermark_marked(clean: np.ndarray) -> tuple[np.ndarray, Any]:
+    from imwatermark import WatermarkDecoder, WatermarkEncoder
+
+    enc = WatermarkEncoder()
+    enc.set_watermark("bits", list(SDXL_SVD_BITS))
+    marked = np.stack([enc.encode(f[:, :, ::-1].copy(), "dwtDct")[:, :, ::-1] for f in clean])
+    return marked, WatermarkDecoder("bits", len(SDXL_SVD_BITS))
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("imwatermark") is None,
+    reason="invisible-watermark (the reference implementation) is not installed",
+)
+def test_decoder_matches_imwatermark_bit_for_bit() -> None:
+    clean = _scene_rgb()
+    marked, reference = _imwatermark_marked(clean)
+    odd = _imwatermark_marked(_scene_rgb(2, 389, 291))[0]  # sizes not a multiple of 8
+    for frame in [*marked, *clean, *odd]:
+        want = np.asarray(reference.decode(np.ascontiguousarray(frame[:, :, ::-1]), "dwtDct"))
+        got = decode_dwtdct(frame, len(SDXL_SVD_BITS))
+        assert got.tolist() == [bool(b) for b in want]
+    found = known_marks(marked)
+    assert [m.name for m in found] == ["stability-sdxl-svd"]
+    assert found[0].matching_bits >= 40 and found[0].p_value < 1e-6
+    assert found[0].frames == len(marked)
+
+
+def test_clean_frames_carry_no_known_mark() -> None:
+    assert known_marks_available()
+    assert known_marks(_scene_rgb(6)) == ()
+    assert known_marks(np.full((2, 300, 300, 3), 128, np.uint8)) == ()
+    assert known_marks(np.zeros((3, 100, 100, 3), np.uint8)) == ()  # too small to carry one
+
+
+def test_known_marks_imports_neither_torch_nor_opencv() -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "from veriframe.watermark import known_marks\n"
+        "rng = np.random.default_rng(0)\n"
+        "known_marks(rng.integers(0, 256, (4, 288, 384, 3), dtype=np.uint8))\n"
+        "bad = sorted(m for m in ('torch', 'cv2', 'imwatermark') if m in sys.modules)\n"
+        "assert not bad, bad\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("imwatermark") is None,
+    reason="invisible-watermark (the reference encoder) is not installed",
+)
 def test_known_stability_mark_roundtrip() -> None:
     from imwatermark import WatermarkEncoder
 
-    clean = _rgb_frames()
+    clean = _scene_rgb()
     enc = WatermarkEncoder()
     enc.set_watermark("bits", list(SDXL_SVD_BITS))
     marked = np.stack([enc.encode(f[:, :, ::-1].copy(), "dwtDct")[:, :, ::-1] for f in clean])

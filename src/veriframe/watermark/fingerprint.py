@@ -1,11 +1,19 @@
-"""A perceptual fingerprint of the content: per-frame DCT hashes of a few spread frames.
+"""A multi-scale perceptual fingerprint of the content: per-frame hashes of a few spread frames.
 
 Stored with a signed manifest so that ``verify`` can tell whether content that carries a
 recovered watermark is the content that was signed (a copied mark on other content is not).
-Each hash is the classic pHash: the frame's luma reduced to 32x32 by area averaging, a 2-D
-DCT, and the signs of the 8x8 lowest frequencies (DC excluded) against their median. That
-survives re-encoding, rescaling and mild colour changes; different content differs in about
-half the bits.
+Each frame gets two hashes, and two fingerprints match only when both scales match:
+
+* coarse: the classic pHash, the frame's luma reduced to 32x32 by area averaging, a 2-D DCT,
+  and the signs of the 8x8 lowest frequencies (DC excluded) against their median;
+* fine: the luma reduced to 64x64, band-passed (difference of Gaussians, sigma 0.7 and 3 grid
+  units, i.e. detail of roughly 1/60 to 1/12 of the frame), averaged over a 16x16 grid of
+  cells: the sign of each cell, plus a mask of the cells whose magnitude is in the frame's
+  upper half ("reliable" cells; flat cells, whose sign is noise, are not compared).
+
+The coarse hash alone only sees what survives heavy blurring, so keeping a signed clip's blurred
+image and replacing every detail with other content passed it (issue 7); the fine hash sees
+that detail. Both survive re-encoding, rescaling and brightness changes.
 """
 
 from __future__ import annotations
@@ -14,39 +22,64 @@ from typing import Any
 
 import numpy as np
 from scipy.fft import dctn
+from scipy.ndimage import gaussian_filter
 
 from veriframe.errors import WatermarkError
 
 FRAMES = 8
 SIDE = 32
 LOW = 8
-BITS_PER_FRAME = LOW * LOW
+COARSE_BITS = LOW * LOW
+FINE_SIDE = 64  # normalised frame for the fine hash
+FINE_SIGMAS = (0.7, 3.0)  # band-pass, in grid units of the normalised frame
+FINE_GRID = 16  # cells per side: 256 fine bits per frame
+FINE_BITS = FINE_GRID * FINE_GRID
+BITS_PER_FRAME = COARSE_BITS + 2 * FINE_BITS  # coarse, fine signs, fine mask
 HEX_PER_FRAME = BITS_PER_FRAME // 4
-VERSION = "p1"
-# Distances at or below this mean "same content" (re-encoded / rescaled copies measured at
-# <= 0.12 in the tests, unrelated clips >= 0.3).
+VERSION = "p2"
+# Distances at or below this mean "same content": the larger of the two scales' distances.
+# Re-encoded (CRF 28/35), 0.5x/0.75x rescaled and +-10% brightness copies measured <= 0.12 in
+# the tests; unrelated clips >= 0.3, a blurred-original/other-detail hybrid ~0.4.
 MATCH_THRESHOLD = 0.2
 
 
 def _area_resize(y: np.ndarray, side: int) -> np.ndarray:
     h, w = y.shape
+    if h < side or w < side:  # upsample by repetition first: area sampling stays well defined
+        y = np.repeat(np.repeat(y, -(-side // h), axis=0), -(-side // w), axis=1)
+        h, w = y.shape
     ry = np.linspace(0, h, side + 1).astype(np.int64)
     rx = np.linspace(0, w, side + 1).astype(np.int64)
     rows = np.add.reduceat(y.astype(np.float64), ry[:-1], axis=0) / np.diff(ry)[:, None]
     return np.add.reduceat(rows, rx[:-1], axis=1) / np.diff(rx)[None, :]
 
 
-def _frame_hash(y: np.ndarray) -> np.ndarray:
+def _coarse_hash(y: np.ndarray) -> np.ndarray:
     coeffs = dctn(_area_resize(y, SIDE), norm="ortho")[:LOW, :LOW].ravel()
     ac = coeffs[1:]
-    bits = np.zeros(BITS_PER_FRAME, dtype=np.uint8)
+    bits = np.zeros(COARSE_BITS, dtype=np.uint8)
     bits[1:] = ac > np.median(ac)
     bits[0] = coeffs[0] > SIDE * 128.0  # overall brightness above mid-grey
     return bits
 
 
+def _fine_hash(y: np.ndarray) -> np.ndarray:
+    g = _area_resize(y, FINE_SIDE)
+    band = gaussian_filter(g, FINE_SIGMAS[0], mode="reflect") - gaussian_filter(
+        g, FINE_SIGMAS[1], mode="reflect"
+    )
+    cells = _area_resize(band, FINE_GRID).ravel()
+    mag = np.abs(cells)
+    reliable = mag >= np.median(mag)
+    return np.concatenate([(cells > 0).astype(np.uint8), reliable.astype(np.uint8)])
+
+
+def _frame_hash(y: np.ndarray) -> np.ndarray:
+    return np.concatenate([_coarse_hash(y), _fine_hash(y)])
+
+
 def fingerprint(sample: Any, *, frames: int = FRAMES) -> str:
-    """Fingerprint of a FrameSample (or (N, H, W) luma array): ``"p1:"`` + 16 hex per frame."""
+    """Fingerprint of a FrameSample (or (N, H, W) luma array): ``"p2:"`` + 144 hex per frame."""
     luma = np.asarray(getattr(sample, "luma", sample))
     if luma.ndim == 2:
         luma = luma[None]
@@ -63,12 +96,19 @@ def fingerprint(sample: Any, *, frames: int = FRAMES) -> str:
 
 
 def _parse(fp: str) -> np.ndarray:
-    prefix, _, body = fp.partition(":")
+    prefix, sep, body = fp.partition(":")
+    if sep and prefix != VERSION and len(prefix) == 2 and prefix[0] == "p" and prefix[1:].isdigit():
+        raise WatermarkError(
+            "watermark.fingerprint-version",
+            f"fingerprint version {prefix!r} cannot be compared with {VERSION!r} fingerprints",
+            f"{prefix} fingerprints were made by another veriframe version; re-sign the content "
+            f"(or compare fingerprints computed by the same version)",
+        )
     if prefix != VERSION or not body or len(body) % HEX_PER_FRAME:
         raise WatermarkError(
             "watermark.bad-fingerprint",
             f"not a veriframe fingerprint: {fp[:24]!r}",
-            "fingerprints look like p1:<16 hex digits per frame>",
+            f"fingerprints look like {VERSION}:<{HEX_PER_FRAME} hex digits per frame>",
         )
     try:
         raw = bytes.fromhex(body)
@@ -79,15 +119,33 @@ def _parse(fp: str) -> np.ndarray:
     return np.unpackbits(np.frombuffer(raw, dtype=np.uint8)).reshape(-1, BITS_PER_FRAME)
 
 
+def _pair_distances(ha: np.ndarray, hb: np.ndarray) -> np.ndarray:
+    """(len(ha), len(hb)) frame-pair distances: the larger of the coarse and fine distances."""
+    ca, cb = ha[:, :COARSE_BITS], hb[:, :COARSE_BITS]
+    coarse = (ca[:, None, :] != cb[None, :, :]).mean(axis=2)
+    sa = ha[:, COARSE_BITS : COARSE_BITS + FINE_BITS].astype(bool)
+    sb = hb[:, COARSE_BITS : COARSE_BITS + FINE_BITS].astype(bool)
+    ma = ha[:, COARSE_BITS + FINE_BITS :].astype(bool)
+    mb = hb[:, COARSE_BITS + FINE_BITS :].astype(bool)
+    differ = sa[:, None, :] != sb[None, :, :]
+    # Each side's reliable cells compared with the other's signs; the worse of the two.
+    na = np.maximum(ma.sum(axis=1), 1)[:, None]
+    nb = np.maximum(mb.sum(axis=1), 1)[None, :]
+    fine_a = (differ & ma[:, None, :]).sum(axis=2) / na
+    fine_b = (differ & mb[None, :, :]).sum(axis=2) / nb
+    return np.maximum(coarse, np.maximum(fine_a, fine_b))
+
+
 def fingerprint_distance(a: str, b: str) -> float:
     """Distance in [0, 1] between two fingerprints: 0 same content, ~0.5 unrelated.
 
-    For every frame hash of one, the nearest frame hash of the other (so samples taken at
-    slightly different times or frame rates still pair up), averaged both ways. Compare with
-    :data:`MATCH_THRESHOLD`.
+    Per pair of frames, the larger of the coarse (pHash) and fine (band-pass) distances, so a
+    match needs both scales to match; then for every frame of one, the nearest frame of the
+    other (samples taken at slightly different times or frame rates still pair up), averaged
+    both ways. Compare with :data:`MATCH_THRESHOLD`. Raises ``WatermarkError``
+    (``watermark.fingerprint-version``) for a fingerprint of another version (e.g. ``p1:``).
     """
-    ha, hb = _parse(a), _parse(b)
-    d = (ha[:, None, :] != hb[None, :, :]).mean(axis=2)
+    d = _pair_distances(_parse(a), _parse(b))
     return float((d.min(axis=1).mean() + d.min(axis=0).mean()) / 2.0)
 
 
