@@ -296,7 +296,12 @@ def _recover(
         )
     distance: float | None = None
     note = ""
-    if record.fingerprint:
+    if record.fingerprint and watermark.structure(sample) < watermark.MIN_STRUCTURE:
+        note = (
+            " (content fingerprint inconclusive: the video is nearly flat, so whether it is "
+            "the signed content cannot be told)"
+        )
+    elif record.fingerprint:
         try:
             distance = watermark.fingerprint_distance(
                 watermark.fingerprint(sample), record.fingerprint

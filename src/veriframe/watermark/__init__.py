@@ -10,9 +10,11 @@ from veriframe.watermark.detector import DEFAULT_MAX_FRAMES, DEFAULT_THRESHOLD, 
 from veriframe.watermark.embed import EmbedStats, embed_luma, embed_video
 from veriframe.watermark.fingerprint import (
     MATCH_THRESHOLD,
+    MIN_STRUCTURE,
     fingerprint,
     fingerprint_distance,
     fingerprints_match,
+    structure,
 )
 from veriframe.watermark.keys import WatermarkKey
 from veriframe.watermark.known import known_marks, known_marks_available
@@ -22,6 +24,7 @@ __all__ = [
     "DEFAULT_MAX_FRAMES",
     "DEFAULT_THRESHOLD",
     "MATCH_THRESHOLD",
+    "MIN_STRUCTURE",
     "EmbedStats",
     "Payload",
     "WatermarkKey",
@@ -33,4 +36,5 @@ __all__ = [
     "fingerprints_match",
     "known_marks",
     "known_marks_available",
+    "structure",
 ]

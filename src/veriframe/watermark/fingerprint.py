@@ -152,3 +152,18 @@ def fingerprint_distance(a: str, b: str) -> float:
 def fingerprints_match(a: str, b: str, *, threshold: float = MATCH_THRESHOLD) -> bool:
     """True when :func:`fingerprint_distance` is at or below ``threshold``."""
     return fingerprint_distance(a, b) <= threshold
+
+
+# Below this luma standard deviation (8-bit levels, frames area-resized to 64x64) a clip is
+# nearly flat: its hash bits are decided by codec noise, so a re-encode can flip enough of them
+# to look like other content. Such a comparison is reported as inconclusive, never as a match.
+MIN_STRUCTURE = 6.0
+
+
+def structure(sample: Any) -> float:
+    """How much spatial structure a sample has: mean luma std of 64x64 versions of its frames."""
+    luma = np.asarray(sample.luma if hasattr(sample, "luma") else sample)
+    if luma.ndim == 2:
+        luma = luma[None]
+    stds = [float(_area_resize(frame.astype(np.float32), 64).std()) for frame in luma[:FRAMES]]
+    return float(np.mean(stds)) if stds else 0.0
