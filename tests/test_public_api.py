@@ -41,8 +41,8 @@ def test_verify_and_detect_paths_do_not_import_torch() -> None:
         "import veriframe.credentials.read, veriframe.credentials.keys, veriframe.report.html\n"
         "import veriframe.generators\n"
         "veriframe.verify; veriframe.Detector; veriframe.Moderator; veriframe.sign_video\n"
-        "heavy = sorted(m for m in ('torch', 'diffusers', 'transformers', 'ray', 'cv2', 'imwatermark')"
-        " if m in sys.modules)\n"
+        "names = ('torch', 'diffusers', 'transformers', 'ray', 'cv2', 'imwatermark')\n"
+        "heavy = sorted(m for m in names if m in sys.modules)\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
