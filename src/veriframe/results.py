@@ -21,7 +21,7 @@ def to_jsonable(value: Any) -> Any:
     """Convert dataclasses, enums, tuples and mappings to plain JSON values."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         to_dict = getattr(value, "to_dict", None)
-        if callable(to_dict) and type(value).to_dict is not _Result.to_dict:
+        if callable(to_dict) and getattr(type(value), "to_dict", None) is not _Result.to_dict:
             return to_dict()
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, enum.Enum):

@@ -227,6 +227,7 @@ def _watermark(
 ) -> WatermarkCheck:
     from veriframe import watermark
 
+    key_error: dict[str, str] | None
     try:
         keys = _watermark_keys(home)
     except VeriframeError as exc:

@@ -46,9 +46,14 @@ _INTACT = (CredentialState.TRUSTED, CredentialState.VALID)
 class FrameSampleLike(Protocol):
     """What the report needs from :class:`veriframe.media.FrameSample`."""
 
-    rgb: np.ndarray
-    timestamps: Sequence[float]
-    indices: Sequence[int]
+    @property
+    def rgb(self) -> np.ndarray | None: ...
+
+    @property
+    def timestamps(self) -> Sequence[float]: ...
+
+    @property
+    def indices(self) -> Sequence[int]: ...
 
 
 def esc(value: object, *, max_len: int = 2000) -> str:
@@ -96,7 +101,7 @@ def data_uri_png(rgb: np.ndarray) -> str:
 
 
 def _thumbs(sample: FrameSampleLike | None) -> str:
-    if sample is None:
+    if sample is None or sample.rgb is None:
         return "<p class=muted>No frames were sampled for this report.</p>"
     rgb = np.asarray(sample.rgb)
     n = len(rgb)
