@@ -78,13 +78,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    from veriframe.credentials.read import read_credentials
-    from veriframe.credentials.sign import sign_mp4
-    from veriframe.credentials.trust import TrustConfig
-
     from veriframe import media
     from veriframe.credentials.keys import init_keys, load_identity
     from veriframe.credentials.manifest import ManifestSpec, build_manifest
+    from veriframe.credentials.read import read_credentials
+    from veriframe.credentials.sign import sign_mp4
+    from veriframe.credentials.trust import TrustConfig
     from veriframe.signing import sign_video
     from veriframe.verification import verify
 

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
+
 from tests.clipgen import make_clip
 from tests.media._clips import make_zero_frame
-
 from veriframe.cli import main
 
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.clipgen import make_clip
 
+from tests.clipgen import make_clip
 from veriframe.cli import main
 
 
