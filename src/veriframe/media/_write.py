@@ -236,3 +236,41 @@ class AudioPass:
             self._emit(rf)
         for pkt in self.stream.encode(None):
             self.out.mux(pkt)
+
+
+# Consecutive undecodable video packets tolerated before a stream is judged broken.
+MAX_PACKET_ERRORS = 32
+
+
+def decoded_frames(inp: Any, v_in: Any, a_in: Any, audio: Any, src: Path) -> Iterator[Any]:
+    """Demux ``inp`` once: audio packets go to ``audio``, video frames are yielded decoded.
+
+    A few undecodable packets are skipped (a damaged GOP); past ``MAX_PACKET_ERRORS`` in a row
+    the stream ends there if something decoded, else it is unreadable. A stream whose packets
+    never decode at all is unreadable too.
+    """
+    from veriframe.media._open import AV_ERRORS, unreadable
+
+    streams = [v_in] + ([a_in] if a_in is not None else [])
+    decoded = errors = packets = 0
+    for packet in inp.demux(*streams):
+        if packet.stream.type == "audio":
+            if audio is not None:
+                audio.feed(packet)
+            continue
+        packets += 1 if packet.size else 0
+        try:
+            frames = packet.decode()
+        except AV_ERRORS:
+            errors += 1
+            if errors > MAX_PACKET_ERRORS:
+                if decoded:
+                    return
+                raise unreadable(src, "the video stream does not decode") from None
+            continue
+        errors = 0
+        for frame in frames:
+            decoded += 1
+            yield frame
+    if decoded == 0 and packets:
+        raise unreadable(src, "none of the video packets decodes")

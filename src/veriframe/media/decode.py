@@ -19,6 +19,7 @@ import numpy as np
 
 from veriframe.errors import MediaError
 from veriframe.media._open import AV_ERRORS, check_path, describe, open_input, unreadable
+from veriframe.media._write import MAX_PACKET_ERRORS
 from veriframe.media.limits import Limits, limit_error, resolve_limits
 from veriframe.media.probe import MediaInfo, check_size, probe, video_stream
 
@@ -27,7 +28,6 @@ _Y_AS_STORED = frozenset(
     {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
 )
 # A decoder error on this many packets in a row means the stream is garbage, not a glitch.
-_MAX_PACKET_ERRORS = 32
 # Reading the demuxer index can fail in these ways on odd files; then we just do not seek.
 _INDEX_ERRORS: tuple[type[BaseException], ...] = (*AV_ERRORS, AttributeError, TypeError)
 # Decoding one frame costs about this many frames' worth of work after a seek (flush + open).
@@ -117,7 +117,7 @@ class _Decoder:
                     out = packet.decode()
                 except AV_ERRORS:
                     errors += 1
-                    if errors > _MAX_PACKET_ERRORS:
+                    if errors > MAX_PACKET_ERRORS:
                         if self.decoded_any:
                             return  # a damaged tail: keep what decoded
                         raise unreadable(self.path, "the video stream does not decode") from None

@@ -25,6 +25,7 @@ from veriframe.media._write import (
     YUV420,
     AudioPass,
     add_h264,
+    decoded_frames,
     encode_failed,
     even,
     open_output,
@@ -43,7 +44,6 @@ from veriframe.media.probe import (
 )
 
 LumaTransform = Callable[[int, np.ndarray], np.ndarray]
-_MAX_PACKET_ERRORS = 32
 
 
 def _too_small(path: Path, w: int, h: int) -> MediaError:
@@ -156,10 +156,7 @@ def _pump(
     full_range: bool,
 ) -> int:
     """Demux ``inp`` once: video through ``transform`` into ``v_out``, audio through ``audio``."""
-    streams = [v_in] + ([a_in] if a_in is not None else [])
     index = 0
-    errors = 0
-    packets = 0
     last_pts: int | None = None
     step = max(1, round(1 / (rate * tb))) if tb else 1
 
@@ -194,28 +191,10 @@ def _pump(
         index += 1
 
     try:
-        for packet in inp.demux(*streams):
-            if packet.stream.type == "audio":
-                if audio is not None:
-                    audio.feed(packet)
-                continue
-            packets += 1 if packet.size else 0
-            try:
-                frames = packet.decode()
-            except AV_ERRORS:
-                errors += 1
-                if errors > _MAX_PACKET_ERRORS:
-                    if index:
-                        break
-                    raise unreadable(src, "the video stream does not decode") from None
-                continue
-            errors = 0
-            for frame in frames:
-                emit(frame)
+        for frame in decoded_frames(inp, v_in, a_in, audio, src):
+            emit(frame)
         for pkt in v_out.encode(None):
             out.mux(pkt)
-        if index == 0 and packets:
-            raise unreadable(src, "none of the video packets decodes")
         if audio is not None:
             audio.finish()
     except MediaError:

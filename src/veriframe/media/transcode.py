@@ -28,6 +28,7 @@ from veriframe.media._write import (
     MP4_AUDIO_COPY,
     YUV420,
     AudioPass,
+    decoded_frames,
     encode_failed,
     even,
     format_for,
@@ -64,7 +65,6 @@ _VP9_SPEED = {
     "slower": ("good", "1"),
     "veryslow": ("good", "0"),
 }
-_MAX_PACKET_ERRORS = 32
 
 Crop = float | tuple[int, int, int, int]
 Scale = float | tuple[int, int]
@@ -394,8 +394,6 @@ def _run(
     """Decode, filter, encode and mux; returns the number of frames written."""
     written = 0
     decoded = 0
-    errors = 0
-    packets = 0
     graph: Any = None
 
     def drain() -> None:
@@ -411,56 +409,32 @@ def _run(
                 out.mux(pkt)
             written += 1
 
-    streams = [v_in] + ([a_in] if a_in is not None else [])
     try:
-        for packet in inp.demux(*streams):
-            if packet.stream.type == "audio":
-                if audio is not None:
-                    audio.feed(packet)
-                continue
-            packets += 1 if packet.size else 0
-            try:
-                frames = packet.decode()
-            except AV_ERRORS:
-                errors += 1
-                if errors > _MAX_PACKET_ERRORS:
-                    if decoded:
-                        break
-                    raise unreadable(src, "the video stream does not decode") from None
-                continue
-            errors = 0
-            past_end = False
-            for frame in frames:
-                decoded += 1
-                if decoded > lim.max_frames:
-                    raise limit_error(
-                        "frame count",
-                        f"more than {lim.max_frames}",
-                        lim.max_frames,
-                        "VERIFRAME_MAX_FRAMES",
-                    )
-                check_size(frame.width, frame.height, lim)
-                if end_time is not None and frame.time is not None and frame.time > end_time + 1:
-                    past_end = True
-                    break
-                if graph is None:
-                    graph = make_graph(frame)
-                try:
-                    graph.push(frame)
-                except (EOFError, av.error.EOFError):
-                    past_end = True  # trim reached its end
-                    break
-                drain()
-            if past_end:
+        for frame in decoded_frames(inp, v_in, a_in, audio, src):
+            decoded += 1
+            if decoded > lim.max_frames:
+                raise limit_error(
+                    "frame count",
+                    f"more than {lim.max_frames}",
+                    lim.max_frames,
+                    "VERIFRAME_MAX_FRAMES",
+                )
+            check_size(frame.width, frame.height, lim)
+            if end_time is not None and frame.time is not None and frame.time > end_time + 1:
                 break
+            if graph is None:
+                graph = make_graph(frame)
+            try:
+                graph.push(frame)
+            except (EOFError, av.error.EOFError):
+                break  # trim reached its end
+            drain()
         if graph is not None:
             with contextlib.suppress(EOFError, av.error.EOFError):
                 graph.push(None)
             drain()
         for pkt in v_out.encode(None):
             out.mux(pkt)
-        if decoded == 0 and packets:
-            raise unreadable(src, "none of the video packets decodes")
         if audio is not None:
             audio.finish()
     except MediaError:
