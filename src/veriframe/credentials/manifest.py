@@ -19,6 +19,18 @@ TRAINED_ALGORITHMIC_MEDIA = IPTC + "trainedAlgorithmicMedia"
 COMPOSITE_WITH_TRAINED = IPTC + "compositeWithTrainedAlgorithmicMedia"
 DIGITAL_CAPTURE = IPTC + "digitalCapture"
 
+# IPTC digital source types (last path segment) that declare the content was made, in whole or
+# in part, by an algorithm or a trained model. "dataDrivenMedia" (charts and other renderings of
+# data by human programming) is deliberately not one of them.
+AI_SOURCE_TYPES = frozenset(
+    {
+        "trainedAlgorithmicMedia",
+        "compositeWithTrainedAlgorithmicMedia",
+        "algorithmicMedia",
+        "compositeSynthetic",
+    }
+)
+
 SOFT_BINDING_ALG = "org.veriframe.watermark.1"
 
 ACTIONS_LABEL = "c2pa.actions"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from veriframe.credentials.manifest import AI_SOURCE_TYPES
 from veriframe.results import (
     CredentialCheck,
     CredentialState,
@@ -21,20 +22,15 @@ from veriframe.results import (
     WatermarkState,
 )
 
-# IPTC digital source types (https://cv.iptc.org/newscodes/digitalsourcetype/) that mean the
-# content was made, in whole or in part, by an algorithm / a trained model.
-AI_SOURCE_TYPES = frozenset(
-    {
-        "trainedAlgorithmicMedia",
-        "compositeWithTrainedAlgorithmicMedia",
-        "algorithmicMedia",
-        "compositeSynthetic",
-        "dataDrivenMedia",
-    }
-)
 CAPTURE_SOURCE_TYPES = frozenset(
-    {"digitalCapture", "computationalCapture", "negativeFilm", "positiveFilm",
-     "compositeCapture", "screenCapture"}
+    {
+        "digitalCapture",
+        "computationalCapture",
+        "negativeFilm",
+        "positiveFilm",
+        "compositeCapture",
+        "screenCapture",
+    }
 )
 
 P_DECISIVE = 0.99  # floor when provenance says AI
@@ -80,22 +76,42 @@ def _credential_signal(
     who = "trusted signer" if trusted else "valid signature, signer not in the trust list"
     ai = sorted({t for t in types if t in AI_SOURCE_TYPES})
     if ai:
-        sig = Signal(name=name, kind="provenance", value=ai[0], p_synthetic=P_DECISIVE,
-                     weight=1.0,
-                     detail=f"C2PA {via} declares digital source type {ai[0]} ({who})")
+        sig = Signal(
+            name=name,
+            kind="provenance",
+            value=ai[0],
+            p_synthetic=P_DECISIVE,
+            weight=1.0,
+            detail=f"C2PA {via} declares digital source type {ai[0]} ({who})",
+        )
         return sig, P_DECISIVE, None
     capture = sorted({t for t in types if t in CAPTURE_SOURCE_TYPES})
     if capture and trusted:
-        sig = Signal(name=name, kind="provenance", value=capture[0],
-                     p_synthetic=P_TRUSTED_CAPTURE, weight=1.0,
-                     detail=f"C2PA {via} from a trusted signer declares {capture[0]}")
+        sig = Signal(
+            name=name,
+            kind="provenance",
+            value=capture[0],
+            p_synthetic=P_TRUSTED_CAPTURE,
+            weight=1.0,
+            detail=f"C2PA {via} from a trusted signer declares {capture[0]}",
+        )
         return sig, None, P_TRUSTED_CAPTURE
     shown = types[0] if types else None
-    detail = (f"C2PA {via} declares {shown} ({who}); not counted: only a trusted signer's "
-              "capture claim lowers the estimate") if shown else (
-        f"C2PA {via} present ({who}) but declares no digital source type")
-    return Signal(name=name, kind="provenance", value=shown, p_synthetic=None, weight=0.0,
-                  detail=detail), None, None
+    detail = (
+        (
+            f"C2PA {via} declares {shown} ({who}); not counted: only a trusted signer's "
+            "capture claim lowers the estimate"
+        )
+        if shown
+        else (f"C2PA {via} present ({who}) but declares no digital source type")
+    )
+    return (
+        Signal(
+            name=name, kind="provenance", value=shown, p_synthetic=None, weight=0.0, detail=detail
+        ),
+        None,
+        None,
+    )
 
 
 def provenance_evidence(
@@ -122,39 +138,84 @@ def provenance_evidence(
             rec = watermark.recovered
             rec_cred = rec.credentials if rec is not None else None
             if rec is not None and rec.state == "recovered" and rec_cred is not None:
-                add(*_credential_signal(rec_cred, name="watermark_manifest",
-                                        via="manifest recovered through the watermark"))
+                add(
+                    *_credential_signal(
+                        rec_cred,
+                        name="watermark_manifest",
+                        via="manifest recovered through the watermark",
+                    )
+                )
             else:
                 state = rec.state if rec is not None else "not looked up"
-                signals.append(Signal(
-                    name="veriframe_watermark", kind="provenance", value=True, p_synthetic=None,
-                    weight=0.0,
-                    detail=f"veriframe watermark present (p={watermark.p_value:.1e}); manifest "
-                    f"recovery: {state}. A mark says a veriframe signer handled the clip, not "
-                    "that it is synthetic" if watermark.p_value is not None else
-                    "veriframe watermark present"))
+                signals.append(
+                    Signal(
+                        name="veriframe_watermark",
+                        kind="provenance",
+                        value=True,
+                        p_synthetic=None,
+                        weight=0.0,
+                        detail=f"veriframe watermark present (p={watermark.p_value:.1e}); manifest "
+                        f"recovery: {state}. A mark says a veriframe signer handled the clip, not "
+                        "that it is synthetic"
+                        if watermark.p_value is not None
+                        else "veriframe watermark present",
+                    )
+                )
         for mark in watermark.known_generator_marks:
             add(*_known_mark_signal(mark))
     # A credential that says AI outranks a capture claim: keep the floor, drop the ceiling.
     floor = max((f for f, _ in floors), default=None)
     ceiling = None if floor is not None else min((c for c, _ in ceilings), default=None)
     decisive = tuple(n for _, n in floors) if floor is not None else tuple(n for _, n in ceilings)
-    return ProvenanceEvidence(signals=tuple(signals), floor=floor, ceiling=ceiling,
-                              decisive=decisive)
+    return ProvenanceEvidence(
+        signals=tuple(signals), floor=floor, ceiling=ceiling, decisive=decisive
+    )
 
 
 def _known_mark_signal(mark: Any) -> tuple[Signal, float | None, None]:
     p = float(mark.p_value)
-    detail = (f"{mark.name} watermark ({mark.method}): {mark.matching_bits}/{mark.total_bits} "
-              f"bits match over {mark.frames} frame(s), p={p:.1e}")
+    detail = (
+        f"{mark.name} watermark ({mark.method}): {mark.matching_bits}/{mark.total_bits} "
+        f"bits match over {mark.frames} frame(s), p={p:.1e}"
+    )
     if p <= KNOWN_MARK_P:
-        return Signal(name=f"known_mark:{mark.name}", kind="provenance", value=True,
-                      p_synthetic=P_DECISIVE, weight=1.0, detail=detail), P_DECISIVE, None
+        return (
+            Signal(
+                name=f"known_mark:{mark.name}",
+                kind="provenance",
+                value=True,
+                p_synthetic=P_DECISIVE,
+                weight=1.0,
+                detail=detail,
+            ),
+            P_DECISIVE,
+            None,
+        )
     if p <= KNOWN_MARK_P_WEAK:
-        return Signal(name=f"known_mark:{mark.name}", kind="provenance", value=True,
-                      p_synthetic=0.95, weight=1.0, detail=detail), 0.95, None
-    return Signal(name=f"known_mark:{mark.name}", kind="provenance", value=False,
-                  p_synthetic=None, weight=0.0, detail=detail + " (too weak to count)"), None, None
+        return (
+            Signal(
+                name=f"known_mark:{mark.name}",
+                kind="provenance",
+                value=True,
+                p_synthetic=0.95,
+                weight=1.0,
+                detail=detail,
+            ),
+            0.95,
+            None,
+        )
+    return (
+        Signal(
+            name=f"known_mark:{mark.name}",
+            kind="provenance",
+            value=False,
+            p_synthetic=None,
+            weight=0.0,
+            detail=detail + " (too weak to count)",
+        ),
+        None,
+        None,
+    )
 
 
 __all__ = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from veriframe.credentials.manifest import AI_SOURCE_TYPES
 from veriframe.policy.schema import Action, PolicySpec
 from veriframe.report.text import clean_text
 from veriframe.results import (
@@ -23,16 +24,6 @@ from veriframe.results import (
     Verdict,
     VerifyReport,
     WatermarkState,
-)
-
-# IPTC digital source types that declare generative or algorithmic creation.
-AI_SOURCE_TYPES = frozenset(
-    {
-        "trainedAlgorithmicMedia",
-        "compositeWithTrainedAlgorithmicMedia",
-        "algorithmicMedia",
-        "compositeSynthetic",
-    }
 )
 
 # Labels a decision can carry, most significant first.
@@ -142,30 +133,38 @@ class Policy:
 
     def error_decision(self, *, code: str, message: str) -> Decision:
         """The fail-closed decision for a file whose verification could not run at all."""
-        return self._decide([self._error(f"verification could not run: "
-                                         f"{clean_text(code, max_len=80)}: "
-                                         f"{clean_text(message, max_len=300)}")],
-                            whole_error=True)
+        return self._decide(
+            [
+                self._error(
+                    f"verification could not run: "
+                    f"{clean_text(code, max_len=80)}: "
+                    f"{clean_text(message, max_len=300)}"
+                )
+            ],
+            whole_error=True,
+        )
 
     def decide(self, report: VerifyReport) -> Decision:
         """Turn ``report`` into a :class:`~veriframe.results.Decision` (state ``decided``)."""
         if report.verdict is Verdict.ERROR or report.error:
             err = report.error or {}
-            return self.error_decision(code=err.get("code", "error"),
-                                       message=err.get("message", "no detail"))
-        findings = [*self._credentials(report), *self._watermark(report),
-                    *self._detection(report)]
+            return self.error_decision(
+                code=err.get("code", "error"), message=err.get("message", "no detail")
+            )
+        findings = [*self._credentials(report), *self._watermark(report), *self._detection(report)]
         if not any(f.label for f in findings):
-            findings.append(self._error("no check ran on this file (every section is "
-                                        "not_checked)"))
+            findings.append(self._error("no check ran on this file (every section is not_checked)"))
         return self._decide(findings, whole_error=False)
 
     # --- findings ----------------------------------------------------------------------
 
     def _error(self, reason: str, *, label: str = "check-failed") -> Finding:
         rule = self.spec.errors
-        note = "fail closed" if rule.action.severity >= Action.REVIEW.severity else (
-            "allowed by the policy's allow_errors")
+        note = (
+            "fail closed"
+            if rule.action.severity >= Action.REVIEW.severity
+            else ("allowed by the policy's allow_errors")
+        )
         return Finding(rule.action, label, f"{reason} ({note})")
 
     def _credentials(self, report: VerifyReport) -> Iterable[Finding]:
@@ -174,55 +173,83 @@ class Policy:
         state = cred.state
         if state is CredentialState.TRUSTED:
             if self.signer_trusted(cred):
-                yield Finding(acts.trusted, "signed-trusted",
-                              f"Content Credentials are intact and signed by {_name(cred.signer)}, "
-                              "whose certificate chains to a trust anchor")
+                yield Finding(
+                    acts.trusted,
+                    "signed-trusted",
+                    f"Content Credentials are intact and signed by {_name(cred.signer)}, "
+                    "whose certificate chains to a trust anchor",
+                )
             else:
-                yield Finding(acts.valid, "signed-unknown-signer",
-                              f"Content Credentials are intact; the signer {_name(cred.signer)} "
-                              "chains to a trust anchor but is not one of this policy's trusted "
-                              "signers")
+                yield Finding(
+                    acts.valid,
+                    "signed-unknown-signer",
+                    f"Content Credentials are intact; the signer {_name(cred.signer)} "
+                    "chains to a trust anchor but is not one of this policy's trusted "
+                    "signers",
+                )
         elif state is CredentialState.VALID:
-            yield Finding(acts.valid, "signed-unknown-signer",
-                          f"Content Credentials are intact, but the signer {_name(cred.signer)} is "
-                          "not trusted: anyone can make a certificate with any name")
+            yield Finding(
+                acts.valid,
+                "signed-unknown-signer",
+                f"Content Credentials are intact, but the signer {_name(cred.signer)} is "
+                "not trusted: anyone can make a certificate with any name",
+            )
         elif state is CredentialState.INVALID:
             codes = ", ".join(clean_text(i.code, max_len=80) for i in cred.failures[:5])
-            yield Finding(acts.invalid, "tampered",
-                          "Content Credentials fail validation"
-                          + (f" ({codes})" if codes else "")
-                          + ": the file changed after signing, or the credentials are damaged")
+            yield Finding(
+                acts.invalid,
+                "tampered",
+                "Content Credentials fail validation"
+                + (f" ({codes})" if codes else "")
+                + ": the file changed after signing, or the credentials are damaged",
+            )
         elif state is CredentialState.ABSENT:
             if report.watermark.state is not WatermarkState.PRESENT:
-                yield Finding(acts.absent, "no-provenance",
-                              "no Content Credentials and no watermark: most videos carry none, "
-                              "so this is not evidence of manipulation or of AI generation")
+                yield Finding(
+                    acts.absent,
+                    "no-provenance",
+                    "no Content Credentials and no watermark: most videos carry none, "
+                    "so this is not evidence of manipulation or of AI generation",
+                )
             else:  # the watermark rules below decide what the recovered provenance is worth
-                yield Finding(Action.ALLOW, None, "no Content Credentials embedded in the file; "
-                              "a watermark was found")
+                yield Finding(
+                    Action.ALLOW,
+                    None,
+                    "no Content Credentials embedded in the file; a watermark was found",
+                )
         elif state is CredentialState.ERROR:
             err = cred.error or {}
-            yield self._error("the Content Credentials could not be read: "
-                              + clean_text(err.get("code", "error"), max_len=80))
+            yield self._error(
+                "the Content Credentials could not be read: "
+                + clean_text(err.get("code", "error"), max_len=80)
+            )
         dst = declares_ai(cred)
         if dst is not None:
-            yield Finding(acts.declared_ai, "ai-generated",
-                          "the credentials declare AI generation (digital source type "
-                          f"{clean_text(dst.rsplit('/', 1)[-1], max_len=80)})")
+            yield Finding(
+                acts.declared_ai,
+                "ai-generated",
+                "the credentials declare AI generation (digital source type "
+                f"{clean_text(dst.rsplit('/', 1)[-1], max_len=80)})",
+            )
 
     def _watermark(self, report: VerifyReport) -> Iterable[Finding]:
         wm = report.watermark
         acts = self.spec.watermark
         for mark in wm.known_generator_marks:
             if mark.p_value <= KNOWN_MARK_P:
-                yield Finding(self.spec.detection.likely_ai, "ai-generated",
-                              f"the known watermark of {clean_text(mark.name, max_len=80)} was "
-                              f"found ({mark.matching_bits}/{mark.total_bits} bits, "
-                              f"p = {mark.p_value:.1e})")
+                yield Finding(
+                    self.spec.detection.likely_ai,
+                    "ai-generated",
+                    f"the known watermark of {clean_text(mark.name, max_len=80)} was "
+                    f"found ({mark.matching_bits}/{mark.total_bits} bits, "
+                    f"p = {mark.p_value:.1e})",
+                )
         if wm.state is WatermarkState.ERROR:
             err = wm.error or {}
-            yield self._error("the watermark check could not run: "
-                              + clean_text(err.get("code", "error"), max_len=80))
+            yield self._error(
+                "the watermark check could not run: "
+                + clean_text(err.get("code", "error"), max_len=80)
+            )
             return
         if wm.state is not WatermarkState.PRESENT:
             return
@@ -233,71 +260,105 @@ class Policy:
         if rstate == "recovered":
             rcred = rec.credentials if rec is not None else None
             manifest_gone = report.credentials.state in (
-                CredentialState.ABSENT, CredentialState.INVALID, CredentialState.ERROR,
-                CredentialState.NOT_CHECKED)
+                CredentialState.ABSENT,
+                CredentialState.INVALID,
+                CredentialState.ERROR,
+                CredentialState.NOT_CHECKED,
+            )
             label = "recovered-credentials" if manifest_gone else None
             who = _name(rcred.signer) if rcred is not None else "an unnamed signer"
-            yield Finding(acts.recovered, label,
-                          f"watermark {pid} found{p}; its manifest, signed by {who}, was "
-                          "recovered from the store and matches this content")
+            yield Finding(
+                acts.recovered,
+                label,
+                f"watermark {pid} found{p}; its manifest, signed by {who}, was "
+                "recovered from the store and matches this content",
+            )
             if rcred is not None and self.signer_trusted(rcred):
-                yield Finding(self.spec.credentials.trusted, None,
-                              f"the recovered manifest's signer {who} is trusted")
+                yield Finding(
+                    self.spec.credentials.trusted,
+                    None,
+                    f"the recovered manifest's signer {who} is trusted",
+                )
             else:
-                yield Finding(self.spec.credentials.valid, None,
-                              f"the recovered manifest's signer {who} is not trusted: anyone "
-                              "can make a certificate with any name")
+                yield Finding(
+                    self.spec.credentials.valid,
+                    None,
+                    f"the recovered manifest's signer {who} is not trusted: anyone "
+                    "can make a certificate with any name",
+                )
             dst = declares_ai(rcred)
             if dst is not None:
-                yield Finding(self.spec.credentials.declared_ai, "ai-generated",
-                              "the recovered credentials declare AI generation (digital source "
-                              f"type {clean_text(dst.rsplit('/', 1)[-1], max_len=80)})")
+                yield Finding(
+                    self.spec.credentials.declared_ai,
+                    "ai-generated",
+                    "the recovered credentials declare AI generation (digital source "
+                    f"type {clean_text(dst.rsplit('/', 1)[-1], max_len=80)})",
+                )
         elif rstate == "mismatch":
-            yield Finding(acts.mismatch, "tampered",
-                          f"watermark {pid} found{p}, but the manifest it points to was made for "
-                          "different content: the mark was copied or the content altered")
+            yield Finding(
+                acts.mismatch,
+                "tampered",
+                f"watermark {pid} found{p}, but the manifest it points to was made for "
+                "different content: the mark was copied or the content altered",
+            )
         elif rstate == "invalid":
-            yield Finding(acts.invalid, "tampered",
-                          f"watermark {pid} found{p}, but the recovered manifest fails "
-                          "signature validation")
+            yield Finding(
+                acts.invalid,
+                "tampered",
+                f"watermark {pid} found{p}, but the recovered manifest fails signature validation",
+            )
         elif rstate == "error":
             yield self._error(f"watermark {pid} found, but recovering its manifest failed")
         else:
-            yield Finding(acts.not_found, "watermark-unregistered",
-                          f"a veriframe watermark ({pid}{p}) is present, but no manifest for it "
-                          "is in the store: its origin cannot be confirmed")
+            yield Finding(
+                acts.not_found,
+                "watermark-unregistered",
+                f"a veriframe watermark ({pid}{p}) is present, but no manifest for it "
+                "is in the store: its origin cannot be confirmed",
+            )
 
     def _detection(self, report: VerifyReport) -> Iterable[Finding]:
         det = report.detection
         if det.state == "error":
             err = det.error or {}
-            yield self._error("the detector could not run: "
-                              + clean_text(err.get("code", "error"), max_len=80))
+            yield self._error(
+                "the detector could not run: " + clean_text(err.get("code", "error"), max_len=80)
+            )
             return
         if det.state == NOT_CHECKED or det.p_synthetic is None:
             return
         p = det.p_synthetic
         th = self.spec.thresholds
-        top = sorted((s for s in det.signals if s.p_synthetic is not None),
-                     key=lambda s: -abs((s.p_synthetic or 0.5) - 0.5) * s.weight)[:3]
-        evidence = ", ".join(f"{clean_text(s.name, max_len=60)} {s.p_synthetic:.2f}"
-                             for s in top)
+        top = sorted(
+            (s for s in det.signals if s.p_synthetic is not None),
+            key=lambda s: -abs((s.p_synthetic or 0.5) - 0.5) * s.weight,
+        )[:3]
+        evidence = ", ".join(f"{clean_text(s.name, max_len=60)} {s.p_synthetic:.2f}" for s in top)
         model = f" ({clean_text(det.model, max_len=60)})" if det.model else ""
         tail = f"; strongest signals: {evidence}" if evidence else ""
         if p >= th.likely_ai:
-            yield Finding(self.spec.detection.likely_ai, "likely-ai",
-                          f"the detector{model} estimates p_synthetic = {p:.2f}, at or above "
-                          f"{th.likely_ai:.2f} (likely AI){tail}; a detector score is an "
-                          "estimate, not proof")
+            yield Finding(
+                self.spec.detection.likely_ai,
+                "likely-ai",
+                f"the detector{model} estimates p_synthetic = {p:.2f}, at or above "
+                f"{th.likely_ai:.2f} (likely AI){tail}; a detector score is an "
+                "estimate, not proof",
+            )
         elif p >= th.possibly_ai:
-            yield Finding(self.spec.detection.possibly_ai, "possibly-ai",
-                          f"the detector{model} estimates p_synthetic = {p:.2f}, at or above "
-                          f"{th.possibly_ai:.2f} (possibly AI){tail}; a detector score is an "
-                          "estimate, not proof")
+            yield Finding(
+                self.spec.detection.possibly_ai,
+                "possibly-ai",
+                f"the detector{model} estimates p_synthetic = {p:.2f}, at or above "
+                f"{th.possibly_ai:.2f} (possibly AI){tail}; a detector score is an "
+                "estimate, not proof",
+            )
         else:
-            yield Finding(Action.ALLOW, None,
-                          f"the detector{model} estimates p_synthetic = {p:.2f}, below "
-                          f"{th.possibly_ai:.2f}; a low score does not prove a clip is real")
+            yield Finding(
+                Action.ALLOW,
+                None,
+                f"the detector{model} estimates p_synthetic = {p:.2f}, below "
+                f"{th.possibly_ai:.2f}; a low score does not prove a clip is real",
+            )
 
     # --- combine -----------------------------------------------------------------------
 
@@ -311,5 +372,10 @@ class Policy:
             label = min(labels, key=lambda lab: _RANK.get(lab, len(_RANK))) if labels else None
         ordered = sorted(findings, key=lambda f: -f.action.severity)
         reasons = tuple(f"[{f.action.value}] {f.reason}" for f in ordered)
-        return Decision(state="decided", policy=self.spec.name, label=label,
-                        action=action.value, reasons=reasons)
+        return Decision(
+            state="decided",
+            policy=self.spec.name,
+            label=label,
+            action=action.value,
+            reasons=reasons,
+        )
