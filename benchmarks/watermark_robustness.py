@@ -87,13 +87,13 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(s.mean())
 
 
-def run_clip(args: tuple[int, str, float, list[str]]) -> dict[str, Any]:
+def run_clip(args: tuple[int, str, float, list[str], str]) -> dict[str, Any]:
     """Normalise, embed, attack and detect one clip (runs in a worker)."""
     from veriframe import media
     from veriframe.results import WatermarkState
     from veriframe.watermark import Payload, WatermarkKey, detect, embed_video
 
-    index, src, seconds, attacks = args
+    index, src, seconds, attacks, preset = args
     key = WatermarkKey(KEY_SECRET)
     w, h = SIZES[index % len(SIZES)]
     res: dict[str, Any] = {"clip": Path(src).name, "size": f"{w}x{h}", "attacks": {}}
@@ -126,7 +126,7 @@ def run_clip(args: tuple[int, str, float, list[str]]) -> dict[str, Any]:
             ext = kw.pop("ext", ".mp4")
             for which, srcp in (("m", marked), ("c", clean)):
                 out = t / f"{which}_{name}{ext}"
-                media.transcode(srcp, out, **kw)
+                media.transcode(srcp, out, preset=preset, **kw)
                 c = check(out)
                 if which == "m":
                     res["attacks"][name] = (c.payload_id == payload.hex, c.bit_accuracy, c.p_value)
@@ -144,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=4.0, help="excerpt length per clip")
     ap.add_argument("--attacks", default=",".join(ATTACKS), help="comma-separated subset")
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument(
+        "--preset", default="veryfast", help="x264/x265 preset of the attack encodes (speed only)"
+    )
     a = ap.parse_args(argv)
     attacks = [x for x in a.attacks.split(",") if x]
     unknown = set(attacks) - set(ATTACKS)
@@ -158,9 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         f"machine: {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()}"
         f" python {platform.python_version()} numpy {np.__version__}"
     )
-    print(f"clips: {len(clips)} ({a.seconds:g} s each, 832x480 / 1280x720 alternating, 24 fps)")
+    print(f"clips: {len(clips)} ({a.seconds:g} s each, 832x480 / 1280x720 alternating, 24 fps);"
+          f" attack encodes: preset {a.preset}")
     t0 = time.time()
-    jobs = [(i, str(c), a.seconds, attacks) for i, c in enumerate(clips)]
+    jobs = [(i, str(c), a.seconds, attacks, a.preset) for i, c in enumerate(clips)]
     results = []
     with ProcessPoolExecutor(max(1, a.jobs)) as ex:
         for r in ex.map(run_clip, jobs):

@@ -18,8 +18,15 @@ from veriframe.watermark import (
     embed_luma,
     embed_video,
 )
-from veriframe.watermark.payload import BCH_T, codeword_bits, decode_bits, encode_bits
-from veriframe.watermark.stats import decode_p_value
+from veriframe.watermark.payload import (
+    BCH_T,
+    codeword_bits,
+    decode_bits,
+    encode_bits,
+    generator_matrix,
+    osd_decode,
+)
+from veriframe.watermark.stats import correlation_p_value, decode_p_value
 
 media = pytest.importorskip("veriframe.media")
 
@@ -59,6 +66,49 @@ def test_ecc_corrects_t_errors_and_rejects_noise() -> None:
     hits = sum(decode_bits(w) is not None for w in words)
     assert hits <= 2
     assert decode_p_value(n=248, k=64, errors=BCH_T, hypotheses=1e9) < 1e-6
+
+
+def test_generator_matrix_spans_the_code() -> None:
+    g = generator_matrix()
+    msg = np.unpackbits(np.frombuffer(PAYLOAD.to_bytes(), dtype=np.uint8))
+    assert np.array_equal((msg.astype(np.int64) @ g) % 2, encode_bits(PAYLOAD))
+
+
+def test_soft_decoder_goes_past_the_hard_decoding_radius() -> None:
+    rng = np.random.default_rng(7)
+    bits = encode_bits(PAYLOAD)
+    soft = (2.0 * bits - 1.0) + rng.normal(0.0, 1.1, bits.size)
+    errors = int(np.count_nonzero((soft > 0) != (bits > 0)))
+    assert errors > BCH_T  # the hard decoder cannot fix this word ...
+    assert decode_bits((soft > 0).astype(np.uint8)) is None or errors <= BCH_T
+    payload, codeword = osd_decode(soft)  # ... the soft one can
+    assert payload == PAYLOAD and np.array_equal(codeword, bits)
+    with pytest.raises(ValueError):
+        osd_decode(np.zeros(10))
+
+
+def test_correlation_p_value_bound() -> None:
+    # exp(-z^2/2) * 2^64 * hypotheses, capped at 1; monotone in z and in the hypotheses
+    assert correlation_p_value(z=0.0, data_bits=64) == 1.0
+    assert correlation_p_value(z=5.0, data_bits=64) == 1.0
+    p = correlation_p_value(z=12.0, data_bits=64, hypotheses=4)
+    assert p == pytest.approx(4 * 2.0**64 * np.exp(-72.0), rel=1e-9)
+    assert correlation_p_value(z=12.0, data_bits=64, hypotheses=8) > p
+    assert correlation_p_value(z=13.0, data_bits=64, hypotheses=4) < p
+    # Under "no watermark" the statistic is a Rademacher sum: its tail obeys the bound.
+    rng = np.random.default_rng(3)
+    x = rng.standard_t(3, size=744) * np.linspace(0.1, 5.0, 744)  # heavy-tailed, uneven content
+    z = (rng.choice([-1.0, 1.0], size=(20000, 744)) @ x) / np.linalg.norm(x)
+    for t in (2.0, 3.0, 3.5):
+        assert np.mean(z >= t) <= np.exp(-t * t / 2)
+
+
+def test_unmarked_clip_searched_with_many_keys_never_fires(wm_clip: Path) -> None:
+    sample = media.sample_frames(wm_clip, count=16)
+    keys = [WatermarkKey(bytes([k]) * 32) for k in range(40, 64)]
+    check = detect(sample, keys=keys)
+    assert check.state == WatermarkState.ABSENT
+    assert check.p_value is not None and check.p_value > 1e-3
 
 
 def test_key_id_and_bad_key() -> None:

@@ -1,16 +1,22 @@
 """Detection: average the sampled frames, find the tile period and offset, decode, test.
 
 1. The luma frames of the sample are averaged (soft voting: the mark is the same in every
-   frame, the content is not) and high-passed.
+   frame, the content is not), binned down while chips stay >= ``MIN_BINNED_CHIP`` pixels,
+   and high-passed with a local whitening.
 2. Scale sync: the tile repeats, so the residual's autocorrelation has peaks at multiples of
    the tile period along each axis. The periods are searched on a grid around the period a
    frame of this size would have (a rescale keeps it, a crop of up to a third enlarges it).
 3. The residual is folded modulo the period into one tile (``Q`` sub-bins per chip) and the
    keyed sync template is circularly cross-correlated with it: the peak gives the offset.
-4. The chips are read at that offset, de-spread into 248 soft bits, unscrambled with the keyed
-   mask and BCH-decoded. The p-value of the decode (:mod:`.stats`) is multiplied by the
-   number of hypotheses in the search (periods x offsets x keys); ``present`` only below the
-   threshold.
+   Periods and offsets are chosen from the sync chips alone.
+4. At the ``DECODE_CANDIDATES`` best alignments the payload chips are read, de-spread with
+   their keyed signs and scramble mask, summed into 248 soft bits and soft-decoded (ordered
+   statistics decoding of the BCH code, :func:`.payload.osd_decode`).
+5. The test (:func:`.stats.correlation_p_value`): the chips' normalised correlation ``z`` with
+   the decoded codeword. Under "no watermark" the payload chips' keyed signs are fair coins
+   independent of the content and of the sync chips that chose the alignment, so
+   ``P(z >= t) <= exp(-t^2/2)`` per codeword (Hoeffding); the union over the 2^64 codewords, the
+   candidates and the keys gives the p-value. ``present`` only below the threshold.
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from veriframe.errors import WatermarkError
 from veriframe.results import WatermarkCheck, WatermarkState
 from veriframe.watermark.keys import WatermarkKey
 from veriframe.watermark.pattern import CHIPS, P, chip_px, layout_for
-from veriframe.watermark.payload import DATA_BITS, codeword_bits, decode_bits
-from veriframe.watermark.stats import decode_p_value
+from veriframe.watermark.payload import DATA_BITS, codeword_bits, osd_decode
+from veriframe.watermark.stats import correlation_p_value
 
 Q = 4  # sub-bins per chip when folding (offset resolution: a quarter chip)
 PQ = P * Q
@@ -38,8 +44,10 @@ TOP_PERIODS = 3  # candidates per axis taken from the autocorrelation
 REFINE = 2  # candidate period pairs refined by the sync peak
 REFINE_SPAN = 0.012  # +- share of the period searched around a candidate
 DEFAULT_THRESHOLD = 1e-6
+DECODE_CANDIDATES = 4  # best sync alignments whose payload is decoded and tested
 DEFAULT_MAX_FRAMES = 32
 MIN_SIDE = 48
+MIN_BINNED_CHIP = 3.0  # pixels per chip kept when binning the mean frame down
 
 
 @dataclass(frozen=True)
@@ -78,12 +86,12 @@ def _residual(mean: np.ndarray, chip: float) -> np.ndarray:
     return r.astype(np.float32)
 
 
-def _period_candidates(profile: np.ndarray, t0: float, length: int) -> tuple[np.ndarray, int]:
-    """Top periods along one axis from an autocorrelation profile, and the grid size."""
+def _period_candidates(profile: np.ndarray, t0: float, length: int) -> np.ndarray:
+    """Top periods along one axis from an autocorrelation profile."""
     grid = np.arange(PERIOD_RANGE[0] * t0, PERIOD_RANGE[1] * t0, PERIOD_STEP)
     grid = grid[grid < 0.75 * length]
     if grid.size == 0:
-        return np.array([t0]), 1
+        return np.array([t0])
     kmax = max(1, int(0.75 * length / grid[0]))
     ks = np.arange(1, kmax + 1)
     lags = grid[:, None] * ks[None, :]
@@ -100,7 +108,7 @@ def _period_candidates(profile: np.ndarray, t0: float, length: int) -> tuple[np.
             picked.append(t)
         if len(picked) >= TOP_PERIODS:
             break
-    return np.array(picked), int(grid.size)
+    return np.array(picked)
 
 
 def _fold_rows(r: np.ndarray, ty: float) -> np.ndarray:
@@ -148,14 +156,34 @@ def _sync_peaks(folded: np.ndarray, spec: np.ndarray, top: int) -> list[tuple[fl
     return [(float(z.ravel()[i]), int(i // PQ), int(i % PQ)) for i in flat]
 
 
-def _soft_bits(folded: np.ndarray, dy: int, dx: int, key: WatermarkKey) -> np.ndarray:
+def _payload_chips(folded: np.ndarray, dy: int, dx: int, key: WatermarkKey) -> np.ndarray:
+    """Chip values at an offset, de-spread: positive where the chip says codeword bit 1.
+
+    The keyed sign and the keyed scramble mask are both taken out, so a chip of codeword bit
+    ``j`` reads ``+`` for 1 and ``-`` for 0 (plus noise). Only payload chips are returned.
+    """
     lay = layout_for(key)
     aligned = np.roll(folded, shift=(-dy, -dx), axis=(0, 1))
     chips = aligned.reshape(P, Q, P, Q).mean(axis=(1, 3)).ravel() * lay.sign
     payload = lay.bit_of_chip >= 0
-    return np.bincount(
-        lay.bit_of_chip[payload], weights=chips[payload], minlength=codeword_bits()
-    )
+    bit = lay.bit_of_chip[payload]
+    unmask = np.where(lay.mask[bit] > 0, -1.0, 1.0)
+    return np.asarray(chips[payload] * unmask, dtype=np.float64)
+
+
+def _decode(chips: np.ndarray, key: WatermarkKey) -> tuple[Any, int, float]:
+    """Soft-decode de-spread chips: (payload, raw bit errors, z of the decoded codeword).
+
+    ``z`` is the chips' correlation with the decoded codeword's chips, divided by their norm.
+    """
+    bit = layout_for(key).bit_of_chip
+    bit = bit[bit >= 0]
+    soft = np.bincount(bit, weights=chips, minlength=codeword_bits())
+    payload, codeword = osd_decode(soft)
+    norm = float(np.sqrt(np.sum(chips * chips)))
+    z = float(np.dot(chips, 2.0 * codeword[bit] - 1.0)) / norm if norm > 0 else 0.0
+    errors = int(np.count_nonzero((soft > 0).astype(np.uint8) != codeword))
+    return payload, errors, z
 
 
 def _absent(
@@ -209,6 +237,14 @@ def detect(
     if float(np.abs(mean - mean.mean()).max()) < 0.5:  # flat: nothing to read, and no coin to toss
         return _absent(threshold=threshold, frames=frames, key_id=key_ids)
 
+    # Work at a reduced resolution where chips are large: the chip is still sampled by
+    # ``MIN_BINNED_CHIP`` pixels or more, and the folding and filtering cost falls by f^2.
+    f = max(1, int(chip // MIN_BINNED_CHIP))
+    if f > 1:
+        hb, wb = h // f * f, w // f * f
+        mean = mean[:hb, :wb].reshape(hb // f, f, wb // f, f).mean(axis=(1, 3))
+        chip /= f
+        h, w = mean.shape
     r = _residual(mean, chip)
     t0 = P * chip
     spec_r = np.fft.rfft2(r)
@@ -216,10 +252,12 @@ def detect(
     auto /= float(auto[0, 0]) or 1.0
     prof_x = auto[0, :] + auto[1, :] + auto[-1, :]
     prof_y = auto[:, 0] + auto[:, 1] + auto[:, -1]
-    tys, ny = _period_candidates(prof_y, t0, h)
-    txs, nx = _period_candidates(prof_x, t0, w)
+    tys = _period_candidates(prof_y, t0, h)
+    txs = _period_candidates(prof_x, t0, w)
     pairs = [(t0, t0)] + [(float(a), float(b)) for a in tys for b in txs]
-    hypotheses = float(ny * nx + 1) * PQ * PQ * len(keys)
+    # Alignments are chosen from the sync chips alone, whose keyed signs are independent of the
+    # payload chips' signs: the payload test pays only for the candidates it decodes.
+    hypotheses = float(DECODE_CANDIDATES * len(keys))
 
     best: dict[str, Any] | None = None
     best_p = 1.0
@@ -245,33 +283,29 @@ def detect(
                 ranked.append((z, ty, tx, dy, dx))
         folds = {(ty, tx): _fold_cols(rows_for(ty), tx) for _, ty, tx, _, _ in ranked}
         ranked.sort(reverse=True)
-        for z, ty, tx, dy, dx in ranked[:6]:
-            soft = _soft_bits(folds[(ty, tx)], dy, dx, key)
-            if not np.any(soft):
+        for z_sync, ty, tx, dy, dx in ranked[:DECODE_CANDIDATES]:
+            chips = _payload_chips(folds[(ty, tx)], dy, dx, key)
+            if not np.any(chips):
                 continue
-            bits = (soft > 0).astype(np.uint8) ^ layout_for(key).mask
-            decoded = decode_bits(bits)
-            if decoded is None:
-                continue
-            n = codeword_bits()
-            p = decode_p_value(n=n, k=DATA_BITS, errors=decoded.errors, hypotheses=hypotheses)
+            payload, errors, z = _decode(chips, key)
+            p = correlation_p_value(z=z, data_bits=DATA_BITS, hypotheses=hypotheses)
             if best is None or p < best_p:
                 best_p = p
                 best = {
-                    "payload": decoded.payload,
-                    "errors": decoded.errors,
+                    "payload": payload,
+                    "errors": errors,
                     "key": key,
                     "alignment": {
-                        "period_y": round(ty, 3),
-                        "period_x": round(tx, 3),
+                        "period_y": round(ty * f, 3),
+                        "period_x": round(tx * f, 3),
                         "scale_y": round(ty / t0, 4),
                         "scale_x": round(tx / t0, 4),
-                        "offset_y": round(dy * ty / PQ, 2),
-                        "offset_x": round(dx * tx / PQ, 2),
-                        "sync_z": round(z, 2),
+                        "offset_y": round(dy * ty * f / PQ, 2),
+                        "offset_x": round(dx * tx * f / PQ, 2),
+                        "sync_z": round(z_sync, 2),
+                        "payload_z": round(z, 2),
                     },
                 }
-            break
     if best is None or best_p >= threshold:
         return _absent(
             threshold=threshold,
@@ -295,7 +329,11 @@ def detect(
 
 
 def search_size(height: int, width: int) -> float:
-    """Hypotheses searched for a frame of this size and one key (for documentation/tests)."""
+    """Alignments (period pairs x offsets) scanned by the sync search for one key.
+
+    Documentation only: the payload test does not pay for them (the sync chips choose the
+    alignment, see the module docstring), it pays for ``DECODE_CANDIDATES`` decodes per key.
+    """
     t0 = P * chip_px(height, width)
     n = math.ceil((PERIOD_RANGE[1] - PERIOD_RANGE[0]) * t0 / PERIOD_STEP)
     return float(n * n + 1) * PQ * PQ

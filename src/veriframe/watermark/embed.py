@@ -22,8 +22,8 @@ DEFAULT_STRENGTH = 1.0
 MIN_SIDE = 64
 # Amplitude (luma levels, before ``strength``) on flat areas and at most on busy texture.
 FLAT_AMPLITUDE = 0.9
-TEXTURE_GAIN = 0.3
-MAX_AMPLITUDE = 3.0
+MAX_TEXTURE_GAIN = 1.0
+MAX_AMPLITUDE = 4.0
 # Root-mean-square amplitude cap per frame: keeps luma PSNR above 42 dB on busy content.
 RMS_CAP = 1.9
 
@@ -44,15 +44,20 @@ class EmbedStats:
 def texture_mask(y: np.ndarray) -> np.ndarray:
     """Per-pixel amplitude from local activity (mean absolute deviation from a local mean).
 
-    Computed at half resolution (2x2 means) and expanded back: the mask only needs to follow
-    texture at the scale of a few pixels, and this halves the per-frame cost.
+    ``FLAT_AMPLITUDE`` on flat areas, more where texture masks it: the texture gain is chosen per
+    frame so that the mark uses the frame's whole energy budget (RMS :data:`RMS_CAP`, i.e. the
+    PSNR floor) without exceeding :data:`MAX_AMPLITUDE` anywhere or :data:`MAX_TEXTURE_GAIN`
+    times the local activity. Busy frames thus carry the mark where a codec keeps detail; flat
+    frames stay at the flat amplitude. Computed at half resolution (2x2 means) and expanded back:
+    the mask only needs to follow texture at the scale of a few pixels.
     """
     h, w = y.shape
     h2, w2 = h // 2 * 2, w // 2 * 2
     small = y[:h2, :w2].astype(np.float32).reshape(h2 // 2, 2, w2 // 2, 2).mean(axis=(1, 3))
     dev = np.abs(small - ndimage.uniform_filter(small, size=3, mode="nearest"))
     act = ndimage.uniform_filter(dev, size=5, mode="nearest")
-    amp = np.clip(FLAT_AMPLITUDE + TEXTURE_GAIN * act, FLAT_AMPLITUDE, MAX_AMPLITUDE)
+    gain = _texture_gain(act)
+    amp = np.clip(FLAT_AMPLITUDE + gain * act, FLAT_AMPLITUDE, MAX_AMPLITUDE)
     rms = float(np.sqrt(np.mean(amp * amp)))
     if rms > RMS_CAP:
         amp *= RMS_CAP / rms
@@ -60,6 +65,19 @@ def texture_mask(y: np.ndarray) -> np.ndarray:
     if (h2, w2) != (h, w):
         full = np.pad(full, ((0, h - h2), (0, w - w2)), mode="edge")
     return full
+
+
+def _texture_gain(act: np.ndarray) -> float:
+    """Largest gain <= MAX_TEXTURE_GAIN whose unclipped mask RMS stays within RMS_CAP."""
+    m1 = float(act.mean())
+    m2 = float(np.mean(act * act))
+    if m2 <= 1e-9:
+        return MAX_TEXTURE_GAIN
+    # solve F^2 + 2 F g m1 + g^2 m2 = cap^2 for g >= 0
+    f = FLAT_AMPLITUDE
+    disc = (f * m1) ** 2 - m2 * (f * f - RMS_CAP * RMS_CAP)
+    g = (-f * m1 + float(np.sqrt(max(disc, 0.0)))) / m2
+    return float(min(MAX_TEXTURE_GAIN, max(0.0, g)))
 
 
 def _check_frame(y: np.ndarray) -> None:

@@ -133,3 +133,81 @@ def decode_bits(bits: np.ndarray) -> Decoded | None:
     if errors > BCH_T:  # a corrected word must lie within t of a codeword
         return None
     return Decoded(payload=payload, codeword=codeword, errors=errors)
+
+
+@lru_cache(maxsize=1)
+def generator_matrix() -> np.ndarray:
+    """(64, 248) uint8: the BCH code's systematic generator matrix (the code is linear).
+
+    Row ``i`` is the codeword of the message with only bit ``i`` set.
+    """
+    bch = _bch()
+    rows = []
+    for i in range(DATA_BITS):
+        msg = np.zeros(DATA_BITS, dtype=np.uint8)
+        msg[i] = 1
+        data = bytearray(np.packbits(msg).tobytes())
+        ecc = bytes(bch.encode(data))
+        bits = np.unpackbits(np.frombuffer(bytes(data) + ecc, dtype=np.uint8))
+        rows.append(bits[: codeword_bits()])
+    g = np.stack(rows).astype(np.uint8)
+    g.setflags(write=False)
+    return g
+
+
+def _payload_of(codeword: np.ndarray) -> Payload:
+    value = int.from_bytes(np.packbits(codeword[:DATA_BITS]).tobytes(), "big")
+    return Payload(content_id=value & ID_MAX, version=value >> ID_BITS)
+
+
+def osd_decode(soft: np.ndarray, *, order: int = 2) -> tuple[Payload, np.ndarray]:
+    """Soft-decision decoding (ordered statistics decoding, Fossorier & Lin 1995).
+
+    ``soft`` holds one real value per codeword bit, positive for 1 and negative for 0, with its
+    magnitude as the reliability. The 64 most reliable linearly independent positions fix a
+    codeword; every pattern of up to ``order`` flips among them is re-encoded and the codeword
+    best correlated with ``soft`` wins. Near maximum-likelihood for this short low-rate code, it
+    keeps decoding well past the hard-decision BCH radius. Whether the result means anything is
+    decided by the caller's hypothesis test, not here. Returns the payload and its codeword.
+    """
+    soft = np.asarray(soft, dtype=np.float64).ravel()
+    n = codeword_bits()
+    if soft.size != n:
+        raise ValueError(f"expected {n} soft bits, got {soft.size}")
+    order_idx = np.argsort(-np.abs(soft), kind="stable")
+    g = generator_matrix()[:, order_idx].copy()
+    basis: list[int] = []
+    row = 0
+    for col in range(n):
+        if row == DATA_BITS:
+            break
+        pivots = np.nonzero(g[row:, col])[0]
+        if pivots.size == 0:
+            continue
+        p = row + int(pivots[0])
+        if p != row:
+            g[[row, p]] = g[[p, row]]
+        others = np.nonzero(g[:, col])[0]
+        others = others[others != row]
+        g[others] ^= g[row]
+        basis.append(col)
+        row += 1
+    # g is now systematic on the basis columns: codeword = u @ g with u = the basis bits.
+    hard = (soft[order_idx] > 0).astype(np.uint8)
+    base = hard[basis]
+    flips = [np.zeros(DATA_BITS, dtype=np.uint8)]
+    eye = np.eye(DATA_BITS, dtype=np.uint8)
+    if order >= 1:
+        flips += list(eye)
+    if order >= 2:
+        i, j = np.triu_indices(DATA_BITS, k=1)
+        flips += list(eye[i] ^ eye[j])
+    cands = (np.stack(flips) ^ base[None, :]).astype(np.float32)
+    # float32 matmul (BLAS) of 0/1 matrices is exact here: sums stay below 2^24
+    words = (cands @ g.astype(np.float32)).astype(np.int64) & 1
+    signed = soft[order_idx]
+    score = (2 * words - 1) @ signed
+    best = words[int(np.argmax(score))].astype(np.uint8)
+    codeword = np.empty(n, dtype=np.uint8)
+    codeword[order_idx] = best
+    return _payload_of(codeword), codeword

@@ -29,3 +29,18 @@ def binomial_tail(*, n: int, k: int) -> float:
     if k <= 0:
         return 1.0
     return sum(math.comb(n, i) for i in range(k, n + 1)) / 2.0**n
+
+
+def correlation_p_value(*, z: float, data_bits: int, hypotheses: float = 1.0) -> float:
+    """p-value of a soft decode whose normalised correlation with its codeword is ``z``.
+
+    Under "no watermark" the keyed chip signs are independent fair coins, whatever the content
+    is, so for one fixed codeword ``T = sum_i s_i x_i`` is a Rademacher sum and Hoeffding's
+    inequality gives ``P(T / ||x|| >= z) <= exp(-z^2 / 2)``. The decoder picks the best of the
+    ``2^data_bits`` codewords (union bound) and the caller tried ``hypotheses`` alignments and
+    keys (Bonferroni). No assumption about the content's distribution is needed.
+    """
+    if z <= 0:
+        return 1.0
+    ln_p = data_bits * math.log(2.0) - 0.5 * z * z + math.log(max(1.0, hypotheses))
+    return min(1.0, math.exp(ln_p)) if ln_p < 0 else 1.0
