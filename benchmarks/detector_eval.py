@@ -97,6 +97,20 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['mean_p_all']:.2f} | {r['mean_p_forensic_reenc']:.2f} | "
               f"{r['mean_p_all_reenc']:.2f} |")
 
+    if report.get("within_source"):
+        from veriframe.detect.training import within_source_table
+
+        print("\n## Inside sources holding both classes (ranking only, no cross-fold scale)\n")
+        print(within_source_table(report["within_source"]))
+    folds = report.get("fold_features") or {}
+    if folds:
+        from collections import Counter
+
+        counts = Counter(name for names in folds.values() for name in names)
+        print(f"\n## Forensic features kept (chosen inside each training fold; count of "
+              f"{len(folds)} folds)\n")
+        print(", ".join(f"{name} ({n})" for name, n in counts.most_common()))
+
     print("\n## Targets\n")
     print("| target | goal | measured | met |")
     print("|---|---|---|---|")

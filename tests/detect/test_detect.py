@@ -16,7 +16,18 @@ from tests.clipgen import make_clip
 from veriframe.detect import features as fx
 from veriframe.detect.metadata import METADATA_FEATURES, match_format, metadata_evidence
 from veriframe.detect.model import Detector, load_bundle
-from veriframe.detect.training import Matrix, auc, ece, fit, train
+from veriframe.detect.training import (
+    TOP_K_CHOICES,
+    Matrix,
+    auc,
+    ece,
+    fit,
+    group_weights,
+    rank_features,
+    single_feature_oof_auc,
+    train,
+    within_source_table,
+)
 from veriframe.errors import DetectorError
 from veriframe.results import (
     CredentialCheck,
@@ -72,7 +83,7 @@ def test_features_shape_and_determinism() -> None:
     a = fx.extract(s)
     b = fx.extract(s)
     assert a.frames.shape == (6, len(fx.FRAME_FEATURES))
-    assert a.temporal.shape == (len(fx.TEMPORAL_FEATURES),)
+    assert a.pooled.shape == (len(fx.POOLED_FEATURES),)
     assert a.clip_vector().shape == (len(fx.CLIP_FEATURES),)
     assert a.frame_vectors().shape == (6, len(fx.CLIP_FEATURES))
     assert np.array_equal(a.clip_vector(), b.clip_vector())
@@ -82,8 +93,9 @@ def test_features_shape_and_determinism() -> None:
 def test_features_see_pixels() -> None:
     noisy = fx.extract(_sample(smooth=False)).clip_vector()
     smooth = fx.extract(_sample(smooth=True)).clip_vector()
-    i = fx.CLIP_FEATURES.index("res_std_mean")
-    assert noisy[i] > smooth[i] + 0.3  # log10 residual std: ~10x more noise
+    for name in ("fs_noise_mean", "flat_res_mean", "fs_flat_res_mean"):
+        i = fx.CLIP_FEATURES.index(name)
+        assert noisy[i] > smooth[i] + 0.3, name  # log10 noise level: ~10x more noise
 
 
 def test_features_bounded_frames_and_small_frames() -> None:
@@ -96,6 +108,86 @@ def test_features_bounded_frames_and_small_frames() -> None:
 def test_family_columns_cover_features() -> None:
     cols = sorted(c for fam in fx.FAMILIES for c in fx.family_columns(fam))
     assert cols == list(range(len(fx.CLIP_FEATURES)))
+
+
+def test_area_resampling_shrinks_and_preserves_mean() -> None:
+    for n_in, n_out in ((720, 256), (1280, 455), (300, 256), (10, 3)):
+        a = fx.area_matrix(n_in, n_out)
+        assert a.shape == (n_out, n_in)
+        assert np.allclose(np.asarray(a.sum(axis=1)).ravel(), 1.0, atol=1e-5)
+    with pytest.raises(ValueError):
+        fx.area_matrix(100, 200)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 256, (720, 1280)).astype(np.uint8)
+    s = fx.fixed_scale(y)
+    assert s.shape == (256, 455)
+    assert abs(float(s.mean()) - float(y.mean())) < 0.5
+    small = rng.integers(0, 256, (144, 176)).astype(np.uint8)
+    assert fx.fixed_scale(small).shape == (144, 176)  # never enlarged
+    assert np.allclose(fx.fixed_scale(np.full((600, 800), 77, np.uint8)), 77.0, atol=1e-3)
+
+
+def test_fixed_scale_features_ignore_resolution() -> None:
+    # The same picture at twice the size (each pixel doubled) gives the same fixed-scale
+    # picture, so the fixed-scale features agree: they encode content, not resolution.
+    rng = np.random.default_rng(3)
+    base = np.clip(120 + rng.normal(0, 12, (4, 288, 512, 3)), 0, 255).astype(np.uint8)
+    big = base.repeat(2, axis=1).repeat(2, axis=2)
+    cols = [i for i, n in enumerate(fx.CLIP_FEATURES) if n.startswith("fs_")]
+    a = fx.extract(FakeSample(rgb=base, luma=None, indices=(0, 1, 2, 3),
+                              timestamps=(0.0, 0.1, 0.2, 0.3), info=None)).clip_vector()
+    b = fx.extract(FakeSample(rgb=big, luma=None, indices=(0, 1, 2, 3),
+                              timestamps=(0.0, 0.1, 0.2, 0.3), info=None)).clip_vector()
+    assert np.allclose(a[cols], b[cols], atol=0.02)
+
+
+def test_immerkaer_noise_estimate() -> None:
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:256, 0:256].astype(np.float32)
+    ramp = 0.3 * xx + 0.2 * yy  # a linear ramp has no noise
+    assert fx.immerkaer_sigma(ramp) < 1e-3
+    for sigma in (2.0, 8.0):
+        est = fx.immerkaer_sigma(ramp + rng.normal(0, sigma, ramp.shape).astype(np.float32))
+        assert abs(est - sigma) < 0.1 * sigma
+
+
+def test_grid_peaks_see_period_four_pattern() -> None:
+    n = 256
+    rng = np.random.default_rng(2)
+    spec = rng.uniform(0.9, 1.1, (n, n))
+    flat = fx.grid_peaks(spec)
+    spec[n // 4, n // 4] = spec[3 * n // 4, n // 4] = 1000.0  # off-axis period-4 peaks
+    peaked = fx.grid_peaks(spec)
+    names = [p for p in fx.POOLED_FEATURES if p.startswith("grid")]
+    i_off, i_axis = names.index("grid4_off"), names.index("grid4_axis")
+    assert peaked[i_off] > flat[i_off] + 1.0
+    assert abs(peaked[i_axis] - flat[i_axis]) < 1e-9
+    # and from pixels: a period-4 checker added to noise raises the off-axis period-4 peak
+    yy, xx = np.mgrid[0:192, 0:192]
+    checker = 6.0 * np.sign(np.sin(np.pi * (xx + 0.5) / 2) * np.sin(np.pi * (yy + 0.5) / 2))
+    frames = rng.normal(120, 5, (4, 192, 192, 1))
+    plain = np.clip(frames.repeat(3, -1), 0, 255).astype(np.uint8)
+    grid = np.clip((frames + checker[None, :, :, None]).repeat(3, -1), 0, 255).astype(np.uint8)
+    j = fx.CLIP_FEATURES.index("grid4_off")
+    ts = (0.0, 0.1, 0.2, 0.3)
+    a = fx.extract(FakeSample(rgb=plain, luma=None, indices=(0, 1, 2, 3), timestamps=ts,
+                              info=None)).clip_vector()[j]
+    b = fx.extract(FakeSample(rgb=grid, luma=None, indices=(0, 1, 2, 3), timestamps=ts,
+                              info=None)).clip_vector()[j]
+    assert b > a + 1.0
+
+
+def test_temporal_residual_correlation() -> None:
+    rng = np.random.default_rng(4)
+    still = np.clip(rng.normal(120, 10, (1, 96, 128, 3)), 0, 255).astype(np.uint8)
+    same = FakeSample(rgb=still.repeat(4, axis=0), luma=None, indices=(0, 1, 2, 3),
+                      timestamps=(0.0, 0.1, 0.2, 0.3), info=None)
+    fresh = FakeSample(rgb=np.clip(rng.normal(120, 10, (4, 96, 128, 3)), 0, 255)
+                       .astype(np.uint8), luma=None, indices=(0, 1, 2, 3),
+                       timestamps=(0.0, 0.1, 0.2, 0.3), info=None)
+    j = fx.CLIP_FEATURES.index("t_res_corr")
+    assert fx.extract(same).clip_vector()[j] > 0.99
+    assert abs(fx.extract(fresh).clip_vector()[j]) < 0.1
 
 
 # ------------------------------------------------------------------ metadata
@@ -143,6 +235,68 @@ def _toy_matrix(n_groups: int = 4, per: int = 6) -> Matrix:
             y.append(label)
             groups.append(f"src{g}")
     return Matrix(np.array(rows), np.array(meta), np.array(y), np.array(groups))
+
+
+def test_group_weights_balance_sources_and_classes() -> None:
+    y = np.array([0] * 10 + [0] * 2 + [1] * 3 + [1] * 1)
+    g = np.array(["a"] * 10 + ["b"] * 2 + ["c"] * 3 + ["d"])
+    w = group_weights(y, g)
+    assert np.isclose(w[y == 0].sum(), w[y == 1].sum())
+    assert np.isclose(w[g == "a"].sum(), w[g == "b"].sum())
+    assert np.isclose(w[g == "c"].sum(), w[g == "d"].sum())
+    assert np.isclose(w.mean(), 1.0)
+
+
+def test_rank_features_and_fit_keep_the_informative_column() -> None:
+    rng = np.random.default_rng(5)
+    m = _toy_matrix(n_groups=5)
+    noise = rng.normal(0, 1, m.forensic.shape)
+    j = 7
+    noise[:, j] += 3.0 * m.y  # only column j carries the label
+    m = Matrix(noise, m.meta, m.y, m.groups)
+    order, ranking = rank_features(m)
+    assert order[0] == j
+    assert ranking[0][0] == fx.CLIP_FEATURES[j] and ranking[0][1] > 0.9
+    det = fit(m)
+    assert j in det.columns and len(det.columns) in TOP_K_CHOICES
+    assert det.info["forensic_nested_oof_auc"] > 0.9
+    fixed = fit(m, top_k=2)
+    assert len(fixed.columns) == 2 and j in fixed.columns
+
+
+def test_vectorised_single_feature_auc_matches_sklearn() -> None:
+    from veriframe.detect.training import _fit_forensic, _univariate_logreg
+
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 2, 80)
+    g = rng.integers(0, 5, 80).astype(str)
+    x = rng.normal(0, 1, (80, 3)) + y[:, None] * np.array([0.0, 1.0, -2.0])
+    w = group_weights(y, g)
+    coef, icpt, _, _ = _univariate_logreg(x, y, w)
+    for j in range(3):
+        lr = _fit_forensic(x[:, [j]], y, g, 1.0).steps[-1][1]
+        assert abs(coef[j] - lr.coef_[0, 0]) < 1e-3
+        assert abs(icpt[j] - lr.intercept_[0]) < 1e-3
+    scores = single_feature_oof_auc(x, y, g)
+    assert scores.shape == (3,)
+    assert scores[2] > 0.8 and scores[1] > 0.6
+
+
+def test_within_source_table() -> None:
+    rows = [{"source": "a/b", "n": 4, "n_synthetic": 2, "auc_forensic": 0.75, "auc_all": 1.0}]
+    text = within_source_table(rows)
+    assert "| a/b | 4 | 2 | 0.750 | 1.000 |" in text
+
+
+def test_fit_with_augmentation_uses_both_copies() -> None:
+    m = _toy_matrix(n_groups=4)
+    rng = np.random.default_rng(7)
+    copy = Matrix(m.forensic + rng.normal(0, 0.1, m.forensic.shape), m.meta, m.y, m.groups)
+    det = fit(m, augment=copy)
+    assert det.info["augmented"] is True
+    assert det.info["n_clips"] == len(m.y)
+    assert m.stack(copy).forensic.shape == (2 * len(m.y), m.forensic.shape[1])
+    assert auc(m.y, det.forensic_p(m.forensic)) > 0.9
 
 
 def test_fit_learns_separable_toy_data(tmp_path: Path) -> None:

@@ -43,10 +43,10 @@ class Clip:
 
 @dataclass(frozen=True)
 class ClipFeatures:
-    """What training needs from one clip: forensic per-frame/temporal and metadata vectors."""
+    """What training needs from one clip: forensic per-frame/pooled and metadata vectors."""
 
     frames: np.ndarray
-    temporal: np.ndarray
+    pooled: np.ndarray
     meta: np.ndarray
     tool_tags: tuple[str, ...]
 
@@ -54,7 +54,7 @@ class ClipFeatures:
         """The forensic part as :class:`~veriframe.detect.features.ForensicFeatures`."""
         return fx.ForensicFeatures(
             frames=self.frames,
-            temporal=self.temporal,
+            pooled=self.pooled,
             frame_positions=np.arange(self.frames.shape[0]),
         )
 
@@ -169,7 +169,7 @@ def clip_features(path: Path) -> ClipFeatures:
     sample = sample_frames(path, count=SAMPLE_COUNT, info=info)
     forensic = fx.extract(sample)  # type: ignore[arg-type]
     meta = metadata_evidence(info)
-    return ClipFeatures(frames=forensic.frames, temporal=forensic.temporal,
+    return ClipFeatures(frames=forensic.frames, pooled=forensic.pooled,
                         meta=meta.vector, tool_tags=meta.tool_tags)
 
 
@@ -214,7 +214,7 @@ def dataset_features(
         cached = cache / f"{key}.npz"
         if cached.is_file():
             with np.load(cached, allow_pickle=False) as z:
-                out.append(ClipFeatures(frames=z["frames"], temporal=z["temporal"],
+                out.append(ClipFeatures(frames=z["frames"], pooled=z["pooled"],
                                         meta=z["meta"],
                                         tool_tags=tuple(json.loads(str(z["tool_tags"])))))
             continue
@@ -227,7 +227,7 @@ def dataset_features(
             raise DetectorError("detector.bad-clip", f"cannot featurise {clip.path}: {exc.message}",
                                 exc.hint or "remove the clip from the dataset") from None
         tmp = cached.with_suffix(".tmp.npz")
-        np.savez(tmp, frames=feats.frames, temporal=feats.temporal, meta=feats.meta,
+        np.savez(tmp, frames=feats.frames, pooled=feats.pooled, meta=feats.meta,
                  tool_tags=np.array(json.dumps(list(feats.tool_tags))))
         os.replace(tmp, cached)
         out.append(feats)
