@@ -47,6 +47,7 @@ DEFAULT_THRESHOLD = 1e-6
 DECODE_CANDIDATES = 4  # best sync alignments whose payload is decoded and tested
 DEFAULT_MAX_FRAMES = 32
 MIN_SIDE = 48
+TRUNCATE = 2.5  # Gaussian kernels cut at 2.5 sigma: the per-frame filters dominate the cost
 MIN_BINNED_CHIP = 3.0  # pixels per chip kept when binning the mean frame down
 
 
@@ -57,33 +58,58 @@ class _Candidate:
     folded: np.ndarray
 
 
-def _mean_frame(luma: np.ndarray, max_frames: int) -> np.ndarray:
+def _pick_frames(luma: np.ndarray, max_frames: int) -> np.ndarray:
     n = luma.shape[0]
     if n > max_frames:
         idx = np.linspace(0, n - 1, max_frames).round().astype(np.int64)
         luma = luma[idx]
-    acc = np.zeros(luma.shape[1:], dtype=np.float32)
-    for frame in luma:
-        acc += frame
-    acc /= luma.shape[0]
+    return luma
+
+
+def _bin(frame: np.ndarray, f: int) -> np.ndarray:
+    """float32 frame, averaged over f x f blocks (cropped to a multiple of f)."""
+    if f == 1:
+        return frame.astype(np.float32)
+    hb, wb = frame.shape[0] // f * f, frame.shape[1] // f * f
+    acc = frame[0:hb:f, 0:wb:f].astype(np.float32)
+    for i in range(f):
+        for j in range(f):
+            if i or j:
+                acc += frame[i:hb:f, j:wb:f]
+    acc *= 1.0 / (f * f)
     return acc
 
 
-def _residual(mean: np.ndarray, chip: float) -> np.ndarray:
-    """High-passed mean frame, divided by its local activity (a cheap local whitening).
+def _smooth_abs(r: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian-smoothed ``|r|``, computed on a 4x4-binned copy (it is smooth at this scale)."""
+    h, w = r.shape
+    if sigma < 4.0 or min(h, w) < 64:
+        smooth = ndimage.gaussian_filter(np.abs(r), sigma, mode="nearest", truncate=TRUNCATE)
+        return np.asarray(smooth)
+    small = _bin(np.abs(r), 4)
+    small = ndimage.gaussian_filter(small, sigma / 4.0, mode="nearest", truncate=TRUNCATE)
+    full = np.repeat(np.repeat(small, 4, axis=0), 4, axis=1)
+    return np.pad(full, ((0, h - full.shape[0]), (0, w - full.shape[1])), mode="edge")
 
-    The embedder scales the mark with local texture, and content noise grows with texture
-    faster than the mark does, so busy areas are weighted down; clipping keeps strong edges
-    from dominating the correlation.
+
+def _residual(y: np.ndarray, chip: float) -> np.ndarray:
+    """One frame high-passed and divided by its local activity (a cheap local whitening).
+
+    Soft voting happens on these residuals: every frame is whitened on its own before the
+    frames are averaged, so a busy or badly compressed frame cannot drown the others, and
+    content that stays put is still removed by the high-pass. The embedder scales the mark
+    with local texture, and content noise grows with texture faster than the mark does, so
+    busy areas are weighted down; clipping keeps strong edges from dominating. Box filters
+    (two passes approximate the Gaussian) keep the cost per pixel independent of the chip size.
     """
-    r = mean - ndimage.gaussian_filter(mean, sigma=max(1.0, 0.8 * chip), mode="nearest")
-    act = ndimage.gaussian_filter(np.abs(r), sigma=1.5 * chip, mode="nearest")
+    low = ndimage.gaussian_filter(y, sigma=max(1.0, 0.8 * chip), mode="nearest", truncate=TRUNCATE)
+    r = y - low
+    act = _smooth_abs(r, 1.5 * chip)
     r /= act + 0.5
-    s = float(r.std())
+    s = float(np.sqrt(np.vdot(r, r) / r.size))  # ~ std: r has next to no mean
     if s > 0:
         np.clip(r, -2.5 * s, 2.5 * s, out=r)
-    r -= r.mean()
-    return r.astype(np.float32)
+    return r
 
 
 def _period_candidates(profile: np.ndarray, t0: float, length: int) -> np.ndarray:
@@ -233,19 +259,21 @@ def detect(
         return _absent(threshold=threshold, frames=frames, key_id=key_ids)
 
     chip = chip_px(h, w)
-    mean = _mean_frame(luma, max_frames)
-    if float(np.abs(mean - mean.mean()).max()) < 0.5:  # flat: nothing to read, and no coin to toss
+    picked = _pick_frames(luma, max_frames)
+    if int(picked.max()) - int(picked.min()) < 1:  # flat: nothing to read, and no coin to toss
         return _absent(threshold=threshold, frames=frames, key_id=key_ids)
 
     # Work at a reduced resolution where chips are large: the chip is still sampled by
-    # ``MIN_BINNED_CHIP`` pixels or more, and the folding and filtering cost falls by f^2.
+    # ``MIN_BINNED_CHIP`` pixels or more, and the filtering and folding cost falls by f^2.
     f = max(1, int(chip // MIN_BINNED_CHIP))
-    if f > 1:
-        hb, wb = h // f * f, w // f * f
-        mean = mean[:hb, :wb].reshape(hb // f, f, wb // f, f).mean(axis=(1, 3))
-        chip /= f
-        h, w = mean.shape
-    r = _residual(mean, chip)
+    chip /= f
+    r = np.zeros(((h // f), (w // f)), dtype=np.float32)
+    for frame in picked:
+        r += _residual(_bin(frame, f), chip)
+    # whiten the average once more: what the frames share (static content) is left in it
+    r = _residual(r, chip)
+    r -= r.mean()
+    h, w = r.shape
     t0 = P * chip
     spec_r = np.fft.rfft2(r)
     auto = np.fft.irfft2(spec_r * np.conj(spec_r), s=r.shape)
