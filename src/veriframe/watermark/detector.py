@@ -1,8 +1,8 @@
 """Detection: average the sampled frames, find the tile period and offset, decode, test.
 
-1. The luma frames of the sample are averaged (soft voting: the mark is the same in every
-   frame, the content is not), binned down while chips stay >= ``MIN_BINNED_CHIP`` pixels,
-   and high-passed with a local whitening.
+1. Every sampled luma frame is binned down while chips stay >= ``MIN_BINNED_CHIP`` pixels,
+   high-passed and whitened on its own; the residuals are averaged (soft voting: the mark is
+   the same in every frame, the content is not) and the average is whitened once more.
 2. Scale sync: the tile repeats, so the residual's autocorrelation has peaks at multiples of
    the tile period along each axis. The periods are searched on a grid around the period a
    frame of this size would have (a rescale keeps it, a crop of up to a third enlarges it).
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,13 +48,6 @@ DEFAULT_MAX_FRAMES = 32
 MIN_SIDE = 48
 TRUNCATE = 2.5  # Gaussian kernels cut at 2.5 sigma: the per-frame filters dominate the cost
 MIN_BINNED_CHIP = 3.0  # pixels per chip kept when binning the mean frame down
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    ty: float
-    tx: float
-    folded: np.ndarray
 
 
 def _pick_frames(luma: np.ndarray, max_frames: int) -> np.ndarray:
@@ -99,8 +91,7 @@ def _residual(y: np.ndarray, chip: float) -> np.ndarray:
     frames are averaged, so a busy or badly compressed frame cannot drown the others, and
     content that stays put is still removed by the high-pass. The embedder scales the mark
     with local texture, and content noise grows with texture faster than the mark does, so
-    busy areas are weighted down; clipping keeps strong edges from dominating. Box filters
-    (two passes approximate the Gaussian) keep the cost per pixel independent of the chip size.
+    busy areas are weighted down; clipping keeps strong edges from dominating.
     """
     low = ndimage.gaussian_filter(y, sigma=max(1.0, 0.8 * chip), mode="nearest", truncate=TRUNCATE)
     r = y - low
