@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ import av
 import numpy as np
 
 from veriframe.errors import MediaError
-from veriframe.media._open import AV_ERRORS, describe
+from veriframe.media._open import AV_ERRORS, describe, unreadable
 
 # Audio codecs an MP4 can carry that every player (and c2pa) handles: copied untouched.
 MP4_AUDIO_COPY = frozenset({"aac", "mp3", "alac"})
@@ -274,3 +274,28 @@ def decoded_frames(inp: Any, v_in: Any, a_in: Any, audio: Any, src: Path) -> Ite
             yield frame
     if decoded == 0 and packets:
         raise unreadable(src, "none of the video packets decodes")
+
+
+def flush(out: Any, v_out: Any, audio: Any) -> None:
+    """Drain the video encoder into ``out`` and finish the audio pass (if any)."""
+    for pkt in v_out.encode(None):
+        out.mux(pkt)
+    if audio is not None:
+        audio.finish()
+
+
+@contextlib.contextmanager
+def pass_errors(src: Path, dst: Path, started: Callable[[], bool]) -> Iterator[None]:
+    """Map FFmpeg errors of a decode-encode pass to stable codes.
+
+    Before the first frame came through (``started()`` false) the input is to blame
+    (``media.unreadable``); afterwards the output is (``media.encode-failed``).
+    """
+    try:
+        yield
+    except MediaError:
+        raise
+    except av.error.FFmpegError as exc:
+        if not started():
+            raise unreadable(src, describe(exc)) from None
+        raise encode_failed(dst, exc) from None

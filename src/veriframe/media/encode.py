@@ -28,7 +28,9 @@ from veriframe.media._write import (
     decoded_frames,
     encode_failed,
     even,
+    flush,
     open_output,
+    pass_errors,
     same_file_guard,
     yuv_frame,
     yuv_planes,
@@ -190,19 +192,10 @@ def _pump(
             out.mux(pkt)
         index += 1
 
-    try:
+    with pass_errors(src, dst, lambda: index > 0):
         for frame in decoded_frames(inp, v_in, a_in, audio, src):
             emit(frame)
-        for pkt in v_out.encode(None):
-            out.mux(pkt)
-        if audio is not None:
-            audio.finish()
-    except MediaError:
-        raise
-    except av.error.FFmpegError as exc:
-        if index == 0:
-            raise unreadable(src, describe(exc)) from None
-        raise encode_failed(dst, exc) from None
+        flush(out, v_out, audio)
     return index
 
 

@@ -23,7 +23,7 @@ import av.filter
 
 from veriframe._atomic import atomic_output
 from veriframe.errors import MediaError
-from veriframe.media._open import AV_ERRORS, check_path, describe, open_input, unreadable
+from veriframe.media._open import AV_ERRORS, check_path, open_input
 from veriframe.media._write import (
     MP4_AUDIO_COPY,
     YUV420,
@@ -31,8 +31,10 @@ from veriframe.media._write import (
     decoded_frames,
     encode_failed,
     even,
+    flush,
     format_for,
     open_output,
+    pass_errors,
     same_file_guard,
 )
 from veriframe.media.limits import Limits, limit_error, resolve_limits
@@ -409,7 +411,7 @@ def _run(
                 out.mux(pkt)
             written += 1
 
-    try:
+    with pass_errors(src, dst, lambda: decoded > 0):
         for frame in decoded_frames(inp, v_in, a_in, audio, src):
             decoded += 1
             if decoded > lim.max_frames:
@@ -433,16 +435,7 @@ def _run(
             with contextlib.suppress(EOFError, av.error.EOFError):
                 graph.push(None)
             drain()
-        for pkt in v_out.encode(None):
-            out.mux(pkt)
-        if audio is not None:
-            audio.finish()
-    except MediaError:
-        raise
-    except av.error.FFmpegError as exc:
-        if decoded == 0:
-            raise unreadable(src, describe(exc)) from None
-        raise encode_failed(dst, exc) from None
+        flush(out, v_out, audio)
     return written
 
 
