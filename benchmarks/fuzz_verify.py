@@ -535,8 +535,6 @@ def make_seeds(work: Path, *, home: Path, shared: bool = True, log: Callable[[st
                 options={"movflags": "frag_keyframe+empty_moov+default_base_moof"})
     seeds.append(Seed("fragmented.mp4", frag.read_bytes(), 1.0))
 
-    os.environ["VERIFRAME_HOME"] = str(home)
-    os.environ["VERIFRAME_KEY_PASSPHRASE"] = PASSPHRASE
     try:
         from veriframe.credentials.keys import init_keys
         from veriframe.signing import sign_video
@@ -547,7 +545,7 @@ def make_seeds(work: Path, *, home: Path, shared: bool = True, log: Callable[[st
             try:
                 signed = work / f"signed{w}.mp4"
                 sign_video(src, output=signed, model="fuzz-model", parameters={"seed": 1},
-                           title="fuzz seed", home=home)
+                           title="fuzz seed", home=home, passphrase=PASSPHRASE)
             except Exception as exc:  # the watermark may refuse a clip this small: go bigger
                 log(f"  signing a {w}x{h} seed failed ({exc}); trying a larger one")
                 continue
@@ -578,17 +576,14 @@ def _worker_main(conn: Any, home: str, memory_mb: int, detector: str | None,
     """Worker loop: receive a case directory + file name, run verify, send back the outcome."""
     import resource
 
-    os.environ["VERIFRAME_HOME"] = home
-    os.environ["VERIFRAME_KEY_PASSPHRASE"] = PASSPHRASE
     from veriframe import watermark
     from veriframe.errors import VeriframeError
     from veriframe.verification import verify
 
     if not known_marks:
-        # The known-generator-mark check (invisible-watermark, pulls torch) reads decoded
-        # pixels only, never container bytes, and costs ~0.25 s per 720p frame: off unless
-        # --known-marks, so the campaign spends its time on the parsers.
-        watermark.known_marks_available = lambda: False  # type: ignore[assignment]
+        # The known-generator-mark check reads decoded pixels only, never container bytes:
+        # off unless --known-marks, so the campaign spends its time on the parsers.
+        watermark.known_marks = lambda sample, **kw: ()  # type: ignore[assignment]
 
     det: Any = detector
     if detector is not None:
@@ -612,9 +607,9 @@ def _worker_main(conn: Any, home: str, memory_mb: int, detector: str | None,
         start = time.perf_counter()
         try:
             report = verify(path, home=home, detector=det, sample_count=sample_count)
-            err = report.error or {}
+            err = report.error or report.credentials.error
             out = {"kind": "report", "verdict": report.verdict.value,
-                   "code": err.get("code") or (report.credentials.error or {}).get("code"),
+                   "code": err.code if err is not None else None,
                    "credentials": report.credentials.state.value}
             json.dumps(report.to_dict())  # the JSON must always be producible
         except VeriframeError as exc:

@@ -82,7 +82,7 @@ def _tree_rss(root: int) -> int:
 
 
 def run_scan(folder: Path, out: Path, *, workers: int, detector: str, frames: int) -> dict:
-    cmd = [sys.executable, "-m", "veriframe.cli", "scan", str(folder), "--out", str(out),
+    cmd = [sys.executable, "-m", "veriframe._cli", "scan", str(folder), "--out", str(out),
            "--workers", str(workers), "--detector", detector, "--frames", str(frames),
            "--overwrite"]
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}

@@ -9,6 +9,8 @@ Needs Wan2.1-I2V-14B-480P-Diffusers and the Remade-AI effect LoRAs in the Huggin
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -53,9 +55,14 @@ def main() -> int:
     gen = make_generator(args.model, weights=args.weights, lora_dir=args.lora_dir,
                          options=RuntimeOptions(offload=args.offload, dtype="bf16"))
     out = Path(args.out)
+    # The library reads no environment: the script passes the home and passphrase itself.
+    home = os.environ.get("VERIFRAME_HOME")
+    passphrase = os.environ.get("VERIFRAME_KEY_PASSPHRASE") or getpass.getpass(
+        "Passphrase for the signing key: ")
     for effect in catalog.values():
         req = GenerationRequest(image=Path(args.image), effect=effect.key, seed=42)
-        result = generate_video(req, generator=gen, output=out / f"{effect.key}.mp4")
+        result = generate_video(req, generator=gen, output=out / f"{effect.key}.mp4",
+                                home=home, passphrase=passphrase, overwrite=True)
         print(f"{effect.name:16} {result.sign.output}  ({result.seconds_generate:.0f} s + "
               f"{result.seconds_sign:.1f} s provenance)")
     return 0

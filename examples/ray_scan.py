@@ -5,7 +5,7 @@
     RAY_ADDRESS=ray://head:10001 python examples/ray_scan.py /mnt/videos /mnt/out/scan
 
 Every node must see the videos at the same paths and have veriframe installed; see the
-docstring of veriframe.scale.ray. For millions of files, write the paths to a Parquet file
+docstring of veriframe.moderation.ray. For millions of files, write the paths to a Parquet file
 with a ``path`` column and pass that file instead of a folder.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from veriframe.moderation import find_videos
-from veriframe.scale.ray import scan_paths
+from veriframe.moderation.ray import scan_paths
 
 
 def main() -> None:

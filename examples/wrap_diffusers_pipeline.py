@@ -11,6 +11,8 @@ works anywhere the [generate] extra is installed.
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -41,7 +43,12 @@ def main() -> None:
 
     # The wrapper: called like the pipeline, it returns the pipeline's output and writes a
     # watermarked, C2PA-signed MP4 (nothing is written if marking or signing fails).
-    signed = ProvenancePipeline(pipe, output=args.output, fps=16)
+    # veriframe reads no environment below its command line: this script passes the home and
+    # the passphrase itself.
+    passphrase = os.environ.get("VERIFRAME_KEY_PASSPHRASE") or getpass.getpass(
+        "Passphrase for the signing key: ")
+    signed = ProvenancePipeline(pipe, output=args.output, fps=16, overwrite=True,
+                                home=os.environ.get("VERIFRAME_HOME"), passphrase=passphrase)
     image = Image.open(args.image).convert("RGB").resize((width, height))
     result = signed(image=image, prompt="the person smiles and turns to the camera",
                     height=height, width=width, num_frames=frames,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,14 @@ from tests.clipgen import make_clip
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO / ".." / "shared").resolve()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Run the suite with a throw-away HOME: no test may touch the user's ~/.veriframe."""
+    os.environ["HOME"] = tempfile.mkdtemp(prefix="veriframe-test-home-")
+    for var in ("VERIFRAME_HOME", "VERIFRAME_KEY_PASSPHRASE", "VERIFRAME_TRUST",
+                "VERIFRAME_STORE", "VERIFRAME_POLICY", "VERIFRAME_WATERMARK_KEYS"):
+        os.environ.pop(var, None)
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ def test_all_lists_exactly_the_public_api() -> None:
 
 def test_verify_and_detect_paths_do_not_import_torch() -> None:
     code = (
-        "import sys, veriframe, veriframe.verification, veriframe.signing, veriframe.cli\n"
+        "import sys, veriframe, veriframe.verification, veriframe.signing, veriframe._cli\n"
         "import veriframe.media, veriframe.watermark, veriframe.detect, veriframe.policy\n"
         "import veriframe.credentials.read, veriframe.credentials.keys, veriframe.report.html\n"
         "import veriframe.generators\n"

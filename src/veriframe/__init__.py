@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from veriframe._version import __version__
 from veriframe.errors import VeriframeError
 from veriframe.results import (
     CredentialCheck,
@@ -27,8 +28,6 @@ from veriframe.results import (
     WatermarkCheck,
     WatermarkState,
 )
-
-__version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from veriframe.detect import Detector

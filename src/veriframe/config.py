@@ -1,4 +1,4 @@
-"""Where veriframe keeps its files, and settings read from ``VERIFRAME_*`` variables."""
+"""Where veriframe keeps its files (no environment is read here: see ``veriframe.settings``)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ from pathlib import Path
 
 
 def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
-    """The veriframe home: ``home`` if given, else ``$VERIFRAME_HOME``, else ``~/.veriframe``."""
+    """The veriframe home: ``home`` if given, else ``~/.veriframe``."""
     if home is not None:
         return Path(home).expanduser()
-    env = os.environ.get("VERIFRAME_HOME")
-    if env:
-        return Path(env).expanduser()
     return Path.home() / ".veriframe"
 
 
@@ -35,9 +32,8 @@ class Paths:
 
     @property
     def store(self) -> Path:
-        """The SQLite manifest store (``$VERIFRAME_STORE`` overrides)."""
-        env = os.environ.get("VERIFRAME_STORE")
-        return Path(env).expanduser() if env else self.home / "manifests.sqlite"
+        """The SQLite manifest store of this home."""
+        return self.home / "manifests.sqlite"
 
     @property
     def trust(self) -> Path:

@@ -1,26 +1,30 @@
-"""``veriframe demo``: the whole job end to end, in a temporary home.
+"""The whole job end to end, in a temporary home (``veriframe demo`` renders it).
 
 1. create keys (a local CA and a signing certificate) in a throw-away veriframe home;
 2. make a clip: a tiny-model image-to-video generation (``tiny-wan``) when the [generate]
    extra is installed, else a short procedural clip, and watermark + sign it;
 3. derive what happens to clips in the wild: a stripped copy (the manifest removed by a
    stream copy), a tampered copy (bytes of the picture changed), a platform re-encode
-   (downscaled and recompressed: the manifest is lost, the watermark survives);
-4. verify each one and print the reports and a summary. Exit 0 when every verdict is the
-   expected one.
+   (recompressed: the manifest is lost, the watermark survives);
+4. verify each one. The demo passed when every verdict is the expected one.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from veriframe._cli_common import err_console, out_console
+from veriframe.results import VerifyReport
+from veriframe.settings import Settings
+
+PLATFORM_CRF = 23  # the re-encode a platform applies in step 3
+StepFn = Callable[[str, str], None]  # (step title, detail line) as the demo goes
 
 
 def scene(index: int, width: int, height: int, *, seed: int = 7) -> np.ndarray:
@@ -38,15 +42,38 @@ def scene(index: int, width: int, height: int, *, seed: int = 7) -> np.ndarray:
     return np.clip(np.stack([r, g, b], axis=-1), 0, 255).astype(np.uint8)
 
 
-def _tiny_generation_available() -> bool:
-    try:
-        import diffusers  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
-        return False
+@dataclass(frozen=True)
+class DemoCase:
+    """One verified copy: its name, the verdict it should get, and the report it got."""
+
+    name: str
+    expected: str
+    report: VerifyReport
+
+    @property
+    def ok(self) -> bool:
+        """Whether the verdict is the expected one."""
+        return self.report.verdict.value == self.expected
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    """Every case of one demo run."""
+
+    cases: tuple[DemoCase, ...]
+    generated_with: str  # "tiny-wan" or "procedural"
+
+    @property
+    def ok(self) -> bool:
+        """Whether every verdict was the expected one."""
+        return all(c.ok for c in self.cases)
+
+
+def tiny_generation_available() -> bool:
+    """Whether torch and diffusers are installed (the [generate] extra)."""
     from importlib.util import find_spec
 
-    return find_spec("veriframe.generators.tiny") is not None
+    return find_spec("torch") is not None and find_spec("diffusers") is not None
 
 
 def _tamper(src: Path, dst: Path) -> None:
@@ -61,39 +88,38 @@ def _tamper(src: Path, dst: Path) -> None:
     dst.write_bytes(bytes(data))
 
 
-def run_demo(*, keep: Path | None = None, tiny_model: bool = True) -> int:
-    """Run the demo; return 0 when every verdict is as expected, else 1."""
+def run_demo(
+    *, keep: Path | None = None, tiny_model: bool = True, on_step: StepFn | None = None
+) -> DemoOutcome:
+    """Run the demo in a temporary home; ``keep`` copies the clips there at the end."""
     from veriframe import media
     from veriframe.credentials.keys import init_keys
     from veriframe.credentials.manifest import ManifestSpec
-    from veriframe.report.terminal import render
     from veriframe.signing import sign_frames
-    from veriframe.verification import exit_code, verify
+    from veriframe.verification import verify
 
-    console, out = err_console(), out_console()
+    def step(title: str, detail: str) -> None:
+        if on_step is not None:
+            on_step(title, detail)
+
     work = Path(tempfile.mkdtemp(prefix="veriframe-demo-"))
-    home = work / "home"
-    passphrase = secrets.token_urlsafe(16)
-    old_env = {k: os.environ.get(k) for k in ("VERIFRAME_HOME", "VERIFRAME_KEY_PASSPHRASE")}
-    os.environ["VERIFRAME_HOME"] = str(home)
-    os.environ["VERIFRAME_KEY_PASSPHRASE"] = passphrase
     try:
-        console.rule("[bold]1. keys")
-        info = init_keys(org="veriframe demo newsroom", passphrase=passphrase, home=home)
-        console.print(f"local CA and signing certificate for [bold]{info.subject}[/] in {home}")
+        settings = Settings(home=work / "home", passphrase=secrets.token_urlsafe(16))
+        info = init_keys(org="veriframe demo newsroom", passphrase=settings.passphrase or "",
+                         home=settings.home)
+        step("1. keys", f"local CA and signing certificate for {info.subject} in "
+             f"{settings.home}")
 
-        console.rule("[bold]2. generate and sign")
         signed = work / "clip.signed.mp4"
-        if tiny_model and _tiny_generation_available():
+        if tiny_model and tiny_generation_available():
             from veriframe.generators.demo import generate_demo_clip
 
-            result = generate_demo_clip(output=signed, home=home)
-            console.print("generated with the tiny random-weight Wan2.1 I2V build (tiny-wan)")
+            result = generate_demo_clip(output=signed, settings=settings)
+            how = "tiny-wan"
+            step("2. generate and sign",
+                 "generated with the tiny random-weight Wan2.1 I2V build (tiny-wan)")
         else:
-            why = (
-                "disabled" if not tiny_model else "torch/diffusers not installed ([generate] extra)"
-            )
-            console.print(f"tiny-model generation skipped ({why}): using a procedural clip")
+            why = "disabled" if not tiny_model else "torch/diffusers not installed ([generate])"
             frames = np.stack([scene(i, 640, 360) for i in range(48)])
             spec = ManifestSpec(
                 title="veriframe demo clip",
@@ -102,10 +128,13 @@ def run_demo(*, keep: Path | None = None, tiny_model: bool = True) -> int:
                 parameters={"seed": 7, "frames": 48, "fps": 16},
                 prompt="a disc drifting over a textured gradient",
             )
-            result = sign_frames(frames, fps=16, output=signed, spec=spec, home=home)
-        console.print(f"signed {signed.name}: watermark payload {result.payload_id}")
+            result = sign_frames(frames, fps=16, output=signed, spec=spec, settings=settings)
+            how = "procedural"
+            step("2. generate and sign",
+                 f"tiny-model generation skipped ({why}): used a procedural clip")
+        step("2. generate and sign", f"signed {signed.name}: watermark payload "
+             f"{result.payload_id}")
 
-        console.rule("[bold]3. what happens to clips in the wild")
         stripped, tampered, reposted = (
             work / "clip.stripped.mp4",
             work / "clip.tampered.mp4",
@@ -113,40 +142,25 @@ def run_demo(*, keep: Path | None = None, tiny_model: bool = True) -> int:
         )
         media.remux(signed, stripped)
         _tamper(signed, tampered)
-        media.transcode(signed, reposted, codec="libx264", crf=23)
-        console.print("stripped: manifest removed by a stream copy")
-        console.print("tampered: 64 bytes of picture data flipped")
-        console.print("reposted: re-encoded with H.264 at CRF 28, as a platform would")
+        media.transcode(signed, reposted, codec="libx264", crf=PLATFORM_CRF)
+        step("3. what happens to clips in the wild", "stripped: manifest removed by a stream copy")
+        step("3. what happens to clips in the wild", "tampered: 64 bytes of picture data flipped")
+        step("3. what happens to clips in the wild",
+             f"reposted: re-encoded with H.264 at CRF {PLATFORM_CRF}, as a platform would")
 
-        expected = {
-            signed: "signed",
-            stripped: "recovered",
-            tampered: "tampered",
-            reposted: "recovered",
-        }
-        rows = []
-        for path, want in expected.items():
-            console.rule(f"[bold]verify {path.name}")
-            report = verify(path, home=home, policy="newsroom")
-            render(report, console=out)
-            rows.append((path.name, want, report.verdict.value, exit_code(report)))
-
-        console.rule("[bold]summary")
-        ok = True
-        for name, want, got, code in rows:
-            mark = "[green]ok[/]" if want == got else "[red]UNEXPECTED[/]"
-            ok &= want == got
-            console.print(f"{name:22} expected {want:10} got {got:10} exit {code}  {mark}")
+        expected = {signed: "signed", stripped: "recovered", tampered: "tampered",
+                    reposted: "recovered"}
+        cases = tuple(
+            DemoCase(path.name, want, verify(path, settings=settings, policy="newsroom"))
+            for path, want in expected.items()
+        )
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
             for path in expected:
                 shutil.copy2(path, keep / path.name)
-            console.print(f"demo files kept in {keep}")
-        return 0 if ok else 1
+        return DemoOutcome(cases=cases, generated_with=how)
     finally:
-        for key, value in old_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         shutil.rmtree(work, ignore_errors=True)
+
+
+__all__ = ["DemoCase", "DemoOutcome", "run_demo", "scene", "tiny_generation_available"]

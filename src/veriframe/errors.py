@@ -1,54 +1,46 @@
-"""One root error with a stable code, a message and a hint for the user.
+"""One root error with a stable code, the error kinds, and the one table of exit codes.
 
-Every error a user can cause is a :class:`VeriframeError`. The CLI prints
-``error[code]: message`` and the hint, and exits with ``exit_code``; it never shows a
-traceback unless ``--debug`` is given.
+Every error a user can cause is a :class:`VeriframeError` with a stable ``code`` (scripts may
+match on it), a ``message`` and a ``hint``. Its :class:`ErrorKind` says whose fault it is, and
+the kind alone decides the exit code (:data:`EXIT_FOR_KIND`). Inside reports an error travels
+as a frozen :class:`ErrorInfo` (``to_dict()`` gives the ``{"code", "message", "hint"}`` of the
+JSON); :meth:`ErrorInfo.to_exception` turns it back into the exception when a caller wants one
+(see ``VerifyReport.raise_for_error``).
 """
 
 from __future__ import annotations
 
-# Exit codes shared by every command (verify adds its own verdict codes, see cli.py).
-EXIT_OK = 0
-EXIT_OPERATIONAL = 1
-EXIT_INVALID = 2
-EXIT_NO_PROVENANCE = 3
-EXIT_UNSUPPORTED = 4
+import enum
+from dataclasses import dataclass
 
 
-class VeriframeError(Exception):
-    """An error the user can act on.
+class ExitCode(enum.IntEnum):
+    """Every exit code of the ``veriframe`` command (README has the table in words)."""
 
-    ``code`` is stable (scripts may match on it), ``message`` says what went wrong,
-    ``hint`` says what to do about it, ``exit_code`` is what the CLI exits with.
-    """
-
-    exit_code: int = EXIT_OPERATIONAL
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        hint: str = "",
-        *,
-        exit_code: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.hint = hint
-        if exit_code is not None:
-            self.exit_code = exit_code
-
-    def __str__(self) -> str:
-        return f"error[{self.code}]: {self.message}"
-
-    def to_dict(self) -> dict[str, str]:
-        """The error as it appears in JSON output."""
-        return {"code": self.code, "message": self.message, "hint": self.hint}
+    OK = 0
+    OPERATIONAL = 1  # could not run: missing file or keys, bad option, store or network down
+    TAMPERED = 2  # credentials fail validation (or, with --require-trusted, are not trusted)
+    NO_PROVENANCE = 3  # no credentials, and none recovered through a watermark
+    UNSUPPORTED_INPUT = 4  # the input is not something veriframe can read
+    INTERRUPTED = 130  # Ctrl-C
 
 
-# Media errors that mean "this input is not something veriframe can handle" (exit 4), as
-# opposed to operational failures such as a missing file (exit 1).
+class ErrorKind(str, enum.Enum):
+    """Whose fault an error is: that decides the exit code and the HTTP status."""
+
+    INPUT = "input"  # the input file is unsupported, unreadable or over a limit
+    OPERATIONAL = "operational"  # the environment: a missing file, keys, store, config, network
+    INTERNAL = "internal"  # a bug in veriframe
+
+
+EXIT_FOR_KIND: dict[ErrorKind, ExitCode] = {
+    ErrorKind.INPUT: ExitCode.UNSUPPORTED_INPUT,
+    ErrorKind.OPERATIONAL: ExitCode.OPERATIONAL,
+    ErrorKind.INTERNAL: ExitCode.OPERATIONAL,
+}
+
+# Media codes that mean "this input is not something veriframe can handle" (kind INPUT), as
+# opposed to operational failures such as a missing file.
 INPUT_ERROR_CODES = frozenset(
     {
         "media.empty",
@@ -63,19 +55,80 @@ INPUT_ERROR_CODES = frozenset(
 )
 
 
-class MediaError(VeriframeError):
-    """A media file cannot be read, decoded or written (exit 4 when the input is at fault)."""
+@dataclass(frozen=True)
+class ErrorInfo:
+    """An error as it is kept inside a report: stable code, message, hint and kind."""
 
-    def __init__(self, code: str, message: str, hint: str = "", *, exit_code: int | None = None):
-        if exit_code is None and code in INPUT_ERROR_CODES:
-            exit_code = EXIT_UNSUPPORTED
-        super().__init__(code, message, hint, exit_code=exit_code)
+    code: str
+    message: str
+    hint: str = ""
+    kind: ErrorKind = ErrorKind.OPERATIONAL
+
+    def to_dict(self) -> dict[str, str]:
+        """The error as it appears in JSON output (the kind is not part of the JSON)."""
+        return {"code": self.code, "message": self.message, "hint": self.hint}
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The exit code for this error's kind."""
+        return EXIT_FOR_KIND[self.kind]
+
+    def to_exception(self) -> VeriframeError:
+        """This error as a :class:`VeriframeError` (to raise or to print)."""
+        return VeriframeError(self.code, self.message, self.hint, kind=self.kind)
+
+
+class VeriframeError(Exception):
+    """An error the user can act on.
+
+    ``code`` is stable, ``message`` says what went wrong, ``hint`` what to do about it, and
+    ``kind`` whose fault it is (which decides :attr:`exit_code`).
+    """
+
+    default_kind: ErrorKind = ErrorKind.OPERATIONAL
+
+    def __init__(
+        self, code: str, message: str, hint: str = "", *, kind: ErrorKind | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.kind = kind if kind is not None else self.default_kind
+
+    def __str__(self) -> str:
+        return f"error[{self.code}]: {self.message}"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """What the CLI exits with for this error."""
+        return EXIT_FOR_KIND[self.kind]
+
+    @property
+    def info(self) -> ErrorInfo:
+        """This error as a frozen :class:`ErrorInfo` (for reports)."""
+        return ErrorInfo(self.code, self.message, self.hint, self.kind)
+
+    def to_dict(self) -> dict[str, str]:
+        """The error as it appears in JSON output."""
+        return self.info.to_dict()
+
+
+class MediaError(VeriframeError):
+    """A media file cannot be read, decoded or written (kind INPUT when the input is at fault)."""
+
+    def __init__(
+        self, code: str, message: str, hint: str = "", *, kind: ErrorKind | None = None
+    ) -> None:
+        if kind is None and code in INPUT_ERROR_CODES:
+            kind = ErrorKind.INPUT
+        super().__init__(code, message, hint, kind=kind)
 
 
 class UnsupportedInputError(VeriframeError):
-    """The input is of a type veriframe does not handle (exit code 4)."""
+    """The input is of a type veriframe does not handle (kind INPUT, exit code 4)."""
 
-    exit_code = EXIT_UNSUPPORTED
+    default_kind = ErrorKind.INPUT
 
 
 class KeysError(VeriframeError):
@@ -107,14 +160,13 @@ class StoreError(VeriframeError):
 
 
 __all__ = [
-    "EXIT_INVALID",
-    "EXIT_NO_PROVENANCE",
-    "EXIT_OK",
-    "EXIT_OPERATIONAL",
-    "EXIT_UNSUPPORTED",
+    "EXIT_FOR_KIND",
     "INPUT_ERROR_CODES",
     "CredentialsError",
     "DetectorError",
+    "ErrorInfo",
+    "ErrorKind",
+    "ExitCode",
     "GenerateError",
     "KeysError",
     "MediaError",

@@ -1,8 +1,10 @@
 """Result types: frozen dataclasses whose ``to_dict()`` is the JSON schema.
 
 A verification that *ran* returns a :class:`VerifyReport`, whatever it found. Each check has
-exactly one ``state`` string (never a bare bool); sections a run did not fill say
-``"not_checked"``. The JSON schema is ``veriframe.verify/1`` (documented in docs/json-schema.md).
+exactly one ``state``, an enum that serialises to its string (never a bare bool); sections a
+run did not fill say ``"not_checked"``. Errors inside a report are :class:`ErrorInfo`. The JSON
+schema is ``veriframe.verify/1`` (documented in docs/json-schema.md); the exit code of a report
+comes from the one table here (:meth:`VerifyReport.exit_code`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+from veriframe.errors import ErrorInfo, ErrorKind, ExitCode
 
 SCHEMA_VERIFY = "veriframe.verify/1"
 NOT_CHECKED = "not_checked"
@@ -36,7 +40,25 @@ def to_jsonable(value: Any) -> Any:
 
 
 class _Result:
-    """Mixin: ``to_dict()`` built from the dataclass fields."""
+    """Mixin: ``to_dict()`` built from the dataclass fields.
+
+    A field annotated with a state enum also accepts that state's string (``"scored"``), and
+    an ``error`` field a ``{"code", "message", "hint"}`` mapping: both are converted on
+    construction, so every state a report holds is the enum and every error an ErrorInfo.
+    """
+
+    _states: ClassVar[dict[str, type[enum.Enum]]] = {}
+
+    def __post_init__(self) -> None:
+        for name, kind in self._states.items():
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, kind):
+                object.__setattr__(self, name, kind(value))
+        error = getattr(self, "error", None)
+        if isinstance(error, Mapping):
+            object.__setattr__(self, "error", ErrorInfo(
+                str(error.get("code", "error")), str(error.get("message", "")),
+                str(error.get("hint", ""))))
 
     def to_dict(self) -> dict[str, Any]:
         """This result as plain JSON-compatible values."""
@@ -66,6 +88,39 @@ class WatermarkState(str, enum.Enum):
     NOT_CHECKED = NOT_CHECKED
 
 
+class RecoveryState(str, enum.Enum):
+    """What became of a manifest looked up through the watermark's payload id."""
+
+    RECOVERED = "recovered"  # signature re-validated and the content fingerprint matches
+    MISMATCH = "mismatch"  # signature fine, but this content is not what was signed
+    INVALID = "invalid"  # the stored manifest's signature fails
+    NOT_FOUND = "not_found"  # the id is not in the store
+    ERROR = "error"
+
+
+class HardBinding(str, enum.Enum):
+    """Whether a manifest's content hash binds to the bytes at hand."""
+
+    MATCH = "match"
+    MISMATCH = "mismatch"
+
+
+class DetectionState(str, enum.Enum):
+    """The one state of the detector check."""
+
+    SCORED = "scored"
+    ERROR = "error"
+    NOT_CHECKED = NOT_CHECKED
+
+
+class DecisionState(str, enum.Enum):
+    """The one state of the policy decision."""
+
+    DECIDED = "decided"
+    ERROR = "error"
+    NOT_CHECKED = NOT_CHECKED
+
+
 class Verdict(str, enum.Enum):
     """One word for the whole file."""
 
@@ -74,6 +129,15 @@ class Verdict(str, enum.Enum):
     TAMPERED = "tampered"  # credentials invalid (or recovered ones do not match)
     UNSIGNED = "unsigned"  # no provenance found
     ERROR = "error"
+
+
+# The one table from a verdict to the exit code (an ERROR verdict exits by its error's kind).
+EXIT_FOR_VERDICT: dict[Verdict, ExitCode] = {
+    Verdict.SIGNED: ExitCode.OK,
+    Verdict.RECOVERED: ExitCode.OK,
+    Verdict.TAMPERED: ExitCode.TAMPERED,
+    Verdict.UNSIGNED: ExitCode.NO_PROVENANCE,
+}
 
 
 @dataclass(frozen=True)
@@ -105,6 +169,11 @@ class CredentialCheck(_Result):
     when ``state`` is valid or trusted: an invalid manifest's contents are not shown as fact.
     """
 
+    _states: ClassVar[dict[str, type[enum.Enum]]] = {
+        "state": CredentialState,
+        "hard_binding": HardBinding,
+    }
+
     state: CredentialState = CredentialState.NOT_CHECKED
     failures: tuple[Issue, ...] = ()  # failed validation codes (tampering evidence)
     successes: tuple[str, ...] = ()  # succeeded validation codes, e.g. claimSignature.validated
@@ -117,26 +186,22 @@ class CredentialCheck(_Result):
     ingredients: tuple[dict[str, Any], ...] = ()
     manifest_label: str | None = None
     manifest: dict[str, Any] | None = None
-    error: dict[str, str] | None = None
+    error: ErrorInfo | None = None
     # Notes that are not failures, e.g. signingCredential.untrusted (signer not in the anchors).
     informational: tuple[Issue, ...] = ()
-    # Does the manifest's content hash match these bytes: "match" | "mismatch" | None (not
-    # checked). For a manifest recovered from the store, ``state`` judges the manifest itself
-    # and this says whether it binds to the file at hand.
-    hard_binding: str | None = None
+    # Does the manifest's content hash match these bytes (None: not checked). For a manifest
+    # recovered from the store, ``state`` judges the manifest itself and this says whether it
+    # binds to the file at hand.
+    hard_binding: HardBinding | None = None
 
 
 @dataclass(frozen=True)
 class RecoveredCredentials(_Result):
-    """A manifest found in the store through the watermark's payload id.
+    """A manifest found in the store through the watermark's payload id (see RecoveryState)."""
 
-    ``state``: ``recovered`` (signature re-validated and the content fingerprint matches),
-    ``mismatch`` (signature fine but this content is not what was signed: a copied mark),
-    ``invalid`` (the stored manifest's signature fails), ``not_found`` (id not in the store),
-    ``error``.
-    """
+    _states: ClassVar[dict[str, type[enum.Enum]]] = {"state": RecoveryState}
 
-    state: str
+    state: RecoveryState
     store: str | None = None
     credentials: CredentialCheck | None = None
     fingerprint_distance: float | None = None
@@ -159,6 +224,8 @@ class KnownMark(_Result):
 class WatermarkCheck(_Result):
     """Result of searching for veriframe's watermark (and known generator marks)."""
 
+    _states: ClassVar[dict[str, type[enum.Enum]]] = {"state": WatermarkState}
+
     state: WatermarkState = WatermarkState.NOT_CHECKED
     payload_id: str | None = None  # hex of the content id
     version: int | None = None
@@ -170,7 +237,7 @@ class WatermarkCheck(_Result):
     key_id: str | None = None  # which key was searched (fingerprint, not the key)
     known_generator_marks: tuple[KnownMark, ...] = ()
     recovered: RecoveredCredentials | None = None
-    error: dict[str, str] | None = None
+    error: ErrorInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -198,21 +265,25 @@ class FrameScore(_Result):
 class DetectionCheck(_Result):
     """The detector's estimate that the clip is synthetic, and the evidence for it."""
 
-    state: str = NOT_CHECKED  # scored | not_checked | error
+    _states: ClassVar[dict[str, type[enum.Enum]]] = {"state": DetectionState}
+
+    state: DetectionState = DetectionState.NOT_CHECKED
     p_synthetic: float | None = None
-    label: str | None = None  # from the policy thresholds
+    label: str | None = None  # from the policy's thresholds, when a policy was applied
     model: str | None = None
     signals: tuple[Signal, ...] = ()
     frame_scores: tuple[FrameScore, ...] = ()
     used_metadata: bool = True
-    error: dict[str, str] | None = None
+    error: ErrorInfo | None = None
 
 
 @dataclass(frozen=True)
 class Decision(_Result):
     """What a policy decided for this file."""
 
-    state: str = NOT_CHECKED  # decided | not_checked | error
+    _states: ClassVar[dict[str, type[enum.Enum]]] = {"state": DecisionState}
+
+    state: DecisionState = DecisionState.NOT_CHECKED
     policy: str | None = None
     label: str | None = None  # e.g. ai-generated, tampered, unverified, authentic-signed
     action: str | None = None  # allow | label | review | block
@@ -233,13 +304,15 @@ class FileInfo(_Result):
 class VerifyReport(_Result):
     """Everything ``verify`` found about one file."""
 
+    _states: ClassVar[dict[str, type[enum.Enum]]] = {"verdict": Verdict}
+
     file: FileInfo
     verdict: Verdict
     credentials: CredentialCheck = field(default_factory=CredentialCheck)
     watermark: WatermarkCheck = field(default_factory=WatermarkCheck)
     detection: DetectionCheck = field(default_factory=DetectionCheck)
     decision: Decision = field(default_factory=Decision)
-    error: dict[str, str] | None = None
+    error: ErrorInfo | None = None
     schema: str = SCHEMA_VERIFY
 
     def to_dict(self) -> dict[str, Any]:
@@ -249,6 +322,34 @@ class VerifyReport(_Result):
             if f.name != "schema":
                 out[f.name] = to_jsonable(getattr(self, f.name))
         return out
+
+    def exit_code(self, *, require_trusted: bool = False) -> ExitCode:
+        """The documented exit code of ``veriframe verify`` for this report.
+
+        ``require_trusted``: a signed or recovered file whose signer does not chain to a trust
+        anchor exits :attr:`ExitCode.TAMPERED` instead of OK.
+        """
+        if self.verdict is Verdict.ERROR:
+            return self.error.exit_code if self.error is not None else ExitCode.OPERATIONAL
+        code = EXIT_FOR_VERDICT[self.verdict]
+        if require_trusted and code is ExitCode.OK:
+            creds = self.credentials
+            if self.verdict is Verdict.RECOVERED:
+                rec = self.watermark.recovered
+                creds = rec.credentials if rec is not None else None  # type: ignore[assignment]
+            if creds is None or creds.state is not CredentialState.TRUSTED:
+                return ExitCode.TAMPERED
+        return code
+
+    def raise_for_error(self) -> VerifyReport:
+        """Raise the report's error as a :class:`~veriframe.errors.VeriframeError` when the
+        verification could not judge the file (verdict ``error``); else return the report."""
+        if self.verdict is Verdict.ERROR:
+            info = self.error or ErrorInfo(
+                "verify.error", "the file could not be verified", kind=ErrorKind.OPERATIONAL
+            )
+            raise info.to_exception()
+        return self
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """The sign path: media → watermark → C2PA manifest → signed MP4 + manifest-store record.
 
-Fail closed: the output appears (atomically, by rename) only after the watermark was
-embedded *and found again* in the encoded file, the manifest was signed, and its record was
-written to the manifest store. On any failure nothing is written and the input is untouched.
+Frames are marked in the same pass that encodes them (a video is decoded once, generated
+frames are encoded once). Fail closed: the output appears (atomically, by rename) only after
+the watermark was embedded *and found again* in the encoded file, the manifest was signed,
+and its record was written to the manifest store. On any failure nothing is written and the
+input is untouched. An existing output is replaced only with ``overwrite=True``, and the
+input never.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from veriframe import watermark
 from veriframe._atomic import atomic_output
-from veriframe.config import Paths
 from veriframe.credentials.manifest import (
     TRAINED_ALGORITHMIC_MEDIA,
     ManifestSpec,
@@ -27,17 +30,24 @@ from veriframe.credentials.manifest import (
 )
 from veriframe.errors import MediaError, VeriframeError, WatermarkError
 from veriframe.results import SignResult, WatermarkState
+from veriframe.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
     from veriframe.credentials.keys import SigningIdentity
     from veriframe.credentials.store import ManifestStore
+    from veriframe.media.encode import LumaTransform
 
 # Containers C2PA signs in place; anything else is converted to MP4 and the report says so.
 _MP4_FAMILY = {"mp4", "mov", "m4v", "mov,mp4,m4a,3gp,3g2,mj2"}
 _OUTPUT_SUFFIXES = {".mp4", ".m4v"}
 
 
-def _check_paths(src: Path, output: Path) -> None:
+def check_output(output: Path, *, overwrite: bool, src: Path | None = None) -> None:
+    """Refuse an output that is not ``.mp4``, is a folder, is the input, or exists already.
+
+    An existing output file is replaced only with ``overwrite`` (``--force``); the input
+    itself never, whatever ``overwrite`` says.
+    """
     if output.suffix.lower() not in _OUTPUT_SUFFIXES:
         raise VeriframeError(
             "sign.output-format",
@@ -48,37 +58,48 @@ def _check_paths(src: Path, output: Path) -> None:
         raise VeriframeError(
             "sign.output-is-directory", f"{output} is a directory", "give a file name with -o"
         )
-    try:
-        same = output.exists() and os.path.samefile(src, output)
-    except OSError:
-        same = False
-    if same or src.resolve() == output.resolve():
+    if src is not None:
+        try:
+            same = output.exists() and os.path.samefile(src, output)
+        except OSError:
+            same = False
+        if same or src.resolve() == output.resolve():
+            raise VeriframeError(
+                "sign.same-file",
+                "the output would overwrite the input",
+                "veriframe never overwrites an input: choose another output path with -o",
+            )
+    if output.exists() and not overwrite:
         raise VeriframeError(
-            "sign.same-file",
-            "the output would overwrite the input",
-            "veriframe never overwrites an input: choose another output path with -o",
+            "sign.output-exists",
+            f"{output} already exists",
+            "choose another output path, or pass --force to replace it",
         )
 
 
-def _identity(
-    identity: SigningIdentity | None, home: str | os.PathLike[str] | None, passphrase: str | None
-) -> SigningIdentity:
+def _identity(identity: SigningIdentity | None, settings: Settings) -> SigningIdentity:
     if identity is not None:
         return identity
     from veriframe.credentials.keys import load_identity
 
-    return load_identity(home=home, passphrase=passphrase)
+    return load_identity(home=settings.home, passphrase=settings.passphrase)
 
 
-def _open_store(
-    store: ManifestStore | str | os.PathLike[str] | None, home: str | os.PathLike[str] | None
-) -> ManifestStore:
+def _open_store(store: ManifestStore | None, settings: Settings) -> ManifestStore:
+    from veriframe.credentials.store import ManifestStore
+
+    return store if store is not None else ManifestStore(settings.store_path)
+
+
+def _split_store(
+    store: ManifestStore | str | os.PathLike[str] | None,
+) -> tuple[ManifestStore | None, str | os.PathLike[str] | None]:
+    """An open store, or a path for the settings."""
     from veriframe.credentials.store import ManifestStore
 
     if isinstance(store, ManifestStore):
-        return store
-    path = Path(store) if store is not None else Paths.resolve(home).store
-    return ManifestStore(path)
+        return store, None
+    return None, store
 
 
 def sign_video(
@@ -96,24 +117,29 @@ def sign_video(
     digital_source_type: str = TRAINED_ALGORITHMIC_MEDIA,
     allow_training: bool = False,
     identity: SigningIdentity | None = None,
+    settings: Settings | None = None,
     home: str | os.PathLike[str] | None = None,
     passphrase: str | None = None,
     store: ManifestStore | str | os.PathLike[str] | None = None,
     crf: int = 18,
+    overwrite: bool = False,
 ) -> SignResult:
     """Watermark ``src`` and sign it with C2PA Content Credentials, writing ``output`` (MP4).
 
     Either pass a complete ``spec`` or describe the generation with the keyword arguments
     (model, parameters, prompt, input image). Keys come from ``identity`` (e.g. a remote
-    signer built with ``SigningIdentity.remote``) or from the veriframe home, unlocked with
-    ``passphrase`` or ``$VERIFRAME_KEY_PASSPHRASE``. Raises :class:`VeriframeError` on any
-    failure, in which case nothing was written.
+    signer built with ``SigningIdentity.remote``) or from the home of ``settings`` (``home``
+    overrides it), unlocked with ``passphrase``. An existing ``output`` is refused unless
+    ``overwrite``. Raises :class:`VeriframeError` on any failure, in which case nothing was
+    written.
     """
     from veriframe import media
 
+    open_store, store_path = _split_store(store)
+    cfg = resolve_settings(settings, home=home, store=store_path, passphrase=passphrase)
     src_path, out_path = Path(src), Path(output)
-    info = media.probe(src_path)  # not-found / unreadable / unsupported raise here, before keys
-    _check_paths(src_path, out_path)
+    info = media.probe(src_path, limits=cfg.limits)  # bad input raises here, before keys
+    check_output(out_path, overwrite=overwrite, src=src_path)
     if spec is None:
         spec = ManifestSpec(
             title=title or out_path.name,
@@ -129,12 +155,20 @@ def sign_video(
     container = (info.container or "").lower()
     if container not in _MP4_FAMILY and src_path.suffix.lower() not in {".mp4", ".mov", ".m4v"}:
         spec = dataclasses.replace(spec, converted_from=src_path.suffix.lstrip(".") or container)
-    ident = _identity(identity, home, passphrase)
-    manifest_store = _open_store(store, home)
+    _ingredients(spec)
+    ident = _identity(identity, cfg)
+    manifest_store = _open_store(open_store, cfg)
+    key = watermark.WatermarkKey(ident.watermark_key)
+    payload = watermark.Payload.new()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".veriframe-", dir=out_path.parent) as tmp:
-        return _mark_and_sign(
-            src_path, out_path, Path(tmp), spec=spec, identity=ident, store=manifest_store, crf=crf
+        marked = Path(tmp) / "marked.mp4"
+        media.rewrite_video(
+            src_path, marked, transform=_marker(key, payload), crf=crf, limits=cfg.limits
+        )
+        return _check_and_sign(
+            marked, out_path, spec=spec, identity=ident, store=manifest_store, key=key,
+            payload=payload,
         )
 
 
@@ -145,59 +179,81 @@ def sign_frames(
     output: str | os.PathLike[str],
     spec: ManifestSpec,
     identity: SigningIdentity | None = None,
+    settings: Settings | None = None,
     home: str | os.PathLike[str] | None = None,
     passphrase: str | None = None,
     audio_from: str | os.PathLike[str] | None = None,
     store: ManifestStore | str | os.PathLike[str] | None = None,
     crf: int = 18,
+    overwrite: bool = False,
 ) -> SignResult:
     """Encode RGB uint8 ``frames`` (N,H,W,3) to a watermarked, signed MP4 at ``output``.
 
-    Generators call this. The frames are first written losslessly (x264 CRF 0) to a private
-    temporary file, so the mark is embedded on exactly the generated pixels and the output is
-    encoded once at ``crf``.
+    Generators call this. Each frame is marked on exactly the generated pixels (after the
+    conversion to yuv420p) in the pass that encodes it at ``crf``: one encode, no
+    intermediate file. Keys, store and ``overwrite`` as in :func:`sign_video`.
     """
     from veriframe import media
 
+    open_store, store_path = _split_store(store)
+    cfg = resolve_settings(settings, home=home, store=store_path, passphrase=passphrase)
     out_path = Path(output)
-    if out_path.suffix.lower() not in _OUTPUT_SUFFIXES:
-        _check_paths(out_path, out_path)
-    ident = _identity(identity, home, passphrase)
-    manifest_store = _open_store(store, home)
+    check_output(out_path, overwrite=overwrite)
+    _ingredients(spec)
+    ident = _identity(identity, cfg)
+    manifest_store = _open_store(open_store, cfg)
+    key = watermark.WatermarkKey(ident.watermark_key)
+    payload = watermark.Payload.new()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".veriframe-", dir=out_path.parent) as tmp:
-        raw = Path(tmp) / "generated.mp4"
+        marked = Path(tmp) / "marked.mp4"
         media.write_video(
-            raw,
+            marked,
             frames,
             fps=fps,
             audio_from=Path(audio_from) if audio_from is not None else None,
-            crf=0,
-            preset="ultrafast",
+            crf=crf,
+            transform=_marker(key, payload),
         )
-        return _mark_and_sign(
-            raw, out_path, Path(tmp), spec=spec, identity=ident, store=manifest_store, crf=crf
+        return _check_and_sign(
+            marked, out_path, spec=spec, identity=ident, store=manifest_store, key=key,
+            payload=payload,
         )
 
 
-def _mark_and_sign(
-    src: Path,
+def _ingredients(spec: ManifestSpec) -> list[Path]:
+    """The spec's ingredient files, each of which must exist (checked before any encoding)."""
+    ingredients = [Path(p) for p in (spec.input_image, spec.input_audio) if p is not None]
+    for ingredient in ingredients:
+        if not ingredient.is_file():
+            raise MediaError(
+                "media.not-found", f"ingredient {ingredient} does not exist", "check the path"
+            )
+    return ingredients
+
+
+def _marker(key: watermark.WatermarkKey, payload: watermark.Payload) -> LumaTransform:
+    """The per-frame luma transform that embeds ``payload`` under ``key``."""
+
+    def mark(index: int, y: np.ndarray) -> np.ndarray:
+        return watermark.embed_luma(y, key=key, payload=payload)
+
+    return mark
+
+
+def _check_and_sign(
+    marked: Path,
     output: Path,
-    tmp: Path,
     *,
     spec: ManifestSpec,
     identity: SigningIdentity,
     store: ManifestStore,
-    crf: int,
+    key: watermark.WatermarkKey,
+    payload: watermark.Payload,
 ) -> SignResult:
-    from veriframe import media, watermark
+    from veriframe import media
     from veriframe.credentials.sign import sign_mp4
     from veriframe.credentials.store import StoreRecord
-
-    key = watermark.WatermarkKey(identity.watermark_key)
-    payload = watermark.Payload.new()
-    marked = tmp / "marked.mp4"
-    watermark.embed_video(src, marked, key=key, payload=payload, crf=crf)
 
     # Fail closed: the mark must be found again in what will be published.
     sample = media.sample_frames(marked, count=32)
@@ -221,12 +277,7 @@ def _mark_and_sign(
     )
     spec = dataclasses.replace(spec, soft_binding=soft)
     manifest = build_manifest(spec)
-    ingredients = [p for p in (spec.input_image, spec.input_audio) if p is not None]
-    for ingredient in ingredients:
-        if not Path(ingredient).is_file():
-            raise MediaError(
-                "media.not-found", f"ingredient {ingredient} does not exist", "check the path"
-            )
+    ingredients = _ingredients(spec)
     with atomic_output(output) as tmp_out:
         store_bytes = sign_mp4(
             marked, tmp_out, manifest=manifest, identity=identity, ingredients=ingredients

@@ -14,27 +14,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from veriframe.config import Paths
-from veriframe.errors import (
-    EXIT_OPERATIONAL,
-    EXIT_UNSUPPORTED,
-    INPUT_ERROR_CODES,
-    MediaError,
-    UnsupportedInputError,
-    VeriframeError,
-)
+from veriframe.errors import ErrorInfo, MediaError, UnsupportedInputError, VeriframeError
 from veriframe.results import (
     CredentialCheck,
     CredentialState,
-    Decision,
     DetectionCheck,
+    DetectionState,
     FileInfo,
     RecoveredCredentials,
+    RecoveryState,
     Verdict,
     VerifyReport,
     WatermarkCheck,
     WatermarkState,
 )
+from veriframe.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
     from veriframe.credentials.trust import TrustConfig
@@ -42,9 +36,11 @@ if TYPE_CHECKING:
     from veriframe.media import FrameSample, Limits
     from veriframe.policy import Policy
 
-EXIT_VALID = 0
-EXIT_TAMPERED = 2
-EXIT_NO_PROVENANCE = 3
+NO_KEYS = ErrorInfo(
+    "watermark.no-keys",
+    "no watermark keys to search with",
+    "run `veriframe keys init`, or name detection keys in VERIFRAME_WATERMARK_KEYS",
+)
 
 
 @dataclass(frozen=True)
@@ -55,34 +51,10 @@ class Verification:
     sample: FrameSample | None
 
 
-def exit_code(report: VerifyReport, *, require_trusted: bool = False) -> int:
-    """The documented exit code for a report (see ``veriframe verify --help``)."""
-    verdict = report.verdict
-    if verdict is Verdict.SIGNED:
-        if require_trusted and report.credentials.state is not CredentialState.TRUSTED:
-            return EXIT_TAMPERED
-        return EXIT_VALID
-    if verdict is Verdict.RECOVERED:
-        recovered = report.watermark.recovered
-        creds = recovered.credentials if recovered else None
-        if require_trusted and (creds is None or creds.state is not CredentialState.TRUSTED):
-            return EXIT_TAMPERED
-        return EXIT_VALID
-    if verdict is Verdict.TAMPERED:
-        return EXIT_TAMPERED
-    if verdict is Verdict.UNSIGNED:
-        return EXIT_NO_PROVENANCE
-    code = (report.error or {}).get("code", "")
-    return (
-        EXIT_UNSUPPORTED
-        if code in INPUT_ERROR_CODES or code.startswith("credentials.unsupported")
-        else EXIT_OPERATIONAL
-    )
-
-
 def verify(
     path: str | os.PathLike[str],
     *,
+    settings: Settings | None = None,
     trust: TrustConfig | str | os.PathLike[str] | None = None,
     home: str | os.PathLike[str] | None = None,
     policy: Policy | str | None = None,
@@ -94,14 +66,16 @@ def verify(
 ) -> VerifyReport:
     """Check one file's provenance and return a :class:`VerifyReport`.
 
-    ``trust``: a :class:`TrustConfig`, or a PEM file of trust anchors; by default the anchors
-    from ``$VERIFRAME_TRUST`` and the user's own CA. ``policy``: a shipped policy name or a
+    ``settings`` says where the keys, store and trust anchors are (default: ``~/.veriframe``);
+    ``home``, ``store``, ``limits`` override it. ``trust``: a :class:`TrustConfig`, or a PEM
+    file of trust anchors added to the home's own CA. ``policy``: a shipped policy name or a
     path (none by default: ``decision`` says ``not_checked``). ``detector``: a model name, a
     loaded :class:`Detector`, or None to skip detection. Raises :class:`VeriframeError` only
     when the check cannot run at all (missing file, directory).
     """
     return verify_full(
         path,
+        settings=settings,
         trust=trust,
         home=home,
         policy=policy,
@@ -116,6 +90,7 @@ def verify(
 def verify_full(
     path: str | os.PathLike[str],
     *,
+    settings: Settings | None = None,
     trust: TrustConfig | str | os.PathLike[str] | None = None,
     home: str | os.PathLike[str] | None = None,
     policy: Policy | str | None = None,
@@ -129,17 +104,17 @@ def verify_full(
     from veriframe import media
     from veriframe.credentials.read import read_credentials
 
+    cfg = resolve_settings(settings, home=home, store=store, limits=limits)
     file_path = Path(path)
-    _check_exists(file_path)
-    trust_cfg = _trust(trust, home)
-    size = file_path.stat().st_size
+    size = media.require_file(file_path).st_size
+    trust_cfg = _trust(trust, cfg)
     credentials = read_credentials(file_path, trust=trust_cfg)
 
     sample: media.FrameSample | None = None
     media_error: VeriframeError | None = None
     try:
-        info = media.probe(file_path, limits=limits)
-        sample = media.sample_frames(file_path, count=sample_count, info=info, limits=limits)
+        info = media.probe(file_path, limits=cfg.limits)
+        sample = media.sample_frames(file_path, count=sample_count, info=info, limits=cfg.limits)
     except (MediaError, UnsupportedInputError) as exc:
         media_error = exc
 
@@ -154,13 +129,13 @@ def verify_full(
     detection = DetectionCheck()
     if sample is not None:
         if watermark:
-            wm_check = _watermark(sample, file_path, home=home, store=store, trust=trust_cfg)
+            wm_check = _watermark(sample, file_path, settings=cfg, trust=trust_cfg)
         if detector is not None:
             detection = _detect(detector, sample, credentials, wm_check)
     elif media_error is not None:
-        reason = media_error.to_dict()
+        reason = media_error.info
         wm_check = WatermarkCheck(state=WatermarkState.NOT_CHECKED, error=reason)
-        detection = DetectionCheck(state="not_checked", error=reason)
+        detection = DetectionCheck(state=DetectionState.NOT_CHECKED, error=reason)
 
     verdict, error = _verdict(credentials, wm_check, media_error)
     report = VerifyReport(
@@ -172,19 +147,8 @@ def verify_full(
         error=error,
     )
     if policy is not None:
-        report = replace(report, decision=_decide(policy, report))
+        report = _decide(policy, report)
     return Verification(report=report, sample=sample)
-
-
-def _check_exists(path: Path) -> None:
-    if not path.exists():
-        raise MediaError("media.not-found", f"{path} does not exist", "check the path")
-    if path.is_dir():
-        raise MediaError(
-            "media.is-directory",
-            f"{path} is a directory",
-            "verify takes one file; use `veriframe scan DIR` for a folder",
-        )
 
 
 def _sha256(path: Path) -> str:
@@ -195,93 +159,78 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _trust(
-    trust: TrustConfig | str | os.PathLike[str] | None, home: str | os.PathLike[str] | None
-) -> TrustConfig:
+def _trust(trust: TrustConfig | str | os.PathLike[str] | None, settings: Settings) -> TrustConfig:
     from veriframe.credentials.trust import TrustConfig
 
     if isinstance(trust, TrustConfig):
         return trust
-    return TrustConfig.load(trust_file=Path(trust) if trust is not None else None, home=home)
+    trust_file = Path(trust) if trust is not None else settings.trust_file
+    return TrustConfig.load(trust_file=trust_file, home=settings.home)
 
 
-def _watermark_keys(home: str | os.PathLike[str] | None) -> list[Any]:
+def watermark_keys(settings: Settings) -> list[Any]:
+    """The detection keyring: the home's watermark keys, then ``settings.watermark_key_files``."""
     from veriframe import watermark
     from veriframe.credentials.keys import load_watermark_keys
 
-    secrets = list(load_watermark_keys(home=home))
-    extra = os.environ.get("VERIFRAME_WATERMARK_KEYS", "")
-    for item in filter(None, extra.split(os.pathsep)):
+    secrets = list(load_watermark_keys(home=settings.home))
+    for item in settings.watermark_key_files:
         secrets.append(Path(item).read_bytes().strip())
     unique = list(dict.fromkeys(secrets))
     return [watermark.WatermarkKey(s) for s in unique]
 
 
 def _watermark(
-    sample: FrameSample,
-    path: Path,
-    *,
-    home: str | os.PathLike[str] | None,
-    store: str | os.PathLike[str] | None,
-    trust: TrustConfig,
+    sample: FrameSample, path: Path, *, settings: Settings, trust: TrustConfig
 ) -> WatermarkCheck:
     from veriframe import watermark
 
-    key_error: dict[str, str] | None
+    key_error: ErrorInfo | None
     try:
-        keys = _watermark_keys(home)
+        keys = watermark_keys(settings)
     except VeriframeError as exc:
-        keys, key_error = [], exc.to_dict()
+        keys, key_error = [], exc.info
     else:
         key_error = None
-    marks = watermark.known_marks(sample) if watermark.known_marks_available() else ()
+    marks = watermark.known_marks(sample)
     if not keys:
         return WatermarkCheck(
             state=WatermarkState.NOT_CHECKED,
             known_generator_marks=marks,
-            error=key_error
-            or {
-                "code": "watermark.no-keys",
-                "message": "no watermark keys to search with",
-                "hint": "run `veriframe keys init`, or name detection keys in "
-                "VERIFRAME_WATERMARK_KEYS",
-            },
+            error=key_error or NO_KEYS,
         )
     check = watermark.detect(sample, keys=keys)
     check = replace(check, known_generator_marks=marks)
     if check.state is WatermarkState.PRESENT and check.payload_id:
         check = replace(
-            check, recovered=_recover(check.payload_id, sample, path, home, store, trust)
+            check,
+            recovered=_recover(check.payload_id, sample, path, settings.store_path, trust),
         )
     return check
 
 
 def _recover(
-    payload_id: str,
-    sample: FrameSample,
-    path: Path,
-    home: str | os.PathLike[str] | None,
-    store: str | os.PathLike[str] | None,
-    trust: TrustConfig,
+    payload_id: str, sample: FrameSample, path: Path, store_path: Path, trust: TrustConfig
 ) -> RecoveredCredentials:
     from veriframe import watermark
     from veriframe.credentials.read import validate_manifest_bytes
     from veriframe.credentials.store import ManifestStore
 
-    store_path = Path(store) if store is not None else Paths.resolve(home).store
     if not store_path.exists():
         return RecoveredCredentials(
-            state="not_found",
+            state=RecoveryState.NOT_FOUND,
             store=str(store_path),
             detail="no manifest store here; the mark's manifest cannot be looked up",
         )
     try:
         record = ManifestStore(store_path).get(payload_id)
     except VeriframeError as exc:
-        return RecoveredCredentials(state="error", store=str(store_path), detail=exc.message)
+        return RecoveredCredentials(
+            state=RecoveryState.ERROR, store=str(store_path), detail=exc.message
+        )
     if record is None:
         return RecoveredCredentials(
-            state="not_found",
+            state=RecoveryState.NOT_FOUND,
             store=str(store_path),
             detail=f"payload {payload_id} is not in the manifest store",
         )
@@ -290,7 +239,7 @@ def _recover(
     )
     if creds.state not in (CredentialState.VALID, CredentialState.TRUSTED):
         return RecoveredCredentials(
-            state="invalid",
+            state=RecoveryState.INVALID,
             store=str(store_path),
             credentials=creds,
             detail="the stored manifest's signature does not validate",
@@ -311,7 +260,7 @@ def _recover(
             note = f" (content fingerprint not compared: {exc.message})"
         if distance is not None and distance > watermark.MATCH_THRESHOLD:
             return RecoveredCredentials(
-                state="mismatch",
+                state=RecoveryState.MISMATCH,
                 store=str(store_path),
                 credentials=creds,
                 fingerprint_distance=distance,
@@ -319,7 +268,7 @@ def _recover(
                 "signed: the mark was copied onto another video, or the video was altered",
             )
     return RecoveredCredentials(
-        state="recovered",
+        state=RecoveryState.RECOVERED,
         store=str(store_path),
         credentials=creds,
         fingerprint_distance=distance,
@@ -339,38 +288,40 @@ def _detect(
         model = detector if isinstance(detector, Detector) else Detector.load(detector)
         return model.score(sample, credentials=credentials, watermark=wm_check)
     except VeriframeError as exc:
-        return DetectionCheck(state="error", error=exc.to_dict())
+        return DetectionCheck(state=DetectionState.ERROR, error=exc.info)
 
 
-def _decide(policy: Policy | str, report: VerifyReport) -> Decision:
+def _decide(policy: Policy | str, report: VerifyReport) -> VerifyReport:
+    """Apply ``policy``: the decision, and the detection label from its thresholds."""
     from veriframe.policy import Policy, load_policy
 
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
-    return pol.decide(report)
+    return pol.apply(report)
 
 
 def _verdict(
     credentials: CredentialCheck, wm: WatermarkCheck, media_error: VeriframeError | None
-) -> tuple[Verdict, dict[str, str] | None]:
+) -> tuple[Verdict, ErrorInfo | None]:
     state = credentials.state
     if state in (CredentialState.VALID, CredentialState.TRUSTED):
         return Verdict.SIGNED, None
     if state is CredentialState.INVALID:
         return Verdict.TAMPERED, None
     recovered = wm.recovered
-    if recovered is not None and recovered.state == "recovered":
+    if recovered is not None and recovered.state is RecoveryState.RECOVERED:
         return Verdict.RECOVERED, None
-    if recovered is not None and recovered.state in ("mismatch", "invalid"):
+    if recovered is not None and recovered.state in (RecoveryState.MISMATCH, RecoveryState.INVALID):
         return Verdict.TAMPERED, None
     if state is CredentialState.ERROR:
         if media_error is not None:
-            return Verdict.ERROR, media_error.to_dict()
-        return Verdict.ERROR, credentials.error or {
-            "code": "credentials.unreadable",
-            "message": "the credentials could not be read",
-            "hint": "",
-        }
+            return Verdict.ERROR, media_error.info
+        return Verdict.ERROR, credentials.error or ErrorInfo(
+            "credentials.unreadable", "the credentials could not be read"
+        )
     if media_error is not None:
         # No manifest and the pixels cannot be read: nothing was checked.
-        return Verdict.ERROR, media_error.to_dict()
+        return Verdict.ERROR, media_error.info
     return Verdict.UNSIGNED, None
+
+
+__all__ = ["Verification", "verify", "verify_full", "watermark_keys"]

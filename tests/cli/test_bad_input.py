@@ -9,7 +9,7 @@ import pytest
 
 from tests.clipgen import make_clip
 from tests.media._clips import make_zero_frame
-from veriframe.cli import main
+from veriframe._cli import main
 
 
 def _empty(tmp: Path) -> Path:

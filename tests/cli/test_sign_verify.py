@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.clipgen import make_clip
-from veriframe.cli import main
+from veriframe._cli import main
 
 
 @pytest.fixture()
@@ -111,11 +111,11 @@ def test_unsigned_clip_exit_3(keyed_home: Path, small_clip: Path, capsys) -> Non
     assert code == 3
 
 
-def test_python_api_matches_json(signed_clip: Path, capsys) -> None:
+def test_python_api_matches_json(signed_clip: Path, keyed_home: Path, capsys) -> None:
     import veriframe
 
     _, doc = verify_json(signed_clip, capsys, "--policy", "none", "--no-detect")
-    report = veriframe.verify(signed_clip, detector=None)
+    report = veriframe.verify(signed_clip, home=keyed_home, detector=None)
     api = json.loads(json.dumps(report.to_dict()))
     assert api == doc
 
@@ -151,3 +151,19 @@ def test_sign_without_keys_writes_nothing(
     assert code == 1 and "error[keys.missing]" in err
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_sign_refuses_an_existing_output_unless_forced(
+    keyed_home: Path, wm_clip: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"an earlier file")
+    assert main(["sign", str(wm_clip), "-o", str(out)]) == 1
+    assert "error[sign.output-exists]" in capsys.readouterr().err
+    assert out.read_bytes() == b"an earlier file"
+    assert main(["sign", str(wm_clip), "-o", str(out), "--force"]) == 0
+    assert out.read_bytes() != b"an earlier file"
+    before = wm_clip.read_bytes()
+    assert main(["sign", str(wm_clip), "-o", str(wm_clip), "--force"]) == 1
+    assert "error[sign.same-file]" in capsys.readouterr().err
+    assert wm_clip.read_bytes() == before

@@ -18,8 +18,8 @@ PASSPHRASE = "correct horse battery staple"  # the one tests/conftest.py's vf_ho
 @pytest.fixture()
 def identity(vf_home: Path) -> SigningIdentity:
     """Keys initialised in the private home, loaded with the passphrase from the env."""
-    init_keys(org="Example Newsroom", passphrase=PASSPHRASE)
-    return load_identity()
+    init_keys(home=vf_home, org="Example Newsroom", passphrase=PASSPHRASE)
+    return load_identity(home=vf_home, passphrase=PASSPHRASE)
 
 
 def spec_for_tests(**overrides: object) -> ManifestSpec:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.credentials.conftest import PASSPHRASE
-from veriframe.cli import main
+from veriframe._cli import main
 from veriframe.config import Paths
 
 
@@ -50,7 +50,7 @@ def test_keys_locked_without_passphrase(
         monkeypatch.setattr("sys.stdin", devnull)
         assert main(["keys", "init", "--org", "Org", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["error"]["code"] == "keys.locked"
-    assert not (Paths.resolve().keys / "signing.key.pem").exists()
+    assert not (Paths.resolve(vf_home).keys / "signing.key.pem").exists()
 
 
 def test_keys_import_rejects_ca_cert(
@@ -58,11 +58,12 @@ def test_keys_import_rejects_ca_cert(
 ) -> None:
     from cryptography.hazmat.primitives import serialization
 
-    from veriframe.credentials import keys as K
+    from veriframe.credentials.keys import pem
+    from veriframe.credentials.keys.minting import make_ca
 
-    ca_key, ca_cert = K._make_ca("Some CA")
+    ca_key, ca_cert = make_ca("Some CA")
     chain = tmp_path / "chain.pem"
-    chain.write_bytes(K._pem(ca_cert))
+    chain.write_bytes(pem(ca_cert))
     keyf = tmp_path / "key.pem"
     keyf.write_bytes(
         ca_key.private_bytes(

@@ -49,8 +49,8 @@ def test_conformance_row(row: dict[str, str]) -> None:
         assert listed[0] in codes, (listed, codes)
         assert check.manifest is None and check.signer is None
     elif expected is CredentialState.ERROR:
-        assert check.error and check.error["code"].startswith("credentials.")
-        assert check.error["message"] and check.error["hint"]
+        assert check.error and check.error.code.startswith("credentials.")
+        assert check.error.message and check.error.hint
     elif expected in (CredentialState.VALID, CredentialState.TRUSTED):
         assert check.failures == () and check.manifest is not None and check.signer is not None
     assert check.to_dict()["state"] == expected.value
@@ -62,7 +62,7 @@ def test_conformance_error_codes_are_specific() -> None:
     for row in ROWS:
         if row["expected_state"] == "error":
             check = read_credentials(SHARED_C2PA / row["file"], trust=TrustConfig.none())
-            codes[row["file"]] = check.error["code"] if check.error else None
+            codes[row["file"]] = check.error.code if check.error else None
     expected = {
         "nested_moov_1000.mp4": "credentials.unreadable",
         "sample3.invalid.wav": "credentials.unreadable",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -23,10 +24,12 @@ from veriframe.credentials.keys import (
     init_keys,
     load_identity,
     load_watermark_keys,
+    pem,
     rotate_keys,
     show_keys,
     watermark_key_id,
 )
+from veriframe.credentials.keys.minting import make_ca, subject_name
 from veriframe.errors import KeysError
 
 
@@ -35,8 +38,8 @@ def _leaf(home: Path) -> x509.Certificate:
 
 
 def test_certificates_meet_c2pa_rules(vf_home: Path) -> None:
-    info = init_keys(org="Example Newsroom", passphrase=PASSPHRASE)
-    keys = Paths.resolve().keys
+    info = init_keys(home=vf_home, org="Example Newsroom", passphrase=PASSPHRASE)
+    keys = Paths.resolve(vf_home).keys
     leaf = _leaf(vf_home)
     ca = x509.load_pem_x509_certificate((keys / K.CA_CERT).read_bytes())
     assert leaf.version is x509.Version.v3
@@ -64,8 +67,8 @@ def test_certificates_meet_c2pa_rules(vf_home: Path) -> None:
 
 
 def test_private_keys_encrypted_and_files_private(vf_home: Path) -> None:
-    init_keys(org="Org", passphrase=PASSPHRASE)
-    keys = Paths.resolve().keys
+    init_keys(home=vf_home, org="Org", passphrase=PASSPHRASE)
+    keys = Paths.resolve(vf_home).keys
     assert stat.S_IMODE(keys.stat().st_mode) == 0o700
     for name in (K.LEAF_KEY, K.CA_KEY, K.WATERMARK_KEY):
         assert stat.S_IMODE((keys / name).stat().st_mode) == 0o600, name
@@ -79,15 +82,19 @@ def test_private_keys_encrypted_and_files_private(vf_home: Path) -> None:
         serialization.load_pem_private_key(pem, password=PASSPHRASE.encode())
     wm = (keys / K.WATERMARK_KEY).read_bytes()
     assert len(wm) == 32
-    assert show_keys().key_id == watermark_key_id(wm) == K.hashlib.sha256(wm).hexdigest()[:16]
+    assert (
+        show_keys(home=vf_home).key_id
+        == watermark_key_id(wm)
+        == hashlib.sha256(wm).hexdigest()[:16]
+    )
 
 
 def test_refuses_to_overwrite_without_force(vf_home: Path) -> None:
-    first = init_keys(org="Org", passphrase=PASSPHRASE)
+    first = init_keys(home=vf_home, org="Org", passphrase=PASSPHRASE)
     with pytest.raises(KeysError) as exc:
-        init_keys(org="Org", passphrase=PASSPHRASE)
+        init_keys(home=vf_home, org="Org", passphrase=PASSPHRASE)
     assert exc.value.code == "keys.exists"
-    second = init_keys(org="Org", passphrase=PASSPHRASE, force=True)
+    second = init_keys(home=vf_home, org="Org", passphrase=PASSPHRASE, force=True)
     assert second.fingerprint_sha256 != first.fingerprint_sha256
     # The old watermark key stays in the keyring.
     assert first.key_id in second.watermark_key_ids
@@ -95,62 +102,62 @@ def test_refuses_to_overwrite_without_force(vf_home: Path) -> None:
 
 @pytest.mark.parametrize("name", [K.LEAF_KEY, K.WATERMARK_KEY])
 def test_group_readable_key_is_refused(vf_home: Path, name: str) -> None:
-    init_keys(org="Org", passphrase=PASSPHRASE)
-    path = Paths.resolve().keys / name
+    init_keys(home=vf_home, org="Org", passphrase=PASSPHRASE)
+    path = Paths.resolve(vf_home).keys / name
     os.chmod(path, 0o644)
     with pytest.raises(KeysError) as exc:
-        load_identity()
+        load_identity(home=vf_home, passphrase=PASSPHRASE)
     assert exc.value.code == "keys.insecure-permissions"
     assert "chmod 600" in exc.value.hint
 
 
 def test_load_identity_errors(vf_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(KeysError) as exc:
-        load_identity()
+        load_identity(home=vf_home, passphrase=PASSPHRASE)
     assert exc.value.code == "keys.missing" and "keys init --org" in exc.value.hint
-    init_keys(org="Org", passphrase=PASSPHRASE)
+    init_keys(home=vf_home, org="Org", passphrase=PASSPHRASE)
     monkeypatch.delenv("VERIFRAME_KEY_PASSPHRASE")
     with pytest.raises(KeysError) as exc:
-        load_identity()
+        load_identity(home=vf_home)
     assert exc.value.code == "keys.locked"
     with pytest.raises(KeysError) as exc:
-        load_identity(passphrase="not the passphrase")
+        load_identity(home=vf_home, passphrase="not the passphrase")
     assert exc.value.code == "keys.bad-passphrase"
     assert "not the passphrase" not in str(exc.value) + exc.value.hint
     assert exc.value.__cause__ is None and exc.value.__suppress_context__
-    ident = load_identity(passphrase=PASSPHRASE)
+    ident = load_identity(home=vf_home, passphrase=PASSPHRASE)
     assert PASSPHRASE not in repr(ident)
     assert ident.watermark_key.hex() not in repr(ident)
 
 
 def test_weak_passphrase_refused(vf_home: Path) -> None:
     with pytest.raises(KeysError) as exc:
-        init_keys(org="Org", passphrase="zq7x")
+        init_keys(home=vf_home, org="Org", passphrase="zq7x")
     assert exc.value.code == "keys.weak-passphrase"
     assert "zq7x" not in exc.value.message + exc.value.hint
 
 
 def test_watermark_keys_need_no_passphrase(vf_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert load_watermark_keys() == []
-    init_keys(org="Org", passphrase=PASSPHRASE)
+    assert load_watermark_keys(home=vf_home) == []
+    init_keys(home=vf_home, org="Org", passphrase=PASSPHRASE)
     monkeypatch.delenv("VERIFRAME_KEY_PASSPHRASE")
-    ring = load_watermark_keys()
+    ring = load_watermark_keys(home=vf_home)
     assert len(ring) == 1 and len(ring[0]) == 32
 
 
 def test_rotation_keeps_ca_and_keyring(vf_home: Path) -> None:
-    before = init_keys(org="Org", passphrase=PASSPHRASE)
-    after = rotate_keys(passphrase=PASSPHRASE)
+    before = init_keys(home=vf_home, org="Org", passphrase=PASSPHRASE)
+    after = rotate_keys(home=vf_home, passphrase=PASSPHRASE)
     assert after.fingerprint_sha256 != before.fingerprint_sha256
     assert after.ca_fingerprint_sha256 == before.ca_fingerprint_sha256
     assert after.issuer == before.issuer
     assert after.archived_certificates == 1
     assert after.watermark_key_ids[0] != before.key_id
     assert after.watermark_key_ids[1] == before.key_id
-    ident = load_identity()
+    ident = load_identity(home=vf_home, passphrase=PASSPHRASE)
     assert ident.key_id == after.key_id and len(ident.watermark_keyring) == 2
     with pytest.raises(KeysError) as exc:
-        rotate_keys(passphrase="wrong passphrase!")
+        rotate_keys(home=vf_home, passphrase="wrong passphrase!")
     assert exc.value.code == "keys.bad-passphrase"
 
 
@@ -159,7 +166,7 @@ def test_rotation_keeps_ca_and_keyring(vf_home: Path) -> None:
 
 
 def _ca(tmp: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    return K._make_ca("Real CA")
+    return make_ca("Real CA")
 
 
 def _issue(ca_key, ca_cert, *, eku=None, ku_cert_sign=False, aki=True, ca=False):
@@ -167,7 +174,7 @@ def _issue(ca_key, ca_cert, *, eku=None, ku_cert_sign=False, aki=True, ca=False)
     now = dt.datetime.now(dt.timezone.utc)
     b = (
         x509.CertificateBuilder()
-        .subject_name(K._name("Imported Org", "Imported signer"))
+        .subject_name(subject_name("Imported Org", "Imported signer"))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -193,7 +200,7 @@ def _issue(ca_key, ca_cert, *, eku=None, ku_cert_sign=False, aki=True, ca=False)
 
 def _write(tmp: Path, key, cert, ca_cert, *, key_pass: bytes | None = None):
     chain = tmp / "chain.pem"
-    chain.write_bytes(K._pem(cert) + K._pem(ca_cert))
+    chain.write_bytes(pem(cert) + pem(ca_cert))
     keyf = tmp / "leaf.key"
     enc: serialization.KeySerializationEncryption = serialization.NoEncryption()
     if key_pass:
@@ -208,14 +215,16 @@ def test_import_good_chain(vf_home: Path, tmp_path: Path) -> None:
     ca_key, ca_cert = _ca(tmp_path)
     key, cert = _issue(ca_key, ca_cert)
     chain, keyf = _write(tmp_path, key, cert, ca_cert, key_pass=b"their pass")
-    info = import_keys(chain=chain, key=keyf, passphrase=PASSPHRASE, key_passphrase="their pass")
+    info = import_keys(
+        home=vf_home, chain=chain, key=keyf, passphrase=PASSPHRASE, key_passphrase="their pass"
+    )
     assert info.source == "imported" and "Imported signer" in info.subject
-    stored = (Paths.resolve().keys / K.LEAF_KEY).read_bytes()
+    stored = (Paths.resolve(vf_home).keys / K.LEAF_KEY).read_bytes()
     assert b"ENCRYPTED" in stored
     serialization.load_pem_private_key(stored, password=PASSPHRASE.encode())
-    assert load_identity().alg == "es256"
+    assert load_identity(home=vf_home, passphrase=PASSPHRASE).alg == "es256"
     # The imported root becomes the user's own anchor.
-    assert (Paths.resolve().keys / K.CA_CERT).read_bytes() == K._pem(ca_cert)
+    assert (Paths.resolve(vf_home).keys / K.CA_CERT).read_bytes() == pem(ca_cert)
 
 
 @pytest.mark.parametrize(
@@ -233,10 +242,10 @@ def test_import_rejects_rule_breaking_leaf(vf_home, tmp_path, kwargs, fragment) 
     key, cert = _issue(ca_key, ca_cert, **kwargs)
     chain, keyf = _write(tmp_path, key, cert, ca_cert)
     with pytest.raises(KeysError) as exc:
-        import_keys(chain=chain, key=keyf, passphrase=PASSPHRASE)
+        import_keys(home=vf_home, chain=chain, key=keyf, passphrase=PASSPHRASE)
     assert exc.value.code == "keys.cert-rejected"
     assert fragment in exc.value.message
-    assert not (Paths.resolve().keys / K.LEAF_KEY).exists()
+    assert not (Paths.resolve(vf_home).keys / K.LEAF_KEY).exists()
 
 
 def test_import_rejects_key_mismatch(vf_home: Path, tmp_path: Path) -> None:
@@ -245,7 +254,7 @@ def test_import_rejects_key_mismatch(vf_home: Path, tmp_path: Path) -> None:
     other, _ = _issue(ca_key, ca_cert)
     chain, keyf = _write(tmp_path, other, cert, ca_cert)
     with pytest.raises(KeysError) as exc:
-        import_keys(chain=chain, key=keyf, passphrase=PASSPHRASE)
+        import_keys(home=vf_home, chain=chain, key=keyf, passphrase=PASSPHRASE)
     assert exc.value.code == "keys.key-mismatch"
 
 
@@ -253,13 +262,9 @@ def test_remote_identity_checks_certificate(vf_home: Path, tmp_path: Path) -> No
     ca_key, ca_cert = _ca(tmp_path)
     _, bad = _issue(ca_key, ca_cert, aki=False)
     with pytest.raises(KeysError) as exc:
-        SigningIdentity.remote(
-            chain_pem=K._pem(bad), sign=lambda d: b"", watermark_key=b"k" * 32
-        )
+        SigningIdentity.remote(chain_pem=pem(bad), sign=lambda d: b"", watermark_key=b"k" * 32)
     assert exc.value.code == "keys.cert-rejected"
     _key, good = _issue(ca_key, ca_cert)
     with pytest.raises(KeysError) as exc:
-        SigningIdentity.remote(
-            chain_pem=K._pem(good), sign=lambda d: b"", watermark_key=b"short"
-        )
+        SigningIdentity.remote(chain_pem=pem(good), sign=lambda d: b"", watermark_key=b"short")
     assert exc.value.code == "keys.bad-watermark-key"

@@ -19,7 +19,8 @@ from tests.credentials.conftest import (
 )
 from veriframe.config import Paths
 from veriframe.credentials import keys as K
-from veriframe.credentials.keys import SigningIdentity, load_identity, rotate_keys
+from veriframe.credentials.keys import SigningIdentity, load_identity, pem, rotate_keys
+from veriframe.credentials.keys.minting import make_ca
 from veriframe.credentials.manifest import TRAINED_ALGORITHMIC_MEDIA, build_manifest
 from veriframe.credentials.read import read_credentials, validate_manifest_bytes
 from veriframe.credentials.sign import sign_mp4
@@ -54,26 +55,29 @@ def test_signed_clip_is_valid_without_anchors(signed_clip: Path) -> None:
     assert check.to_dict()["state"] == "valid"
 
 
-def test_signed_clip_is_trusted_with_own_ca(signed_clip: Path, tmp_path: Path) -> None:
-    check = read_credentials(signed_clip, trust=TrustConfig.load())
+def test_signed_clip_is_trusted_with_own_ca(
+    vf_home: Path, signed_clip: Path, tmp_path: Path
+) -> None:
+    check = read_credentials(signed_clip, trust=TrustConfig.load(home=vf_home))
     assert check.state is CredentialState.TRUSTED, check
     assert "signingCredential.trusted" in check.successes
     # The CA given as an explicit --trust file, without the home's own CA.
     anchor = tmp_path / "anchor.pem"
-    anchor.write_bytes((Paths.resolve().keys / "ca.pem").read_bytes().rstrip(b"\n"))
-    explicit = TrustConfig.load(trust_file=anchor, include_own_ca=False)
+    anchor.write_bytes((Paths.resolve(vf_home).keys / "ca.pem").read_bytes().rstrip(b"\n"))
+    explicit = TrustConfig.load(home=vf_home, trust_file=anchor, include_own_ca=False)
     assert read_credentials(signed_clip, trust=explicit).state is CredentialState.TRUSTED
     # Another CA does not make it trusted.
-    _, other_ca = K._make_ca("Someone else")
-    assert read_credentials(
-        signed_clip, trust=TrustConfig.from_pem(K._pem(other_ca))
-    ).state is CredentialState.VALID
+    _, other_ca = make_ca("Someone else")
+    assert (
+        read_credentials(signed_clip, trust=TrustConfig.from_pem(pem(other_ca))).state
+        is CredentialState.VALID
+    )
 
 
-def test_flipped_mdat_byte_is_invalid(signed_clip: Path, tmp_path: Path) -> None:
+def test_flipped_mdat_byte_is_invalid(vf_home: Path, signed_clip: Path, tmp_path: Path) -> None:
     bad = tmp_path / "tampered.mp4"
     flip_mdat_byte(signed_clip, bad)
-    check = read_credentials(bad, trust=TrustConfig.load())
+    check = read_credentials(bad, trust=TrustConfig.load(home=vf_home))
     assert check.state is CredentialState.INVALID
     assert "assertion.bmffHash.mismatch" in [f.code for f in check.failures]
     assert check.hard_binding == "mismatch"
@@ -90,7 +94,7 @@ def test_remuxed_clip_has_no_manifest(signed_clip: Path, tmp_path: Path) -> None
 
 
 def test_recovered_manifest_revalidates_on_reencoded_copy(
-    identity: SigningIdentity, small_clip: Path, tmp_path: Path
+    vf_home: Path, identity: SigningIdentity, small_clip: Path, tmp_path: Path
 ) -> None:
     signed = tmp_path / "signed.mp4"
     store = sign_mp4(
@@ -101,7 +105,7 @@ def test_recovered_manifest_revalidates_on_reencoded_copy(
     reencode(signed, copy)
     assert read_credentials(copy, trust=TrustConfig.none()).state is CredentialState.ABSENT
     check = validate_manifest_bytes(
-        store, asset_path=copy, fmt="video/mp4", trust=TrustConfig.load()
+        store, asset_path=copy, fmt="video/mp4", trust=TrustConfig.load(home=vf_home)
     )
     assert check.state is CredentialState.TRUSTED, check
     assert check.hard_binding == "mismatch"
@@ -175,8 +179,8 @@ def test_failed_signer_leaves_no_output(
 def test_remote_signer_hook(vf_home: Path, small_clip: Path, tmp_path: Path, form: str) -> None:
     from veriframe.credentials.keys import init_keys
 
-    init_keys(org="Remote Org", passphrase=PASSPHRASE)
-    keys = Paths.resolve().keys
+    init_keys(home=vf_home, org="Remote Org", passphrase=PASSPHRASE)
+    keys = Paths.resolve(vf_home).keys
     hsm_key = serialization.load_pem_private_key(
         (keys / K.LEAF_KEY).read_bytes(), password=PASSPHRASE.encode()
     )
@@ -198,26 +202,29 @@ def test_remote_signer_hook(vf_home: Path, small_clip: Path, tmp_path: Path, for
     out = tmp_path / "remote.mp4"
     sign_mp4(small_clip, out, manifest=build_manifest(spec_for_tests()), identity=ident)
     assert calls
-    assert read_credentials(out, trust=TrustConfig.load()).state is CredentialState.TRUSTED
+    assert (
+        read_credentials(out, trust=TrustConfig.load(home=vf_home)).state is CredentialState.TRUSTED
+    )
 
 
 def test_rotation_keeps_old_signatures_trusted(
-    identity: SigningIdentity, small_clip: Path, tmp_path: Path
+    vf_home: Path, identity: SigningIdentity, small_clip: Path, tmp_path: Path
 ) -> None:
     old = tmp_path / "old.mp4"
     sign_mp4(small_clip, old, manifest=build_manifest(spec_for_tests()), identity=identity)
-    rotate_keys(passphrase=PASSPHRASE)
-    new_ident = load_identity()
+    rotate_keys(home=vf_home, passphrase=PASSPHRASE)
+    new_ident = load_identity(home=vf_home, passphrase=PASSPHRASE)
     assert new_ident.chain_pem != identity.chain_pem
     assert identity.watermark_key in new_ident.watermark_keyring
     new = tmp_path / "new.mp4"
     sign_mp4(small_clip, new, manifest=build_manifest(spec_for_tests()), identity=new_ident)
-    trust = TrustConfig.load()
+    trust = TrustConfig.load(home=vf_home)
     for path in (old, new):
         assert read_credentials(path, trust=trust).state is CredentialState.TRUSTED
-    assert read_credentials(old, trust=trust).signer.serial_number != read_credentials(
-        new, trust=trust
-    ).signer.serial_number
+    assert (
+        read_credentials(old, trust=trust).signer.serial_number
+        != read_credentials(new, trust=trust).signer.serial_number
+    )
 
 
 @pytest.mark.parametrize(
@@ -235,7 +242,7 @@ def test_bad_input_gives_error_state(tmp_path: Path, make, code: str) -> None:
     make(path)
     check = read_credentials(path, trust=TrustConfig.none())
     assert check.state is CredentialState.ERROR
-    assert check.error is not None and check.error["code"] == code and check.error["hint"]
+    assert check.error is not None and check.error.code == code and check.error.hint
 
 
 def test_truncated_signed_file(signed_clip: Path, tmp_path: Path) -> None:
@@ -258,16 +265,16 @@ def test_timeout_guard(signed_clip: Path, monkeypatch: pytest.MonkeyPatch) -> No
     t0 = time.perf_counter()
     check = read_credentials(signed_clip, trust=TrustConfig.none(), timeout_s=0.2)
     assert time.perf_counter() - t0 < 1.5
-    assert check.state is CredentialState.ERROR and check.error["code"] == "credentials.timeout"
+    assert check.state is CredentialState.ERROR and check.error.code == "credentials.timeout"
 
 
 def test_trust_file_errors(tmp_path: Path, vf_home: Path) -> None:
     with pytest.raises(CredentialsError) as exc:
-        TrustConfig.load(trust_file=tmp_path / "nope.pem")
+        TrustConfig.load(home=vf_home, trust_file=tmp_path / "nope.pem")
     assert exc.value.code == "trust.not-found"
     junk = tmp_path / "junk.pem"
     junk.write_text("hello")
     with pytest.raises(CredentialsError) as exc:
-        TrustConfig.load(trust_file=junk)
+        TrustConfig.load(home=vf_home, trust_file=junk)
     assert exc.value.code == "trust.bad-anchors"
-    assert TrustConfig.load().anchors == ()  # nothing configured, no keys yet
+    assert TrustConfig.load(home=vf_home).anchors == ()  # nothing configured, no keys yet

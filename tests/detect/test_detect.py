@@ -410,7 +410,7 @@ def test_provenance_dominates() -> None:
 
 
 def test_cli_detect_json(small_clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from veriframe.cli import main
+    from veriframe._cli import main
 
     assert main(["detect", str(small_clip), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -420,7 +420,7 @@ def test_cli_detect_json(small_clip: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def test_import_does_not_pull_torch() -> None:
-    code = ("import sys, veriframe.detect, veriframe.detect.commands; "
+    code = ("import sys, veriframe.detect, veriframe._cli.detect; "
             "from veriframe.detect import Detector; Detector.load('default'); "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

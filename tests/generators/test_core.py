@@ -20,7 +20,7 @@ EFFECTS = ["Assassin", "Jungle", "Pirate Captain", "Baby", "Princess", "Painting
 
 
 def test_import_does_not_import_torch() -> None:
-    code = ("import sys, veriframe.generators, veriframe.generators.commands; "
+    code = ("import sys, veriframe.generators, veriframe._cli.generate; "
             "bad = [m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -93,7 +93,7 @@ def test_weights_found_in_hf_cache(tmp_path, monkeypatch) -> None:
 
 
 def test_cli_lists(capsys, tmp_path, monkeypatch) -> None:
-    from veriframe.cli import main
+    from veriframe._cli import main
 
     monkeypatch.setenv("VERIFRAME_HOME", str(tmp_path))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -110,10 +110,26 @@ def test_cli_lists(capsys, tmp_path, monkeypatch) -> None:
 
 
 def test_external_unconfigured_and_unknown(tmp_path, monkeypatch, capsys) -> None:
-    from veriframe.cli import main
+    from veriframe._cli import main
 
     monkeypatch.setenv("VERIFRAME_HOME", str(tmp_path))
     code = main(["generate", "--model", "hunyuanvideo-avatar", "-o", str(tmp_path / "o.mp4")])
     assert code == 1
     assert "generate.external-unconfigured" in capsys.readouterr().err
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_generate_refuses_an_existing_output_before_generating(tmp_path) -> None:
+    from veriframe.errors import VeriframeError
+    from veriframe.generators.base import GenerationRequest
+    from veriframe.generators.run import generate_video
+
+    class NeverRun:
+        def generate(self, request, progress=None):  # pragma: no cover - must not run
+            raise AssertionError("generation ran although the output exists")
+
+    out = tmp_path / "clip.mp4"
+    out.write_bytes(b"keep me")
+    with pytest.raises(VeriframeError) as err:
+        generate_video(GenerationRequest(), generator=NeverRun(), output=out)  # type: ignore[arg-type]
+    assert err.value.code == "sign.output-exists" and out.read_bytes() == b"keep me"

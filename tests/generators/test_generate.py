@@ -105,7 +105,7 @@ def test_fp8_layerwise_runs_on_cpu(tiny_wan_dir) -> None:
 def test_generate_cli_end_to_end_signed(keys_home, tiny_home, tmp_path, capsys) -> None:
     import json
 
-    from veriframe.cli import main
+    from veriframe._cli import main
     from veriframe.credentials.read import read_credentials
     from veriframe.credentials.trust import TrustConfig
 
@@ -130,7 +130,8 @@ def test_generate_fails_closed(vf_home, tiny_home, tmp_path) -> None:
     out = tmp_path / "clip.mp4"  # no keys in vf_home: signing must fail, nothing written
     gen = make_generator("tiny-wan", weights=tiny_home / "models" / "tiny-wan")
     with pytest.raises(VeriframeError):
-        generate_video(GenerationRequest(**{**SMALL, "frames": 5}), generator=gen, output=out)
+        generate_video(GenerationRequest(**{**SMALL, "frames": 5}), generator=gen, output=out,
+                       home=vf_home)
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -168,7 +169,8 @@ def test_external_command_backend_keeps_audio(keys_home, tmp_path) -> None:
     gen = make_generator("fake-avatar", generators_config=config)
     result = generate_video(
         GenerationRequest(image=PORTRAIT, audio=audio.with_suffix(".mp4"), prompt="secret words",
-                          seed=9), generator=gen, output=out)
+                          seed=9), generator=gen, output=out, home=keys_home,
+        passphrase="correct horse battery staple")
     info = media.probe(out)
     assert info.has_audio and result.sign.watermarked
     params = result.parameters
@@ -198,7 +200,8 @@ def test_provenance_pipeline_wraps_any_pipeline(keys_home, tiny_wan_dir, tmp_pat
 
     pipe = WanImageToVideoPipeline.from_pretrained(str(tiny_wan_dir), local_files_only=True)
     out = tmp_path / "wrapped.mp4"
-    vf = ProvenancePipeline(pipe, output=out, home=keys_home)
+    vf = ProvenancePipeline(pipe, output=out, home=keys_home,
+                            passphrase="correct horse battery staple")
     image = Image.open(PORTRAIT).convert("RGB").resize((64, 64))
     result = vf(image=image, prompt="hi", height=64, width=64, num_frames=5,
                 num_inference_steps=2, generator=torch.Generator().manual_seed(11))

@@ -87,7 +87,7 @@ def _cli_main() -> object:
     try:
         from veriframe._cli import main  # type: ignore[import-not-found]
     except ImportError:  # before the CLI moved into veriframe._cli
-        from veriframe.cli import main  # type: ignore[no-redef]
+        from veriframe._cli import main  # type: ignore[no-redef]
     return main
 
 

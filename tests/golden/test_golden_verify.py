@@ -17,7 +17,7 @@ FILES = corpus() if (SHARED / "c2pa" / "INDEX.csv").is_file() else []
 
 @pytest.fixture(scope="module")
 def golden_env(tmp_path_factory: pytest.TempPathFactory) -> object:
-    from veriframe.cli import main
+    from veriframe._cli import main
 
     mp = pytest.MonkeyPatch()
     mp.setenv("VERIFRAME_HOME", str(make_home(tmp_path_factory.mktemp("golden") / "home")))

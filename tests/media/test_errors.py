@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from veriframe.errors import EXIT_UNSUPPORTED, MediaError, UnsupportedInputError, VeriframeError
+from veriframe.errors import ExitCode, MediaError, UnsupportedInputError, VeriframeError
 from veriframe.media import (
     Limits,
     probe,
@@ -67,7 +68,7 @@ def test_bad_inputs_give_codes_and_no_output(clips: dict[str, Path], tmp_path: P
             assert e.value.hint
             if code == "media.unsupported-type":
                 assert isinstance(e.value, UnsupportedInputError)
-                assert e.value.exit_code == EXIT_UNSUPPORTED
+                assert e.value.exit_code == ExitCode.UNSUPPORTED_INPUT
             else:
                 assert isinstance(e.value, MediaError)
         assert list(out_dir.iterdir()) == [], name
@@ -132,24 +133,32 @@ def test_absurd_claimed_size_is_refused(tmp_path: Path, clips: dict[str, Path]):
 
 
 def test_limits_from_env(monkeypatch: pytest.MonkeyPatch):
+    from veriframe._cli._common import limits_from_env
+
     monkeypatch.setenv("VERIFRAME_MAX_FRAMES", "123")
     monkeypatch.setenv("VERIFRAME_MAX_DURATION_S", "9.5")
-    lim = Limits.from_env()
+    lim = limits_from_env(os.environ)
     assert lim.max_frames == 123 and lim.max_duration_s == 9.5
     assert lim.max_pixels == Limits().max_pixels
     monkeypatch.setenv("VERIFRAME_MAX_PIXELS", "lots")
     with pytest.raises(VeriframeError) as e:
-        Limits.from_env()
+        limits_from_env(os.environ)
     assert e.value.code == "config.invalid"
     with pytest.raises(ValueError):
         Limits(max_frames=0)
 
 
-def test_env_limit_applies_by_default(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch):
+def test_env_limit_applies_by_default(clips: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]):
+    # The library reads no environment; the command line turns VERIFRAME_MAX_* into Limits.
+    from veriframe._cli import main
+
     monkeypatch.setenv("VERIFRAME_MAX_FRAMES", "5")
-    with pytest.raises(MediaError) as e:
-        sample_frames(clips["mp4"])
-    assert e.value.code == "media.limits"
+    monkeypatch.setenv("VERIFRAME_HOME", str(clips["mp4"].parent / "no-home"))
+    assert main(["verify", str(clips["mp4"]), "--json", "--no-detect"]) == 4
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["error"]["code"] == "media.limits"
+    sample_frames(clips["mp4"])  # no limit below the command line
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")

@@ -73,6 +73,7 @@ def test_public_api_is_exactly_all():
             "probe",
             "read_frames",
             "remux",
+            "require_file",
             "rewrite_video",
             "sample_frames",
             "to_mp4",

@@ -18,7 +18,7 @@ def test_review_maps_failures_to_fail_closed_results() -> None:
     assert (ok.state, ok.verdict, ok.label, ok.action) == ("ok", "tampered", "tampered", "review")
     bad = mod.review("/x/boom.mp4")
     assert (bad.state, bad.verdict, bad.action) == ("error", "error", "review")
-    assert bad.error is not None and bad.error["code"] == "internal"
+    assert bad.error is not None and bad.error.code == "internal"
     err = mod.review("/x/kind-error.mp4")
     assert (err.state, err.label, err.action) == ("error", "error", "review")
     strict = ScriptedModerator("strict", detector=None).review("/x/boom.mp4")
@@ -31,7 +31,7 @@ def test_budget_in_process() -> None:
     res = mod.review("/x/hang.mp4")
     assert time.perf_counter() - start < 5
     assert res.state == "error" and res.error is not None
-    assert res.error["code"] == "scan.timeout" and res.action == "review"
+    assert res.error.code == "scan.timeout" and res.action == "review"
 
 
 def test_row_is_flat_and_json_ready() -> None:
@@ -57,11 +57,11 @@ def test_review_many_survives_crashes_and_hangs() -> None:
     assert sorted(by_path) == sorted(paths)  # every file exactly once
     assert len(results) == len(paths)
     crash = by_path["/x/02-crash.mp4"]
-    assert crash.state == "error" and crash.error["code"] == "scan.worker-crashed"
+    assert crash.state == "error" and crash.error.code == "scan.worker-crashed"
     assert crash.action == "review"
     hang = by_path["/x/03-hang.mp4"]
-    assert hang.error["code"] == "scan.timeout" and hang.action == "review"
-    assert by_path["/x/04-boom.mp4"].error["code"] == "internal"
+    assert hang.error.code == "scan.timeout" and hang.action == "review"
+    assert by_path["/x/04-boom.mp4"].error.code == "internal"
     good = [r for r in results if "kind-absent" in r.path]
     assert len(good) == 4 and all(r.state == "ok" and r.label == "no-provenance" for r in good)
 

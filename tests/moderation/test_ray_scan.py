@@ -24,8 +24,8 @@ def test_ray_scan_real_files(local_ray: None, vf_home: Path, tmp_path: Path,
                              small_clip: Path) -> None:
     import pyarrow.parquet as pq
 
-    from veriframe.cli import main
-    from veriframe.scale.ray import done_paths_parquet, scan_paths
+    from veriframe._cli import main
+    from veriframe.moderation.ray import done_paths_parquet, scan_paths
 
     src = tmp_path / "clips"
     src.mkdir()

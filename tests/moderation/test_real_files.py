@@ -20,7 +20,7 @@ def files(tmp_path: Path, small_clip: Path) -> dict[str, Path]:
 
 
 def test_review_real_files(vf_home: Path, files: dict[str, Path]) -> None:
-    mod = Moderator("platform", detector=None)
+    mod = Moderator("platform", home=vf_home, detector=None)
     ok = mod.review(files["good"])
     assert ok.state == "ok" and ok.verdict == "unsigned"
     assert ok.report is not None and ok.report.credentials.state.value == "absent"
@@ -30,14 +30,14 @@ def test_review_real_files(vf_home: Path, files: dict[str, Path]) -> None:
     assert junk.state == "error" and junk.action == "review"  # fail closed, not allow
     missing = mod.review(files["missing"])
     assert missing.state == "error" and missing.error is not None
-    assert missing.error["code"] == "media.not-found" and missing.action == "review"
-    strict = Moderator("strict", detector=None).review(files["junk"])
+    assert missing.error.code == "media.not-found" and missing.action == "review"
+    strict = Moderator("strict", home=vf_home, detector=None).review(files["junk"])
     assert strict.action == "block"
 
 
 def test_review_many_real_files_in_worker_processes(vf_home: Path,
                                                     files: dict[str, Path]) -> None:
-    mod = Moderator("newsroom", detector=None, timeout_s=60)
+    mod = Moderator("newsroom", home=vf_home, detector=None, timeout_s=60)
     paths = [files["good"], files["junk"], files["missing"], files["good"]]
     results = list(mod.review_many(paths, workers=2))
     assert sorted(r.path for r in results) == sorted(str(p) for p in paths)

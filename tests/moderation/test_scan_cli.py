@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from veriframe.cli import main
+from veriframe._cli import main
 from veriframe.moderation import find_videos, read_done_paths
 
 

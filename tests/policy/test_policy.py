@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.policy.factory import HOSTILE, report
-from veriframe.cli import main
+from veriframe._cli import main
 from veriframe.errors import PolicyError
 from veriframe.policy import Action, load_policy, policy_path, shipped_policies
 

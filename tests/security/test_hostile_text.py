@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.security.conftest import HOSTILE, PASSPHRASE, SignedSet
-from veriframe.cli import main
+from veriframe._cli import main
 
 HOSTILE_NAME = "\x1b[2J\u202eevil <img src=x onerror=alert(3)> \"q\" [bold]b.mp4"
 TITLE = HOSTILE["clear"] + HOSTILE["osc8"] + HOSTILE["cr"] + HOSTILE["bidi"] + HOSTILE["script"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.clipgen import make_clip
-from veriframe.cli import app, main
+from veriframe._cli import app, main
 from veriframe.config import Paths
 from veriframe.errors import KeysError
 

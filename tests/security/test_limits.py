@@ -17,7 +17,7 @@ import pytest
 from benchmarks.fuzz_verify import parse_boxes
 
 from tests.clipgen import make_clip
-from veriframe.cli import main
+from veriframe._cli import main
 from veriframe.errors import MediaError
 from veriframe.media import Limits, probe, sample_frames
 from veriframe.verification import verify
@@ -88,10 +88,10 @@ def test_claimed_60000x60000_frames_are_refused(tmp_path: Path, vf_home: Path) -
     # "no picture size": refused as unreadable, never decoded.
     path = _claim_size(tmp_path / "claims60k.mov", 60000)
     before = _rss_mb()
-    report = verify(path, detector=None)
+    report = verify(path, home=vf_home, detector=None)
     assert report.verdict.value == "error"
     assert report.error is not None
-    assert report.error["code"] in ("media.limits", "media.unreadable")
+    assert report.error.code in ("media.limits", "media.unreadable")
     assert _rss_mb() - before < 200
 
 
@@ -132,21 +132,26 @@ def test_limits_can_be_lowered_by_argument(tiny: Path) -> None:
 def test_limits_can_be_lowered_by_environment(
     tiny: Path, monkeypatch: pytest.MonkeyPatch, vf_home: Path
 ) -> None:
+    # The command line resolves VERIFRAME_MAX_* into the settings it passes down.
+    from veriframe._cli._common import settings
+
     monkeypatch.setenv("VERIFRAME_MAX_PIXELS", "10000")
+    cfg = settings()
     with pytest.raises(MediaError) as info:
-        probe(tiny)
+        probe(tiny, limits=cfg.limits)
     assert info.value.code == "media.limits"
     assert "VERIFRAME_MAX_PIXELS" in info.value.hint
-    report = verify(tiny, detector=None)
-    assert report.error is not None and report.error["code"] == "media.limits"
+    report = verify(tiny, settings=cfg, detector=None)
+    assert report.error is not None and report.error.code == "media.limits"
 
 
 def test_bad_limit_values_in_environment_are_a_clear_error(
     tiny: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from veriframe._cli._common import settings
     from veriframe.errors import VeriframeError
 
     monkeypatch.setenv("VERIFRAME_MAX_FRAMES", "-1")
     with pytest.raises(VeriframeError) as info:
-        probe(tiny)
+        settings()
     assert info.value.code == "config.invalid"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from veriframe import __version__
+from veriframe._version import __version__
 from veriframe.errors import CredentialsError
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from veriframe.credentials.trust import TrustConfig
-from veriframe.results import CredentialCheck, CredentialState, Issue, SignerInfo
+from veriframe.errors import ErrorInfo, ErrorKind
+from veriframe.results import CredentialCheck, CredentialState, HardBinding, Issue, SignerInfo
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -39,10 +40,10 @@ _FRAGMENT_BOXES = {b"styp", b"moof", b"sidx", b"emsg", b"prft"}
 _MAX_FIELD_LEN = 4096
 
 
-def _err(code: str, message: str, hint: str) -> CredentialCheck:
-    return CredentialCheck(
-        state=CredentialState.ERROR, error={"code": code, "message": message, "hint": hint}
-    )
+def _err(code: str, message: str, hint: str, *, unsupported: bool = False) -> CredentialCheck:
+    """An ``error`` check; ``unsupported``: the input is at fault (exit 4), not the system."""
+    kind = ErrorKind.INPUT if unsupported else ErrorKind.OPERATIONAL
+    return CredentialCheck(state=CredentialState.ERROR, error=ErrorInfo(code, message, hint, kind))
 
 
 def _short(exc: BaseException) -> str:
@@ -63,6 +64,7 @@ def _map_c2pa_error(exc: BaseException) -> CredentialCheck:
             "credentials.unsupported-format",
             f"C2PA cannot read this file type ({text})",
             "C2PA credentials can be read from MP4/MOV, fragmented MP4, JPEG, PNG, WAV, PDF...",
+            unsupported=True,
         )
     if isinstance(exc, c2pa.C2paError.RemoteManifest) or low.startswith("remote"):
         return _err(
@@ -81,12 +83,14 @@ def _map_c2pa_error(exc: BaseException) -> CredentialCheck:
             "credentials.unsupported-algorithm",
             f"the manifest uses a signing or hash algorithm C2PA does not allow ({text})",
             "the manifest cannot be checked; treat the file as unsigned",
+            unsupported=True,
         )
     if "prerelease" in low:
         return _err(
             "credentials.unsupported-version",
             "the manifest was written by a pre-release C2PA implementation",
             "it cannot be validated against the current specification",
+            unsupported=True,
         )
     if "could not be parsed" in low or isinstance(exc, (c2pa.C2paError.Io, OSError)):
         return _err(
@@ -253,10 +257,10 @@ def _check_from_reader(reader: Any, *, ignore_binding: bool) -> CredentialCheck:
         untrusted = issue.code in _UNTRUSTED_CODES or issue.code.endswith(_UNTRUSTED_SUFFIX)
         (informational if untrusted else failures).append(issue)
     binding_codes = [c for c in successes + [f.code for f in failures] if _BINDING.match(c)]
-    hard_binding = None
+    hard_binding: HardBinding | None = None
     if binding_codes:
         mismatch = any(c.endswith(".mismatch") for c in binding_codes)
-        hard_binding = "mismatch" if mismatch else "match"
+        hard_binding = HardBinding.MISMATCH if mismatch else HardBinding.MATCH
     decisive = [f for f in failures if not (ignore_binding and _BINDING.match(f.code))]
     if m is None:
         state = CredentialState.INVALID
@@ -339,6 +343,7 @@ def _read_file(path: Path, trust: TrustConfig) -> CredentialCheck:
                     "credentials.unsupported-format",
                     "this is a media segment (fragmented MP4) without its init segment",
                     "put the init segment (e.g. init.mp4) beside it and verify again",
+                    unsupported=True,
                 )
             with open(init, "rb") as fi, open(path, "rb") as ff:
                 reader = c2pa.Reader("video/mp4", fi, context=ctx)

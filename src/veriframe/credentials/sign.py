@@ -9,31 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from veriframe._atomic import atomic_output
-from veriframe.credentials.keys import SigningIdentity
+from veriframe.credentials.keys import ALGORITHMS, SigningIdentity
 from veriframe.credentials.manifest import ingredient_format, ingredient_label
 from veriframe.errors import CredentialsError, UnsupportedInputError
-
-_ALGS = {
-    "es256": "ES256",
-    "es384": "ES384",
-    "es512": "ES512",
-    "ps256": "PS256",
-    "ps384": "PS384",
-    "ps512": "PS512",
-    "ed25519": "ED25519",
-}
 
 
 def _signer(identity: SigningIdentity) -> Any:
     """One ``c2pa.Signer`` over ``identity.sign``: local and remote keys take the same path."""
     import c2pa
 
-    name = _ALGS.get(identity.alg.lower())
-    if name is None:
+    alg = ALGORITHMS.get(identity.alg.lower())
+    if alg is None:
         raise CredentialsError(
             "sign.unsupported-algorithm",
             f"signing algorithm {identity.alg!r} is not supported by C2PA",
-            "use es256 (P-256), es384, es512, ps256 or ed25519",
+            "use " + ", ".join(ALGORITHMS),
         )
     failures: list[str] = []
 
@@ -48,7 +38,10 @@ def _signer(identity: SigningIdentity) -> Any:
 
     try:
         signer = c2pa.Signer.from_callback(
-            callback, getattr(c2pa.C2paSigningAlg, name), identity.chain_pem.decode("ascii"), None
+            callback,
+            getattr(c2pa.C2paSigningAlg, alg.c2pa),
+            identity.chain_pem.decode("ascii"),
+            None,
         )
     except (c2pa.C2paError, UnicodeDecodeError) as exc:
         raise CredentialsError(

@@ -1,8 +1,9 @@
 """Trust anchors: which certificate authorities make a valid signature *trusted*.
 
-Anchors come from ``--trust FILE``, ``$VERIFRAME_TRUST`` (a PEM file), the user's own CA
-from ``keys init`` (``keys/ca.pem``) and ``trust.pem`` in the veriframe home. With no anchor
-at all an intact manifest reads ``valid`` (signer unknown), never ``trusted``.
+Anchors come from a named PEM file (``--trust FILE`` or ``$VERIFRAME_TRUST``, resolved by the
+command line), the user's own CA from ``keys init`` (``keys/ca.pem``) and ``trust.pem`` in the
+veriframe home. With no anchor at all an intact manifest reads ``valid`` (signer unknown), never
+``trusted``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from cryptography.hazmat.primitives import serialization
 
 from veriframe.config import Paths
 from veriframe.errors import CredentialsError
-
-TRUST_ENV = "VERIFRAME_TRUST"
 
 
 def _load_pem_file(path: Path) -> tuple[bytes, ...]:
@@ -73,18 +72,15 @@ class TrustConfig:
         home: str | os.PathLike[str] | None = None,
         include_own_ca: bool = True,
     ) -> TrustConfig:
-        """Anchors from ``trust_file``, ``$VERIFRAME_TRUST``, the own CA and ``trust.pem``.
+        """Anchors from ``trust_file``, the home's own CA and its ``trust.pem``.
 
-        A file that is named explicitly (argument or variable) must exist and parse; the
-        implicit ones are used when present.
+        A file that is named explicitly must exist and parse; the implicit ones are used when
+        present.
         """
         paths = Paths.resolve(home)
         anchors: list[bytes] = []
         sources: list[str] = []
         explicit = [Path(trust_file).expanduser()] if trust_file is not None else []
-        env = os.environ.get(TRUST_ENV)
-        if env:
-            explicit.append(Path(env).expanduser())
         implicit = [paths.trust]
         if include_own_ca:
             implicit.insert(0, paths.keys / "ca.pem")

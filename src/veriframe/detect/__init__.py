@@ -5,8 +5,8 @@ source type, the veriframe watermark's recovered manifest, known open-generator 
 bounds the result when decisive; container/metadata fingerprints (a separate term, off with
 ``use_metadata=False``); and a learned forensic score from pixels alone, with per-frame scores.
 
-No torch on this path: NumPy, SciPy, PyWavelets, scikit-learn, skops. Models are skops files
-loaded with an explicit list of trusted types.
+No torch on this path. Training and evaluation (``veriframe.detect.training``, scikit-learn)
+are imported only by the commands that train, never by ``import veriframe.detect``.
 
 >>> from veriframe.detect import Detector
 >>> det = Detector.load("default")
@@ -20,7 +20,6 @@ from veriframe.detect.features import CLIP_FEATURES, ForensicFeatures, extract
 from veriframe.detect.metadata import KNOWN_FORMATS, METADATA_FEATURES, metadata_evidence
 from veriframe.detect.model import TRUSTED_TYPES, Detector
 from veriframe.detect.provenance import provenance_evidence
-from veriframe.detect.training import evaluate, train
 
 __all__ = [
     "CLIP_FEATURES",
@@ -30,10 +29,8 @@ __all__ = [
     "Clip",
     "Detector",
     "ForensicFeatures",
-    "evaluate",
     "extract",
     "load_dataset",
     "metadata_evidence",
     "provenance_evidence",
-    "train",
 ]

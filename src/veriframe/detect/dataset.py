@@ -149,10 +149,8 @@ def load_dataset(data: str | os.PathLike[str], *, include_gif: bool = False) -> 
 
 
 def default_cache_dir() -> Path:
-    """Where features are cached: ``$VERIFRAME_CACHE`` or ``~/.cache/veriframe/detect``."""
-    env = os.environ.get("VERIFRAME_CACHE")
-    base = Path(env) if env else Path.home() / ".cache" / "veriframe"
-    return base / "detect"
+    """Where features are cached unless a cache folder is given: ``~/.cache/veriframe/detect``."""
+    return Path.home() / ".cache" / "veriframe" / "detect"
 
 
 def _cache_key(path: Path, variant: str) -> str:

@@ -31,7 +31,14 @@ from veriframe.detect import features as fx
 from veriframe.detect.metadata import METADATA_FEATURES, metadata_evidence
 from veriframe.detect.provenance import provenance_evidence
 from veriframe.errors import DetectorError
-from veriframe.results import CredentialCheck, DetectionCheck, FrameScore, Signal, WatermarkCheck
+from veriframe.results import (
+    CredentialCheck,
+    DetectionCheck,
+    DetectionState,
+    FrameScore,
+    Signal,
+    WatermarkCheck,
+)
 
 MODEL_FORMAT = "veriframe.detector/1"
 MODEL_FILE = "model.skops"
@@ -109,7 +116,7 @@ def _sigmoid(z: np.ndarray | float) -> np.ndarray:
 
 @dataclass
 class Detector:
-    """A loaded detector model. Build with :meth:`load` or :func:`veriframe.detect.train`."""
+    """A loaded detector model: :meth:`load`, or trained by ``detect.training.train``."""
 
     forensic: Any  # Pipeline(StandardScaler, LogisticRegression) on CLIP_FEATURES
     calibrator: Any  # LogisticRegression on [logit(raw forensic p)]
@@ -296,7 +303,7 @@ class Detector:
         p = bounded
         signals = [*prov_signals, *signals]
         return DetectionCheck(
-            state="scored",
+            state=DetectionState.SCORED,
             p_synthetic=round(float(np.clip(p, 0.0, 1.0)), 4),
             label=None,
             model=self.name,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from veriframe.generators.base import GenerationRequest, RuntimeOptions
 from veriframe.results import SignResult
+from veriframe.settings import Settings
 
 DEMO_IMAGE = Path(__file__).resolve().parents[3] / "examples" / "assets" / "portrait.jpg"
 
@@ -21,8 +21,7 @@ def demo_image(dst: Path) -> Path:
     return dst
 
 
-def generate_demo_clip(*, output: str | os.PathLike[str],
-                       home: str | os.PathLike[str] | None = None) -> SignResult:
+def generate_demo_clip(*, output: Path, settings: Settings) -> SignResult:
     """Generate a short clip with ``tiny-wan`` from the example portrait and sign it."""
     from veriframe.generators.run import generate_video
 
@@ -30,6 +29,6 @@ def generate_demo_clip(*, output: str | os.PathLike[str],
     image = demo_image(out.parent / ".demo-portrait.jpg")
     request = GenerationRequest(image=image, prompt="a portrait comes to life", seed=7,
                                 frames=33, width=320, height=192, steps=2)
-    result = generate_video(request, output=out, model="tiny-wan", home=home,
+    result = generate_video(request, output=out, model="tiny-wan", settings=settings,
                             options=RuntimeOptions(progress=False))
     return result.sign

@@ -23,8 +23,6 @@ import tomllib
 
 from veriframe.errors import GenerateError
 
-CATALOG_ENV = "VERIFRAME_EFFECTS_CATALOG"
-LORA_DIR_ENV = "VERIFRAME_LORA_DIR"
 ADAPTER = "effect"
 _SHIPPED = Path(__file__).with_name("effects.toml")
 
@@ -72,15 +70,14 @@ class Effect:
 
 
 def load_catalog(path: str | os.PathLike[str] | None = None) -> dict[str, Effect]:
-    """The shipped catalog, with ``path`` (or ``$VERIFRAME_EFFECTS_CATALOG``) merged over it."""
+    """The shipped catalog, with the catalog file ``path`` (if given) merged over it."""
     raw = _read(_SHIPPED)
     defaults = dict(raw.get("defaults", {}))
     tables: dict[str, tuple[dict[str, Any], Path]] = {
         k: (dict(v), _SHIPPED.parent) for k, v in raw.get("effects", {}).items()
     }
-    override = path if path is not None else os.environ.get(CATALOG_ENV) or None
-    if override is not None:
-        opath = Path(override).expanduser()
+    if path is not None:
+        opath = Path(path).expanduser()
         extra = _read(opath)
         defaults.update(extra.get("defaults", {}))
         for key, table in extra.get("effects", {}).items():
@@ -97,7 +94,7 @@ def _read(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise GenerateError(
             "generate.catalog-missing", f"effects catalog {path} does not exist",
-            f"check --effects-catalog / ${CATALOG_ENV}",
+            "check --effects-catalog (VERIFRAME_EFFECTS_CATALOG)",
         ) from None
     except tomllib.TOMLDecodeError as exc:
         raise GenerateError(
@@ -155,7 +152,7 @@ def find_lora(effect: Effect, *, lora_dir: str | os.PathLike[str] | None = None)
     """The effect's LoRA file on this machine (no network), or None."""
     if effect.path is not None:
         return effect.path if effect.path.is_file() else None
-    folder = lora_dir if lora_dir is not None else os.environ.get(LORA_DIR_ENV) or None
+    folder = lora_dir
     if folder is not None and effect.weight_name:
         cand = Path(folder).expanduser() / effect.weight_name
         if cand.is_file():

@@ -48,8 +48,6 @@ from veriframe.config import home_dir
 from veriframe.errors import GenerateError
 from veriframe.generators.base import GenerationOutput, GenerationRequest, ModelSpec, ProgressFn
 
-CONFIG_ENV = "VERIFRAME_GENERATORS_CONFIG"
-
 
 @dataclass(frozen=True)
 class ExternalTool:
@@ -71,11 +69,10 @@ class ExternalTool:
 
 def config_path(path: str | os.PathLike[str] | None = None, *,
                 home: str | os.PathLike[str] | None = None) -> Path:
-    """The generators.toml in use."""
+    """The generators.toml in use: ``path``, else the one in the veriframe home."""
     if path is not None:
         return Path(path).expanduser()
-    env = os.environ.get(CONFIG_ENV)
-    return Path(env).expanduser() if env else home_dir(home) / "generators.toml"
+    return home_dir(home) / "generators.toml"
 
 
 def load_tools(path: str | os.PathLike[str] | None = None, *,

@@ -46,6 +46,7 @@ class ProvenancePipeline:
         model: str | None = None,
         record_prompt: bool = False,
         store: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
     ) -> None:
         self.pipe = pipe
         self.output = Path(output)
@@ -56,6 +57,7 @@ class ProvenancePipeline:
         self.model = model
         self.record_prompt = record_prompt
         self.store = store
+        self.overwrite = overwrite
         self.last_result: SignResult | None = None
 
     def __getattr__(self, name: str) -> Any:
@@ -96,7 +98,7 @@ class ProvenancePipeline:
         self.last_result = sign_frames(
             frames, fps=float(self.fps or kwargs.get("fps") or _default_fps(self.pipe)),
             output=output or self.output, spec=spec, identity=self.signer, home=self.home,
-            passphrase=self.passphrase, store=self.store,
+            passphrase=self.passphrase, store=self.store, overwrite=self.overwrite,
         )
         return result
 

@@ -29,6 +29,7 @@ from veriframe.generators.base import (
 if TYPE_CHECKING:
     from veriframe.credentials.keys import SigningIdentity
     from veriframe.results import SignResult
+    from veriframe.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -112,11 +113,23 @@ def generate_video(
     lora_dir: str | os.PathLike[str] | None = None,
     generators_config: str | os.PathLike[str] | None = None,
     identity: SigningIdentity | None = None,
+    settings: Settings | None = None,
     passphrase: str | None = None,
     store: str | os.PathLike[str] | None = None,
     progress: ProgressFn | None = None,
+    overwrite: bool = False,
 ) -> GenerateResult:
-    """Generate one clip with ``model`` (or a ready ``generator``) and write it signed."""
+    """Generate one clip with ``model`` (or a ready ``generator``) and write it signed.
+
+    ``output`` is checked before anything runs: an existing file is refused unless
+    ``overwrite``. Keys and store come from ``identity``/``settings`` as in
+    :func:`veriframe.signing.sign_video`.
+    """
+    from veriframe.signing import check_output
+
+    check_output(Path(output), overwrite=overwrite)
+    if settings is not None and home is None:
+        home = settings.home
     if generator is None:
         if model is None:
             raise ValueError("give model= or generator=")
@@ -129,8 +142,9 @@ def generate_video(
                             "check --audio")
     out = generator.generate(request, progress=progress)
     try:
-        return sign_output(out, request=request, output=output, identity=identity, home=home,
-                           passphrase=passphrase, store=store, progress=progress)
+        return sign_output(out, request=request, output=output, identity=identity,
+                           settings=settings, home=home, passphrase=passphrase, store=store,
+                           progress=progress, overwrite=overwrite)
     finally:
         if out.video is not None and out.video.parent.name.startswith("veriframe-external-"):
             shutil.rmtree(out.video.parent, ignore_errors=True)
@@ -142,10 +156,12 @@ def sign_output(
     request: GenerationRequest,
     output: str | os.PathLike[str],
     identity: SigningIdentity | None = None,
+    settings: Settings | None = None,
     home: str | os.PathLike[str] | None = None,
     passphrase: str | None = None,
     store: str | os.PathLike[str] | None = None,
     progress: ProgressFn | None = None,
+    overwrite: bool = False,
 ) -> GenerateResult:
     """Mark, encode and sign a backend's output (fail closed)."""
     from veriframe.credentials.manifest import ManifestSpec
@@ -174,19 +190,21 @@ def sign_output(
         info = media.probe(out.video)
         if info.has_audio or out.audio is None:
             result = sign_video(out.video, output=output, spec=spec, identity=identity,
-                                home=home, passphrase=passphrase, store=store)
+                                settings=settings, home=home, passphrase=passphrase,
+                                store=store, overwrite=overwrite)
             n = int(info.frame_count or 0)
         else:  # the tool wrote a silent video: put the input audio back
             frames = media.read_frames(out.video).rgb
             result = sign_frames(frames, fps=out.fps, output=output, spec=spec,
-                                 identity=identity, home=home, passphrase=passphrase,
-                                 audio_from=out.audio, store=store)
+                                 identity=identity, settings=settings, home=home,
+                                 passphrase=passphrase, audio_from=out.audio, store=store,
+                                 overwrite=overwrite)
             n = int(frames.shape[0])
     else:
         assert frames is not None
         result = sign_frames(frames, fps=out.fps, output=output, spec=spec, identity=identity,
-                             home=home, passphrase=passphrase, audio_from=out.audio,
-                             store=store)
+                             settings=settings, home=home, passphrase=passphrase,
+                             audio_from=out.audio, store=store, overwrite=overwrite)
         n = int(frames.shape[0])
     seconds = time.perf_counter() - started
     if progress is not None:

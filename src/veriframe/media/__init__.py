@@ -13,6 +13,7 @@ never escape. Writers are atomic: on failure no output file is left behind.
 
 from __future__ import annotations
 
+from veriframe.media._open import require_file
 from veriframe.media.decode import FrameSample, read_frames, sample_frames
 from veriframe.media.encode import rewrite_video, write_video
 from veriframe.media.limits import Limits
@@ -26,6 +27,7 @@ __all__ = [
     "probe",
     "read_frames",
     "remux",
+    "require_file",
     "rewrite_video",
     "sample_frames",
     "to_mp4",

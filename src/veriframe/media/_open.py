@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,11 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def check_path(path: str | os.PathLike[str], limits: Limits) -> tuple[Path, int]:
-    """Check that ``path`` is a non-empty regular file within the size limit.
+def require_file(path: str | os.PathLike[str]) -> os.stat_result:
+    """``stat`` of ``path``, which must exist and not be a folder.
 
-    Returns the path and its size. Raises ``media.not-found``, ``media.is-directory``,
-    ``media.empty``, ``media.limits`` or ``media.unsupported-type`` (decided by content).
+    The one existence check of every path that reads a file: ``media.not-found``,
+    ``media.is-directory`` or ``media.unreadable`` (permissions) otherwise.
     """
     p = Path(path)
     try:
@@ -123,12 +124,23 @@ def check_path(path: str | os.PathLike[str], limits: Limits) -> tuple[Path, int]
         raise MediaError(
             "media.unreadable", f"cannot access {str(p)!r}: {exc.strerror}", "Check permissions."
         ) from None
-    if p.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         raise MediaError(
             "media.is-directory",
             f"{str(p)!r} is a directory",
             "Give a video file; use `veriframe scan` for folders.",
         )
+    return st
+
+
+def check_path(path: str | os.PathLike[str], limits: Limits) -> tuple[Path, int]:
+    """Check that ``path`` is a non-empty regular file within the size limit.
+
+    Returns the path and its size. Raises ``media.not-found``, ``media.is-directory``,
+    ``media.empty``, ``media.limits`` or ``media.unsupported-type`` (decided by content).
+    """
+    p = Path(path)
+    st = require_file(p)
     if st.st_size == 0:
         raise MediaError("media.empty", f"{p.name!r} is empty (0 bytes)", "Give a non-empty file.")
     if st.st_size > limits.max_file_bytes:

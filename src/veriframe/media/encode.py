@@ -177,10 +177,7 @@ def _pump(
         else:  # the stream changed size mid-way: scale back to the first frame's size
             frame_yuv = frame.reformat(width=w2, height=h2, format="yuv420p")
         y, u, v = yuv_planes(frame_yuv, w2, h2)
-        y2 = transform(index, y.copy())
-        if not isinstance(y2, np.ndarray) or y2.dtype != np.uint8 or y2.shape != (h2, w2):
-            got = f"{getattr(y2, 'dtype', type(y2).__name__)} {getattr(y2, 'shape', '')}"
-            raise ValueError(f"transform must return uint8 of shape {(h2, w2)}, got {got}")
+        y2 = _checked_luma(transform(index, y.copy()), h2, w2)
         new = yuv_frame(y2, u, v, full_range=full_range)
         pts = frame.pts if tb is not None else None
         if pts is None or (last_pts is not None and pts <= last_pts):
@@ -207,13 +204,17 @@ def write_video(
     audio_from: str | os.PathLike[str] | None = None,
     crf: float = 18,
     preset: str = "medium",
+    transform: LumaTransform | None = None,
 ) -> MediaInfo:
     """Encode RGB uint8 frames ((H, W, 3) each, or one (N, H, W, 3) array) to H.264 MP4.
 
     ``audio_from`` (a video or audio file) supplies the audio track: copied when MP4 can hold
     its codec, else re-encoded to AAC; audio past the end of the video is dropped. An odd
-    width or height is cropped to even (said in the result's ``notes``). Atomic: on any
-    failure ``dst`` is left as it was. Returns :func:`probe` of the output.
+    width or height is cropped to even (said in the result's ``notes``). ``transform(i, y)``,
+    when given, rewrites each frame's luma after the conversion to yuv420p and before the
+    encoder, as in :func:`rewrite_video` (the watermark is embedded in the same pass that
+    encodes). Atomic: on any failure ``dst`` is left as it was. Returns :func:`probe` of the
+    output.
     """
     dst_p = Path(dst)
     rate = Fraction(fps).limit_denominator(1001) if not isinstance(fps, Fraction) else fps
@@ -258,6 +259,10 @@ def write_video(
                 rgb = _check_rgb(arr, (h, w))[:h2, :w2]
                 vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
                 vf = vf.reformat(format="yuv420p")
+                if transform is not None:
+                    y, u, v = yuv_planes(vf, w2, h2)
+                    vf = yuv_frame(_checked_luma(transform(count, y.copy()), h2, w2), u, v,
+                                   full_range=False)
                 vf.pts = count
                 vf.time_base = tb
                 for pkt in v_out.encode(vf):
@@ -279,6 +284,13 @@ def write_video(
                 raise unreadable(audio_p, describe(exc)) from None
     result = probe(dst_p)
     return dataclasses.replace(result, notes=tuple(notes))
+
+
+def _checked_luma(y: Any, h: int, w: int) -> np.ndarray:
+    if not isinstance(y, np.ndarray) or y.dtype != np.uint8 or y.shape != (h, w):
+        got = f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}"
+        raise ValueError(f"transform must return uint8 of shape {(h, w)}, got {got}")
+    return y
 
 
 def _chain(first: np.ndarray, rest: Iterable[np.ndarray]) -> Iterable[np.ndarray]:

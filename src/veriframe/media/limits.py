@@ -7,19 +7,9 @@ claims against a :class:`Limits` before anything is allocated, and decoding stop
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from veriframe.errors import MediaError, VeriframeError
-
-_ENV = {
-    "max_pixels": "VERIFRAME_MAX_PIXELS",
-    "max_frames": "VERIFRAME_MAX_FRAMES",
-    "max_duration_s": "VERIFRAME_MAX_DURATION_S",
-    "max_file_bytes": "VERIFRAME_MAX_FILE_BYTES",
-    "max_decoded_bytes": "VERIFRAME_MAX_DECODED_BYTES",
-}
+from veriframe.errors import MediaError
 
 
 @dataclass(frozen=True)
@@ -45,37 +35,10 @@ class Limits:
             if not value > 0:
                 raise ValueError(f"Limits.{f.name} must be positive, got {value!r}")
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:
-        """Defaults, overridden by ``VERIFRAME_MAX_PIXELS``, ``VERIFRAME_MAX_FRAMES``,
-        ``VERIFRAME_MAX_DURATION_S``, ``VERIFRAME_MAX_FILE_BYTES`` and
-        ``VERIFRAME_MAX_DECODED_BYTES`` where set.
-
-        Raises ``VeriframeError("config.invalid")`` for a value that is not a positive number.
-        """
-        env = os.environ if environ is None else environ
-        values: dict[str, float | int] = {}
-        for name, var in _ENV.items():
-            raw = env.get(var)
-            if raw is None or raw.strip() == "":
-                continue
-            try:
-                number = float(raw) if name == "max_duration_s" else int(raw.strip())
-            except ValueError:
-                number = -1
-            if not number > 0:
-                raise VeriframeError(
-                    "config.invalid",
-                    f"{var} must be a positive number, got {raw!r}",
-                    f"Unset {var} or give it a positive value.",
-                )
-            values[name] = number
-        return cls(**values)  # type: ignore[arg-type]
-
 
 def resolve_limits(limits: Limits | None) -> Limits:
-    """``limits`` if given, else :meth:`Limits.from_env`."""
-    return limits if limits is not None else Limits.from_env()
+    """``limits`` if given, else the defaults."""
+    return limits if limits is not None else Limits()
 
 
 def limit_error(what: str, value: object, bound: object, var: str) -> MediaError:
@@ -86,5 +49,3 @@ def limit_error(what: str, value: object, bound: object, var: str) -> MediaError
         f"Raise {var} if this file is trusted and the size is real.",
     )
 
-
-ENV_NAMES = dict(_ENV)

@@ -10,16 +10,18 @@ too, with the policy's ``[errors]`` action: fail closed.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from veriframe._text import clean_text
 from veriframe.credentials.manifest import AI_SOURCE_TYPES
 from veriframe.policy.schema import Action, PolicySpec
-from veriframe.report.text import clean_text
 from veriframe.results import (
-    NOT_CHECKED,
     CredentialCheck,
     CredentialState,
     Decision,
+    DecisionState,
+    DetectionState,
+    RecoveryState,
     SignerInfo,
     Verdict,
     VerifyReport,
@@ -107,7 +109,10 @@ class Policy:
         return self.spec.name
 
     def label_for(self, p_synthetic: float | None) -> str | None:
-        """The detection label a score earns under this policy's thresholds."""
+        """The detection label a score earns under this policy's thresholds.
+
+        ``likely-ai``, ``possibly-ai`` or ``below-thresholds``; None without a score.
+        """
         if p_synthetic is None:
             return None
         if p_synthetic >= self.spec.thresholds.likely_ai:
@@ -144,12 +149,20 @@ class Policy:
             whole_error=True,
         )
 
+    def apply(self, report: VerifyReport) -> VerifyReport:
+        """``report`` with this policy's decision and the detection label of its thresholds."""
+        detection = report.detection
+        if detection.state is DetectionState.SCORED:
+            detection = replace(detection, label=self.label_for(detection.p_synthetic))
+        report = replace(report, detection=detection)
+        return replace(report, decision=self.decide(report))
+
     def decide(self, report: VerifyReport) -> Decision:
         """Turn ``report`` into a :class:`~veriframe.results.Decision` (state ``decided``)."""
         if report.verdict is Verdict.ERROR or report.error:
-            err = report.error or {}
+            err = report.error
             return self.error_decision(
-                code=err.get("code", "error"), message=err.get("message", "no detail")
+                code=err.code if err else "error", message=err.message if err else "no detail"
             )
         findings = [*self._credentials(report), *self._watermark(report), *self._detection(report)]
         if not any(f.label for f in findings):
@@ -218,10 +231,9 @@ class Policy:
                     "no Content Credentials embedded in the file; a watermark was found",
                 )
         elif state is CredentialState.ERROR:
-            err = cred.error or {}
             yield self._error(
                 "the Content Credentials could not be read: "
-                + clean_text(err.get("code", "error"), max_len=80)
+                + clean_text(cred.error.code if cred.error else "error", max_len=80)
             )
         dst = declares_ai(cred)
         if dst is not None:
@@ -245,10 +257,9 @@ class Policy:
                     f"p = {mark.p_value:.1e})",
                 )
         if wm.state is WatermarkState.ERROR:
-            err = wm.error or {}
             yield self._error(
                 "the watermark check could not run: "
-                + clean_text(err.get("code", "error"), max_len=80)
+                + clean_text(wm.error.code if wm.error else "error", max_len=80)
             )
             return
         if wm.state is not WatermarkState.PRESENT:
@@ -256,8 +267,8 @@ class Policy:
         pid = clean_text(wm.payload_id or "?", max_len=40)
         p = f", p = {wm.p_value:.1e}" if wm.p_value is not None else ""
         rec = wm.recovered
-        rstate = rec.state if rec is not None else "not_found"
-        if rstate == "recovered":
+        rstate = rec.state if rec is not None else RecoveryState.NOT_FOUND
+        if rstate is RecoveryState.RECOVERED:
             rcred = rec.credentials if rec is not None else None
             manifest_gone = report.credentials.state in (
                 CredentialState.ABSENT,
@@ -294,20 +305,20 @@ class Policy:
                     "the recovered credentials declare AI generation (digital source "
                     f"type {clean_text(dst.rsplit('/', 1)[-1], max_len=80)})",
                 )
-        elif rstate == "mismatch":
+        elif rstate is RecoveryState.MISMATCH:
             yield Finding(
                 acts.mismatch,
                 "tampered",
                 f"watermark {pid} found{p}, but the manifest it points to was made for "
                 "different content: the mark was copied or the content altered",
             )
-        elif rstate == "invalid":
+        elif rstate is RecoveryState.INVALID:
             yield Finding(
                 acts.invalid,
                 "tampered",
                 f"watermark {pid} found{p}, but the recovered manifest fails signature validation",
             )
-        elif rstate == "error":
+        elif rstate is RecoveryState.ERROR:
             yield self._error(f"watermark {pid} found, but recovering its manifest failed")
         else:
             yield Finding(
@@ -319,16 +330,17 @@ class Policy:
 
     def _detection(self, report: VerifyReport) -> Iterable[Finding]:
         det = report.detection
-        if det.state == "error":
-            err = det.error or {}
+        if det.state is DetectionState.ERROR:
             yield self._error(
-                "the detector could not run: " + clean_text(err.get("code", "error"), max_len=80)
+                "the detector could not run: "
+                + clean_text(det.error.code if det.error else "error", max_len=80)
             )
             return
-        if det.state == NOT_CHECKED or det.p_synthetic is None:
+        if det.state is not DetectionState.SCORED or det.p_synthetic is None:
             return
         p = det.p_synthetic
         th = self.spec.thresholds
+        label = self.label_for(p)
         top = sorted(
             (s for s in det.signals if s.p_synthetic is not None),
             key=lambda s: -abs((s.p_synthetic or 0.5) - 0.5) * s.weight,
@@ -336,7 +348,7 @@ class Policy:
         evidence = ", ".join(f"{clean_text(s.name, max_len=60)} {s.p_synthetic:.2f}" for s in top)
         model = f" ({clean_text(det.model, max_len=60)})" if det.model else ""
         tail = f"; strongest signals: {evidence}" if evidence else ""
-        if p >= th.likely_ai:
+        if label == "likely-ai":
             yield Finding(
                 self.spec.detection.likely_ai,
                 "likely-ai",
@@ -344,7 +356,7 @@ class Policy:
                 f"{th.likely_ai:.2f} (likely AI){tail}; a detector score is an "
                 "estimate, not proof",
             )
-        elif p >= th.possibly_ai:
+        elif label == "possibly-ai":
             yield Finding(
                 self.spec.detection.possibly_ai,
                 "possibly-ai",
@@ -373,7 +385,7 @@ class Policy:
         ordered = sorted(findings, key=lambda f: -f.action.severity)
         reasons = tuple(f"[{f.action.value}] {f.reason}" for f in ordered)
         return Decision(
-            state="decided",
+            state=DecisionState.DECIDED,
             policy=self.spec.name,
             label=label,
             action=action.value,

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from veriframe.results import CredentialState, Verdict, VerifyReport, WatermarkState
+from veriframe.results import (
+    CredentialState,
+    RecoveryState,
+    Verdict,
+    VerifyReport,
+    WatermarkState,
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ def banner(report: VerifyReport) -> Banner:
     if v is Verdict.TAMPERED:
         rec = report.watermark.recovered
         if cred.state is not CredentialState.INVALID and rec is not None and (
-            rec.state in ("mismatch", "invalid")
+            rec.state in (RecoveryState.MISMATCH, RecoveryState.INVALID)
         ):
             return Banner(
                 "Tampered: the watermark's credentials do not match this video",
@@ -74,11 +80,11 @@ def banner(report: VerifyReport) -> Banner:
             "cannot be confirmed from the file itself.",
             "neutral",
         )
-    err = report.error or {}
+    err = report.error
     return Banner(
         "Could not be checked",
         "veriframe could not verify this file"
-        + (f": {err.get('message')}" if err.get("message") else ".")
+        + (f": {err.message}" if err is not None and err.message else ".")
         + " Nothing can be concluded about it.",
         "error",
     )
@@ -101,11 +107,13 @@ WATERMARK_STATE_WORDS = {
 }
 
 RECOVERED_STATE_WORDS = {
-    "recovered": "recovered: the stored manifest's signature is valid and it matches this content",
-    "mismatch": "mismatch: the stored manifest was made for different content (a copied mark?)",
-    "invalid": "invalid: the stored manifest fails signature validation",
-    "not_found": "not found: the watermark's id is not in the manifest store",
-    "error": "error: the manifest store could not be searched",
+    RecoveryState.RECOVERED: "recovered: the stored manifest's signature is valid and it "
+    "matches this content",
+    RecoveryState.MISMATCH: "mismatch: the stored manifest was made for different content "
+    "(a copied mark?)",
+    RecoveryState.INVALID: "invalid: the stored manifest fails signature validation",
+    RecoveryState.NOT_FOUND: "not found: the watermark's id is not in the manifest store",
+    RecoveryState.ERROR: "error: the manifest store could not be searched",
 }
 
 # C2PA validation status codes (and veriframe's own) in plain words.

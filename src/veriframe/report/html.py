@@ -3,7 +3,7 @@
 One file, no network: a strict Content-Security-Policy (no scripts, no remote anything),
 thumbnails inlined as ``data:`` PNGs (encoded here with zlib + struct, no imaging library),
 the per-frame score plot as inline SVG. Every string from the file is passed through
-:func:`~veriframe.report.text.clean_text` and then HTML-escaped.
+:func:`~veriframe._text.clean_text` and then HTML-escaped.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from veriframe._text import clean_text
 from veriframe.report.explain import (
     CREDENTIAL_STATE_WORDS,
     PROVES,
@@ -26,12 +27,13 @@ from veriframe.report.explain import (
     banner,
     explain_code,
 )
-from veriframe.report.text import clean_text
 from veriframe.results import (
-    NOT_CHECKED,
     CredentialCheck,
     CredentialState,
+    DecisionState,
+    DetectionState,
     FrameScore,
+    RecoveryState,
     VerifyReport,
     WatermarkState,
 )
@@ -213,8 +215,7 @@ def _credentials_html(cred: CredentialCheck, *, heading: str = "Content Credenti
         out.append("<p>No Content Credentials were found. That is common and is not evidence "
                    "that the video is fake or AI-made.</p>")
     if cred.error:
-        out.append(f"<p class=warn>{esc(cred.error.get('code', ''))}: "
-                   f"{esc(cred.error.get('message', ''))}</p>")
+        out.append(f"<p class=warn>{esc(cred.error.code)}: {esc(cred.error.message)}</p>")
     if cred.state in _INTACT and cred.actions:
         out.append("<h3>Actions</h3><table><tr><th>action</th><th>software agent</th>"
                    "<th>source type</th><th>parameters</th></tr>")
@@ -264,7 +265,7 @@ def _watermark_html(report: VerifyReport) -> str:
                   f"{wm.bit_accuracy:.1%} over {wm.frames_used} frames"),
                  ("Key id", wm.key_id)]
     if wm.error:
-        rows.append(("Error", f"{wm.error.get('code', '')}: {wm.error.get('message', '')}"))
+        rows.append(("Error", f"{wm.error.code}: {wm.error.message}"))
     out.append(_dl(rows))
     if wm.known_generator_marks:
         out.append("<h3>Known generator watermarks</h3><table><tr><th>name</th><th>method</th>"
@@ -279,9 +280,9 @@ def _watermark_html(report: VerifyReport) -> str:
         out.append(_dl([("Result", RECOVERED_STATE_WORDS.get(rec.state, rec.state)),
                         ("Detail", rec.detail), ("Store", rec.store),
                         ("Fingerprint distance", rec.fingerprint_distance)]))
-        if rec.state == "recovered" and rec.credentials is not None:
+        if rec.state is RecoveryState.RECOVERED and rec.credentials is not None:
             out.append(_credentials_html(rec.credentials, heading="Recovered credentials"))
-        elif rec.state in ("mismatch", "invalid"):
+        elif rec.state in (RecoveryState.MISMATCH, RecoveryState.INVALID):
             out.append("<p class=warn>The recovered manifest does not vouch for this video; its "
                        "claims are not shown as fact.</p>")
     out.append("</section>")
@@ -291,13 +292,13 @@ def _watermark_html(report: VerifyReport) -> str:
 def _detection_html(report: VerifyReport) -> str:
     det = report.detection
     out = ["<section><h2>Detector</h2>"]
-    if det.state == NOT_CHECKED:
+    if det.state is DetectionState.NOT_CHECKED:
         out.append("<p class=muted>The detector was not run.</p></section>")
         return "".join(out)
-    if det.state == "error":
-        err = det.error or {}
-        out.append(f"<p class=warn>The detector could not run: {esc(err.get('code', ''))}: "
-                   f"{esc(err.get('message', ''))}</p></section>")
+    if det.state is DetectionState.ERROR:
+        code, message = (det.error.code, det.error.message) if det.error else ("", "")
+        out.append(f"<p class=warn>The detector could not run: {esc(code)}: "
+                   f"{esc(message)}</p></section>")
         return "".join(out)
     out.append(_dl([("p_synthetic", None if det.p_synthetic is None else
                      f"{det.p_synthetic:.2f}"), ("Label", det.label), ("Model", det.model),
@@ -319,7 +320,7 @@ def _detection_html(report: VerifyReport) -> str:
 
 def _decision_html(report: VerifyReport) -> str:
     d = report.decision
-    if d.state == NOT_CHECKED:
+    if d.state is DecisionState.NOT_CHECKED:
         return "<section><h2>Decision</h2><p class=muted>No policy was applied.</p></section>"
     reasons = "".join(f"<li>{esc(r)}</li>" for r in d.reasons)
     return ("<section><h2>Decision</h2>"
@@ -359,7 +360,7 @@ footer{margin-top:32px;font-size:12px;color:#666}
 
 def render_html(report: VerifyReport, *, sample: FrameSampleLike | None = None) -> str:
     """One self-contained HTML page for ``report`` (thumbnails from ``sample`` if given)."""
-    from veriframe import __version__
+    from veriframe._version import __version__
 
     b = banner(report)
     f = report.file
@@ -374,9 +375,8 @@ def render_html(report: VerifyReport, *, sample: FrameSampleLike | None = None) 
                        ("Audio codec", media.get("audio_codec")),
                        ("Container", media.get("container"))]
     if report.error:
-        media_rows += [("Error", f"{report.error.get('code', '')}: "
-                                 f"{report.error.get('message', '')}"),
-                       ("Hint", report.error.get("hint"))]
+        media_rows += [("Error", f"{report.error.code}: {report.error.message}"),
+                       ("Hint", report.error.hint)]
     title = esc(f.path.replace("\\", "/").rsplit("/", 1)[-1], max_len=200)
     body = [
         f'<div class="banner {b.tone}"><h1>{html.escape(b.headline)}</h1>'

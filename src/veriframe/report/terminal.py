@@ -1,7 +1,7 @@
 """The human report of one verification, for a terminal (rich).
 
 Every string that comes from the file (titles, signer names, metadata, action parameters,
-file names) goes through :func:`~veriframe.report.text.clean_text` and is added as a rich
+file names) goes through :func:`~veriframe._text.clean_text` and is added as a rich
 ``Text`` (never as markup), so a hostile file can neither move the cursor nor inject styles.
 Assertion contents are shown only when the credentials are intact (valid or trusted).
 """
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from rich.console import Console, Group
+from rich.containers import Renderables
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from veriframe._text import clean_text
+from veriframe.errors import ErrorInfo
 from veriframe.report.explain import (
     CREDENTIAL_STATE_WORDS,
     RECOVERED_STATE_WORDS,
@@ -24,12 +26,13 @@ from veriframe.report.explain import (
     banner,
     explain_code,
 )
-from veriframe.report.text import clean_text
 from veriframe.results import (
-    NOT_CHECKED,
     CredentialCheck,
     CredentialState,
+    DecisionState,
     DetectionCheck,
+    DetectionState,
+    RecoveryState,
     VerifyReport,
     WatermarkCheck,
     WatermarkState,
@@ -43,6 +46,16 @@ _TONE_STYLE = {
     "error": "bold magenta",
 }
 _INTACT = (CredentialState.TRUSTED, CredentialState.VALID)
+
+
+class Printer(Protocol):
+    """What the report is printed on: a ``rich.console.Console`` (the CLI makes one)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None: ...
+
+
+def _error_text(err: ErrorInfo) -> str:
+    return f"{err.code}: {err.message}"
 
 
 def _t(value: object, *, max_len: int = 300) -> Text:
@@ -131,7 +144,7 @@ def credential_lines(cred: CredentialCheck, grid: Table) -> list[Table]:
         grid.add_row("Note", Text("No credentials is common (cameras, editors and platforms "
                                   "strip or never write them); it is not evidence of fakery."))
     if cred.error:
-        _row(grid, "Error", f"{cred.error.get('code', '')}: {cred.error.get('message', '')}")
+        _row(grid, "Error", _error_text(cred.error))
     if cred.failures:
         table = Table(title="Failed checks", title_justify="left", show_edge=False)
         table.add_column("code", style="red", no_wrap=True)
@@ -163,7 +176,7 @@ def watermark_lines(wm: WatermarkCheck, grid: Table) -> None:
         if rec.detail:
             _row(grid, "Detail", rec.detail)
         rcred = rec.credentials
-        if rec.state == "recovered" and rcred is not None and rcred.state in _INTACT:
+        if rec.state is RecoveryState.RECOVERED and rcred is not None and rcred.state in _INTACT:
             if rcred.signer is not None:
                 who = rcred.signer.common_name or rcred.signer.organization or "unnamed"
                 trust = "trusted" if rcred.state is CredentialState.TRUSTED else "NOT verified"
@@ -176,17 +189,16 @@ def watermark_lines(wm: WatermarkCheck, grid: Table) -> None:
                                        f"{clean_text(_agent(action))} "
                                        f"{clean_text(_params(action.get('parameters')))}")
     if wm.error:
-        _row(grid, "Error", f"{wm.error.get('code', '')}: {wm.error.get('message', '')}")
+        _row(grid, "Error", _error_text(wm.error))
 
 
 def detection_lines(det: DetectionCheck, grid: Table) -> list[Table]:
     """Fill ``grid`` with the detector's estimate; return its signal table."""
-    if det.state == NOT_CHECKED:
+    if det.state is DetectionState.NOT_CHECKED:
         _row(grid, "State", "not checked")
         return []
-    if det.state == "error":
-        err = det.error or {}
-        _row(grid, "State", f"error: {err.get('code', '')}: {err.get('message', '')}")
+    if det.state is DetectionState.ERROR:
+        _row(grid, "State", "error: " + (_error_text(det.error) if det.error else ": "))
         return []
     if det.p_synthetic is not None:
         _row(grid, "p_synthetic", f"{det.p_synthetic:.2f}"
@@ -209,16 +221,16 @@ def detection_lines(det: DetectionCheck, grid: Table) -> list[Table]:
 
 
 def _section(title: str, parts: Iterable[Any]) -> Panel:
-    return Panel(Group(*parts), title=title, title_align="left", border_style="dim")
+    return Panel(Renderables(list(parts)), title=title, title_align="left", border_style="dim")
 
 
-def render(report: VerifyReport, *, console: Console) -> None:
-    """Print the human report of ``report`` on ``console``."""
+def render(report: VerifyReport, *, console: Printer) -> None:
+    """Print the human report of ``report`` on ``console`` (a ``rich.console.Console``)."""
     b = banner(report)
     style = _TONE_STYLE.get(b.tone, "bold")
     head = Text(b.headline.upper(), style=style)
     head.append(f"   verdict: {report.verdict.value}", style="dim")
-    console.print(Panel(Group(head, Text(b.summary)), border_style=style.split()[-1]))
+    console.print(Panel(Renderables([head, Text(b.summary)]), border_style=style.split()[-1]))
 
     info = _grid()
     f = report.file
@@ -242,8 +254,8 @@ def render(report: VerifyReport, *, console: Console) -> None:
         _row(info, "Media", ", ".join(bits))
     _row(info, "SHA-256", f.sha256)
     if report.error:
-        _row(info, "Error", f"{report.error.get('code', '')}: {report.error.get('message', '')}")
-        _row(info, "Hint", report.error.get("hint"))
+        _row(info, "Error", _error_text(report.error))
+        _row(info, "Hint", report.error.hint)
     console.print(info)
 
     grid = _grid()
@@ -260,7 +272,7 @@ def render(report: VerifyReport, *, console: Console) -> None:
 
     d = report.decision
     grid = _grid()
-    if d.state == NOT_CHECKED:
+    if d.state is DecisionState.NOT_CHECKED:
         _row(grid, "Decision", "no policy applied")
     else:
         _row(grid, "Policy", d.policy)

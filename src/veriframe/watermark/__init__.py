@@ -17,7 +17,7 @@ from veriframe.watermark.fingerprint import (
     structure,
 )
 from veriframe.watermark.keys import WatermarkKey
-from veriframe.watermark.known import known_marks, known_marks_available
+from veriframe.watermark.known import known_marks
 from veriframe.watermark.payload import Payload
 
 __all__ = [
@@ -35,6 +35,5 @@ __all__ = [
     "fingerprint_distance",
     "fingerprints_match",
     "known_marks",
-    "known_marks_available",
     "structure",
 ]

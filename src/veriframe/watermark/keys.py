@@ -12,6 +12,11 @@ from veriframe.errors import WatermarkError
 KEY_BYTES = 32
 
 
+def key_id(secret: bytes) -> str:
+    """The public id of a watermark key: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(secret).hexdigest()[:16]
+
+
 class WatermarkKey:
     """A 32-byte secret that shapes every pattern of the watermark.
 
@@ -30,7 +35,7 @@ class WatermarkKey:
                 "use the key written by `veriframe keys init` (keys/watermark.key)",
             )
         self._secret = bytes(secret)
-        self.key_id = hashlib.sha256(self._secret).hexdigest()[:16]
+        self.key_id = key_id(self._secret)
 
     @classmethod
     def generate(cls) -> WatermarkKey:

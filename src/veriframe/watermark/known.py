@@ -26,7 +26,6 @@ suite compares them when ``invisible-watermark`` is installed).
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,11 +52,6 @@ class _Known:
 KNOWN: tuple[_Known, ...] = (
     _Known(name="stability-sdxl-svd", method="invisible-watermark/dwtDct", bits=SDXL_SVD_BITS),
 )
-
-
-def known_marks_available() -> bool:
-    """True: the decoder needs numpy only (kept for callers that ask before reading)."""
-    return importlib.util.find_spec("numpy") is not None
 
 
 _HAAR = 0.7071067811865476  # pywt's haar filter taps (1/sqrt(2) as a double)
@@ -116,12 +110,9 @@ def known_marks(
 
     Each message is read from up to ``max_frames`` evenly spread frames and voted bit by bit;
     a mark is reported when the voted word matches its message with a binomial p-value (chance
-    of that many matching bits by luck) at or below ``threshold``. Returns ``()`` when the
-    decoder cannot run (see :func:`known_marks_available`). Frames under 256x256 pixels cannot
-    carry these marks. Imports neither torch nor OpenCV.
+    of that many matching bits by luck) at or below ``threshold``. Frames under 256x256 pixels
+    cannot carry these marks. Imports neither torch nor OpenCV.
     """
-    if not known_marks_available():
-        return ()
     rgb = np.asarray(getattr(sample, "rgb", sample))
     if rgb.ndim == 3:
         rgb = rgb[None]

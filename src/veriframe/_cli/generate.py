@@ -1,4 +1,4 @@
-"""CLI: ``veriframe generate``, ``veriframe models list``, ``veriframe effects list``."""
+"""``veriframe generate``, ``veriframe models list``, ``veriframe effects list``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from veriframe._cli_common import err_console, guarded, out_console, print_json
+from veriframe._cli._common import err_console, guarded, home, out_console, print_json, settings
 
 
 def register(app: typer.Typer) -> None:
@@ -53,7 +53,7 @@ def generate(
     lora_dir: Path | None = typer.Option(None, "--lora-dir", envvar="VERIFRAME_LORA_DIR"),
     generators_config: Path | None = typer.Option(
         None, "--generators-config", envvar="VERIFRAME_GENERATORS_CONFIG"),
-    home: Path | None = typer.Option(None, "--home", envvar="VERIFRAME_HOME"),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Generate a video and write it watermarked and signed (nothing is written on failure)."""
@@ -70,9 +70,10 @@ def generate(
     console = err_console()
     with _Progress(console) as bar:
         result = generate_video(
-            request, output=output, model=model, weights=weights, home=home, options=options,
+            request, output=output, model=model, weights=weights,
+            settings=settings(passphrase=True), home=home(), options=options,
             effects_catalog=effects_catalog, lora_dir=lora_dir,
-            generators_config=generators_config, progress=bar.update,
+            generators_config=generators_config, progress=bar.update, overwrite=force,
         )
     if as_json:
         print_json(result.to_dict())
@@ -112,30 +113,14 @@ class _Progress:
 
 @guarded()
 def models_list(
-    home: Path | None = typer.Option(None, "--home", envvar="VERIFRAME_HOME"),
     generators_config: Path | None = typer.Option(
         None, "--generators-config", envvar="VERIFRAME_GENERATORS_CONFIG"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Each model, where its weights were found (or the command to fetch them), what it needs."""
-    from veriframe.generators.base import list_models
-    from veriframe.generators.external import external_spec, load_tools
-    from veriframe.generators.loading import download_command, find_weights
+    from veriframe.generators.status import model_status
 
-    tools = load_tools(generators_config, home=home)
-    rows = []
-    for spec in list_models() + [external_spec(t) for t in tools.values()]:
-        where = None if spec.family == "external" else find_weights(spec, home=home)
-        if spec.family == "external":
-            status = "configured" if spec.id in tools else "not configured (generators.toml)"
-        elif where is not None:
-            status = f"{where.source}: {where.path}"
-        elif spec.tiny:
-            status = "built on first use"
-        else:
-            status = "missing: " + download_command(spec.repo_id or "")
-        rows.append({**spec.to_dict(), "weights": str(where.path) if where else None,
-                     "weights_source": where.source if where else None, "status": status})
+    rows = model_status(home=home(), generators_config=generators_config)
     if as_json:
         print_json({"models": rows})
         return
@@ -158,13 +143,9 @@ def effects_list(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The effect LoRAs, their triggers, whether the entry is confirmed and the file present."""
-    from veriframe.generators.effects import find_lora, load_catalog
+    from veriframe.generators.status import effect_status
 
-    catalog = load_catalog(effects_catalog)
-    rows = []
-    for effect in sorted(catalog.values(), key=lambda e: e.key):
-        path = find_lora(effect, lora_dir=lora_dir)
-        rows.append({**effect.to_dict(), "lora_file": str(path) if path else None})
+    rows = effect_status(effects_catalog=effects_catalog, lora_dir=lora_dir)
     if as_json:
         print_json({"effects": rows})
         return

@@ -1,19 +1,20 @@
 """The ``veriframe`` command line: parse, call the library, render, exit.
 
-No logic of its own: every command calls the public API and renders its result. Command
-groups that belong to one area live beside that area (``<package>/commands.py``) and are
-registered here.
+One Typer app; each command group lives in its own module here and is registered statically
+(a command whose optional extra is missing still appears, and says what to install when it
+runs). No logic lives here: every command calls the library and renders what it returns.
+This package is the only one that imports typer or ``rich.console`` and the only one that
+reads ``VERIFRAME_*`` variables.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import typer
 
-from veriframe import __version__
-from veriframe._cli_common import set_debug
+from veriframe._cli import _common, demo, detect, generate, keys, policy, scan, sign, verify
 
 app = typer.Typer(
     name="veriframe",
@@ -28,6 +29,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from veriframe._version import __version__
+
         typer.echo(f"veriframe {__version__}")
         raise typer.Exit(0)
 
@@ -37,35 +40,24 @@ def _root(
     debug: bool = typer.Option(
         False, "--debug", envvar="VERIFRAME_DEBUG", help="Show tracebacks for unexpected errors."
     ),
+    home: Path | None = typer.Option(
+        None, "--home", envvar="VERIFRAME_HOME",
+        help="The veriframe home: keys, trust anchors, manifest store (default ~/.veriframe).",
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    set_debug(debug)
+    _common.set_root_options(debug=debug, home=home)
 
 
-# Each module defines ``register(app: typer.Typer) -> None``.
-_COMMAND_MODULES = (
-    "veriframe.credentials.commands",  # keys init|show|import|rotate
-    "veriframe.commands",  # sign, verify, demo
-    "veriframe.detect.commands",  # detect, detector train|eval
-    "veriframe.generators.commands",  # generate, effects list, models list
-    "veriframe.policy.commands",  # policy check
-    "veriframe.moderation_commands",  # scan
-)
-
-for _name in _COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_name)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _name:
-            raise
-        continue
+for _module in (keys, sign, verify, demo, detect, generate, policy, scan):
     _module.register(app)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv``); return the exit code."""
+    _common.set_root_options(debug=False, home=None)
     try:
         app(
             args=list(argv) if argv is not None else None,
@@ -78,5 +70,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+__all__ = ["app", "main"]

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from veriframe._cli_common import err_console, guarded, out_console, print_json
-from veriframe.credentials.keys import PASSPHRASE_ENV, KeyInfo
-from veriframe.errors import KeysError
-from veriframe.report.text import clean_text
+from veriframe._cli._common import (
+    err_console,
+    guarded,
+    home,
+    out_console,
+    passphrase_from_env_or_prompt,
+    print_json,
+)
+
+if TYPE_CHECKING:
+    from veriframe.credentials.keys import KeyInfo
 
 keys_app = typer.Typer(
     name="keys",
@@ -26,22 +33,14 @@ def register(app: typer.Typer) -> None:
 
 
 def _passphrase(*, confirm: bool, prompt: str = "Passphrase for the signing key") -> str:
-    """The passphrase from ``$VERIFRAME_KEY_PASSPHRASE`` or a hidden prompt."""
-    env = os.environ.get(PASSPHRASE_ENV)
-    if env:
-        return env
-    try:
-        value = typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
-    except (EOFError, typer.Abort):
-        raise KeysError(
-            "keys.locked",
-            "no passphrase: none in the environment and none could be prompted for",
-            f"set {PASSPHRASE_ENV}",
-        ) from None
-    return str(value)
+    value = passphrase_from_env_or_prompt(confirm=confirm, prompt=prompt, required=True)
+    assert value is not None
+    return value
 
 
 def _render(info: KeyInfo, *, as_json: bool, headline: str | None = None) -> None:
+    from veriframe._text import clean_text
+
     if as_json:
         print_json(info.to_dict())
         return
@@ -82,7 +81,8 @@ def init(
     from veriframe.credentials.keys import init_keys
 
     passphrase = _passphrase(confirm=True)
-    info = init_keys(org=org, passphrase=passphrase, force=force, common_name=common_name)
+    info = init_keys(org=org, passphrase=passphrase, force=force, common_name=common_name,
+                     home=home())
     _render(info, as_json=as_json, headline=f"keys created in {info.paths.get('keys')}")
 
 
@@ -94,7 +94,7 @@ def show(
     """Show the signing certificate, its CA and the watermark key ids (no secrets)."""
     from veriframe.credentials.keys import show_keys
 
-    _render(show_keys(), as_json=as_json)
+    _render(show_keys(home=home()), as_json=as_json)
 
 
 @keys_app.command("import")
@@ -116,7 +116,8 @@ def import_(
         key_passphrase = _passphrase(confirm=False, prompt="Passphrase of the key file")
     passphrase = _passphrase(confirm=True)
     info = import_keys(
-        chain=chain, key=key, passphrase=passphrase, key_passphrase=key_passphrase, force=force
+        chain=chain, key=key, passphrase=passphrase, key_passphrase=key_passphrase, force=force,
+        home=home(),
     )
     _render(info, as_json=as_json, headline="signing certificate imported")
 
@@ -129,5 +130,5 @@ def rotate(
     """New signing certificate (same CA) and watermark key; old ones stay valid and known."""
     from veriframe.credentials.keys import rotate_keys
 
-    info = rotate_keys(passphrase=_passphrase(confirm=False))
+    info = rotate_keys(passphrase=_passphrase(confirm=False), home=home())
     _render(info, as_json=as_json, headline="signing key rotated; the old one is archived")

@@ -1,4 +1,4 @@
-"""CLI: ``veriframe detect`` and ``veriframe detector train|eval``."""
+"""``veriframe detect`` and ``veriframe detector train|eval``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 
 import typer
 
-from veriframe._cli_common import err_console, guarded, out_console, print_json
-from veriframe.results import to_jsonable
+from veriframe._cli._common import err_console, guarded, out_console, print_json
 
 detector_app = typer.Typer(help="Train and evaluate synthetic-video detectors.",
                            no_args_is_help=True)
@@ -41,7 +40,7 @@ def detect_command(
     if as_json:
         print_json({"file": str(path), "detection": check.to_dict()})
         return
-    from veriframe.report.text import clean_text
+    from veriframe._text import clean_text
 
     con = out_console()
     con.print(f"{clean_text(str(path))}: p_synthetic = {check.p_synthetic:.2f} "
@@ -103,6 +102,8 @@ def eval_command(
     report = evaluate(data=data, model=det, cv=not no_cv, reencode=not no_reencode,
                       include_gif=include_gif, cache_dir=cache, progress=_progress("features"))
     if as_json:
+        from veriframe.results import to_jsonable
+
         print_json(to_jsonable(report))
         return
     con = out_console()

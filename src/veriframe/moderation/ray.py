@@ -12,8 +12,8 @@ On one machine::
 
 On a cluster: every node needs veriframe installed (same version) and must see the videos
 at the same paths (a shared filesystem such as NFS or a FUSE-mounted bucket), and the trust
-anchors / manifest store must be readable from every node (``--trust``, ``VERIFRAME_STORE``,
-``VERIFRAME_HOME`` on a shared path). Start the cluster (``ray start --head`` on one node,
+anchors / manifest store must be readable from every node (the Moderator's settings: ``--trust``,
+``--store`` and the home on a shared path). Start the cluster (``ray start --head`` on one node,
 ``ray start --address=HEAD:6379`` on the others, or KubeRay / ``ray up``), then either::
 
     RAY_ADDRESS=ray://HEAD:10001 veriframe scan /mnt/videos --engine ray --out /mnt/out/scan \\
@@ -22,7 +22,7 @@ anchors / manifest store must be readable from every node (``--trust``, ``VERIFR
 or from Python, with a Parquet list of paths for millions of files (the driver then never
 holds the list in memory)::
 
-    from veriframe.scale.ray import scan_paths
+    from veriframe.moderation.ray import scan_paths
     scan_paths("s3-mounted/paths.parquet", out="/mnt/out/scan", policy="platform",
                concurrency=64, address="auto")
 
@@ -46,7 +46,7 @@ from veriframe.errors import VeriframeError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from veriframe.moderation import Moderator
+    from veriframe.moderation.moderator import Moderator
     from veriframe.policy import Policy
 
 
@@ -79,7 +79,7 @@ def row_schema() -> pa.Schema:
     """The Arrow schema of a ``veriframe.scan/1`` row."""
     import pyarrow as pa
 
-    from veriframe.moderation import ROW_TYPES
+    from veriframe.moderation.moderator import ROW_TYPES
 
     kinds = {str: pa.string(), float: pa.float64(), int: pa.int64()}
     return pa.schema([pa.field(name, kinds[t], nullable=True) for name, t in ROW_TYPES.items()])
@@ -98,7 +98,7 @@ class ReviewActor:
     """Ray Data callable class: one Moderator per actor, a batch of paths per call."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        from veriframe.moderation import Moderator
+        from veriframe.moderation.moderator import Moderator
 
         cfg = dict(config)
         cls = cfg.pop("cls", Moderator)
@@ -167,7 +167,7 @@ def scan_paths(
     local Ray). Returns counts read back from the Parquet files this run wrote.
     """
     ray = _import_ray()
-    from veriframe.moderation import Moderator
+    from veriframe.moderation.moderator import Moderator
 
     mod = moderator or Moderator(policy, trust=trust, detector=detector, timeout_s=timeout_s)
     out_dir = Path(out)

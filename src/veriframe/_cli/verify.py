@@ -1,0 +1,90 @@
+"""``veriframe verify``: check a video's provenance; a report, JSON or HTML, and an exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from veriframe._cli._common import (
+    err_console,
+    guarded,
+    out_console,
+    report_error,
+    settings,
+    write_stdout,
+)
+
+VERIFY_HELP = """Check a video's provenance: C2PA credentials, the veriframe watermark (recovering a
+stripped manifest through it), the synthetic-content detector, and a policy decision.
+
+Exit codes: 0 credentials valid (with --require-trusted: trusted), or recovered through the
+watermark; 2 tampered or invalid (with --require-trusted: also valid but untrusted);
+3 no provenance found (no manifest and none recovered through a watermark);
+4 unsupported or unreadable input; 1 operational error.
+"""
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``verify`` to ``app``."""
+    app.command("verify", help=VERIFY_HELP)(verify)
+
+
+@guarded()
+def verify(
+    path: Path = typer.Argument(..., help="The file to check."),
+    as_json: bool = typer.Option(
+        False, "--json", help="One JSON document on stdout (veriframe.verify/1)."
+    ),
+    html: Path | None = typer.Option(
+        None, "--html", help="Also write a self-contained HTML report."
+    ),
+    trust: Path | None = typer.Option(
+        None, "--trust", envvar="VERIFRAME_TRUST", help="PEM file of trust anchors."
+    ),
+    require_trusted: bool = typer.Option(
+        False, "--require-trusted", help="Exit 2 unless the signer chains to a trust anchor."
+    ),
+    policy: str | None = typer.Option(
+        "newsroom",
+        "--policy",
+        envvar="VERIFRAME_POLICY",
+        help="Policy name or TOML file ('none' to skip).",
+    ),
+    detect: bool = typer.Option(
+        True, "--detect/--no-detect", help="Run the synthetic-content detector."
+    ),
+    store: Path | None = typer.Option(None, "--store", envvar="VERIFRAME_STORE"),
+    samples: int = typer.Option(
+        32, "--samples", min=1, max=256, help="Frames sampled for the checks."
+    ),
+) -> None:
+    """Check a video's provenance (see the exit codes above)."""
+    from veriframe._atomic import write_bytes_atomic
+    from veriframe.verification import verify_full
+
+    cfg = settings(store=store, trust=trust)
+    with err_console().status("verifying…"):
+        result = verify_full(
+            path,
+            settings=cfg,
+            policy=None if (policy or "").lower() == "none" else policy,
+            detector="default" if detect else None,
+            sample_count=samples,
+        )
+    report = result.report
+    if html is not None:
+        from veriframe.report.html import render_html
+
+        write_bytes_atomic(html, render_html(report, sample=result.sample).encode("utf-8"))
+    if as_json:
+        from veriframe.report.json_report import render_json
+
+        write_stdout(render_json(report))
+    else:
+        from veriframe.report.terminal import render
+
+        render(report, console=out_console())
+        if report.error is not None:
+            report_error(report.error.to_exception())
+    raise typer.Exit(int(report.exit_code(require_trusted=require_trusted)))

@@ -1,1 +1,0 @@
-"""Scale-out engines for moderation scans (``veriframe.scale.ray``); nothing imported here."""
