@@ -20,13 +20,16 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "veriframe"
 LAYERS: dict[str, int] = {
     **dict.fromkeys(("errors", "results", "config", "_text", "_atomic", "_version",
                      "_resources"), 0),
-    **dict.fromkeys(("media", "watermark", "credentials", "detect", "policy", "report"), 1),
+    **dict.fromkeys(("media", "watermark", "credentials", "detect", "policy", "report",
+                     "softbinding"), 1),
     **dict.fromkeys(("settings", "signing", "verification", "moderation", "generators",
-                     "demo"), 2),
-    **dict.fromkeys(("_cli",), 3),
+                     "demo", "resolution"), 2),
+    **dict.fromkeys(("_cli", "_service", "resolver"), 3),
 }
 NAMES = {0: "ground", 1: "part", 2: "path", 3: "interface"}
 CLI_ONLY = ("typer", "rich.console", "veriframe._cli")
+# The HTTP services and their shared toolkit: interfaces, like the CLI, but they must not
+# import the CLI or read the environment either.
 
 
 def _modules() -> list[tuple[str, Path]]:

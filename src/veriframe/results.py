@@ -3,7 +3,7 @@
 A verification that *ran* returns a :class:`VerifyReport`, whatever it found. Each check has
 exactly one ``state``, an enum that serialises to its string (never a bare bool); sections a
 run did not fill say ``"not_checked"``. Errors inside a report are :class:`ErrorInfo`. The JSON
-schema is ``veriframe.verify/1`` (documented in docs/json-schema.md); the exit code of a report
+schema is ``veriframe.verify/1.1`` (documented in docs/json-schema.md); the exit code of a report
 comes from the one table here (:meth:`VerifyReport.exit_code`).
 """
 
@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from veriframe.errors import ErrorInfo, ErrorKind, ExitCode
 
-SCHEMA_VERIFY = "veriframe.verify/1"
+SCHEMA_VERIFY = "veriframe.verify/1.1"
 NOT_CHECKED = "not_checked"
 
 
@@ -95,6 +95,22 @@ class RecoveryState(str, enum.Enum):
     MISMATCH = "mismatch"  # signature fine, but this content is not what was signed
     INVALID = "invalid"  # the stored manifest's signature fails
     NOT_FOUND = "not_found"  # the id is not in the store
+    ERROR = "error"
+
+
+class ResolverState(str, enum.Enum):
+    """What asking one soft-binding resolver came to (``verify --resolver``)."""
+
+    RECOVERED = "recovered"  # a manifest validated here and its signed fingerprint matches
+    MISMATCH = "mismatch"  # a valid manifest, but for different content
+    UNCONFIRMED = "unconfirmed"  # a valid manifest this clip's fingerprint cannot confirm
+    INVALID_MANIFEST = "invalid-manifest"  # what the resolver sent does not validate
+    NO_MATCH = "no-match"  # the resolver knows no manifest for this content
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timeout"
+    REFUSED = "refused"  # 401/403: a token is needed
+    BUSY = "busy"  # 429/503
+    INVALID_RESPONSE = "invalid-response"  # not a soft-binding resolution answer
     ERROR = "error"
 
 
@@ -197,7 +213,8 @@ class CredentialCheck(_Result):
 
 @dataclass(frozen=True)
 class RecoveredCredentials(_Result):
-    """A manifest found in the store through the watermark's payload id (see RecoveryState)."""
+    """A stripped manifest found again: in the local store through the watermark's payload id
+    (``source`` ``store``), or through a soft-binding resolver (``source`` ``resolver``)."""
 
     _states: ClassVar[dict[str, type[enum.Enum]]] = {"state": RecoveryState}
 
@@ -206,6 +223,25 @@ class RecoveredCredentials(_Result):
     credentials: CredentialCheck | None = None
     fingerprint_distance: float | None = None
     detail: str = ""
+    source: str = "store"  # store | resolver
+    resolver: str | None = None  # the resolver's URL
+    match_kind: str | None = None  # watermark | fingerprint (how the resolver found it)
+    manifest_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ResolverAttempt(_Result):
+    """One resolver asked by ``verify``: its URL, what came of it, and why."""
+
+    _states: ClassVar[dict[str, type[enum.Enum]]] = {"state": ResolverState}
+
+    url: str
+    state: ResolverState
+    detail: str = ""
+    match_kind: str | None = None
+    manifest_id: str | None = None
+    similarity: int | None = None  # the resolver's own score, 0..100
+    fingerprint_distance: float | None = None  # measured here against the signed fingerprint
 
 
 @dataclass(frozen=True)
@@ -238,6 +274,7 @@ class WatermarkCheck(_Result):
     known_generator_marks: tuple[KnownMark, ...] = ()
     recovered: RecoveredCredentials | None = None
     error: ErrorInfo | None = None
+    resolvers: tuple[ResolverAttempt, ...] = ()  # soft-binding resolvers asked, in order
 
 
 @dataclass(frozen=True)
@@ -316,7 +353,7 @@ class VerifyReport(_Result):
     schema: str = SCHEMA_VERIFY
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``veriframe.verify/1`` JSON document."""
+        """The ``veriframe.verify/1.1`` JSON document."""
         out: dict[str, Any] = {"schema": self.schema}
         for f in dataclasses.fields(self):
             if f.name != "schema":

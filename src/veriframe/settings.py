@@ -25,7 +25,10 @@ class Settings:
     store, if not the home's; ``trust_file``: a PEM bundle of extra trust anchors (the home's
     own CA and ``trust.pem`` always count); ``limits``: decode limits for untrusted input;
     ``watermark_key_files``: extra 32-byte detection keys beyond the home's keyring;
-    ``passphrase``: unlocks the signing key (never shown in a repr).
+    ``passphrase``: unlocks the signing key (never shown in a repr); ``resolvers``: soft-binding
+    resolvers (base URLs) that ``verify`` asks when a clip carries no valid manifest, sending
+    ``resolver_mode`` (``fingerprint``, ``excerpt`` or ``both``), each call bounded by
+    ``resolver_timeout_s``.
     """
 
     home: Path = field(default_factory=lambda: home_dir(None))
@@ -34,6 +37,9 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     watermark_key_files: tuple[Path, ...] = ()
     passphrase: str | None = field(default=None, repr=False)
+    resolvers: tuple[str, ...] = ()
+    resolver_mode: str = "both"
+    resolver_timeout_s: float = 10.0
 
     @property
     def paths(self) -> Paths:

@@ -15,6 +15,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +124,7 @@ def sign_video(
     store: ManifestStore | str | os.PathLike[str] | None = None,
     crf: int = 18,
     overwrite: bool = False,
+    publish: Publication | None = None,
 ) -> SignResult:
     """Watermark ``src`` and sign it with C2PA Content Credentials, writing ``output`` (MP4).
 
@@ -130,8 +132,9 @@ def sign_video(
     (model, parameters, prompt, input image). Keys come from ``identity`` (e.g. a remote
     signer built with ``SigningIdentity.remote``) or from the home of ``settings`` (``home``
     overrides it), unlocked with ``passphrase``. An existing ``output`` is refused unless
-    ``overwrite``. Raises :class:`VeriframeError` on any failure, in which case nothing was
-    written.
+    ``overwrite``. ``publish``: also register the signed manifest with a soft-binding resolver
+    (a failure to publish fails the whole sign). Raises :class:`VeriframeError` on any
+    failure, in which case nothing was written.
     """
     from veriframe import media
 
@@ -168,7 +171,7 @@ def sign_video(
         )
         return _check_and_sign(
             marked, out_path, spec=spec, identity=ident, store=manifest_store, key=key,
-            payload=payload,
+            payload=payload, publish=publish,
         )
 
 
@@ -186,12 +189,13 @@ def sign_frames(
     store: ManifestStore | str | os.PathLike[str] | None = None,
     crf: int = 18,
     overwrite: bool = False,
+    publish: Publication | None = None,
 ) -> SignResult:
     """Encode RGB uint8 ``frames`` (N,H,W,3) to a watermarked, signed MP4 at ``output``.
 
     Generators call this. Each frame is marked on exactly the generated pixels (after the
     conversion to yuv420p) in the pass that encodes it at ``crf``: one encode, no
-    intermediate file. Keys, store and ``overwrite`` as in :func:`sign_video`.
+    intermediate file. Keys, store, ``overwrite`` and ``publish`` as in :func:`sign_video`.
     """
     from veriframe import media
 
@@ -217,8 +221,35 @@ def sign_frames(
         )
         return _check_and_sign(
             marked, out_path, spec=spec, identity=ident, store=manifest_store, key=key,
-            payload=payload,
+            payload=payload, publish=publish,
         )
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Where a signed manifest is published: a soft-binding resolver and a bearer token."""
+
+    url: str
+    token: str = field(repr=False)
+    timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        from veriframe.softbinding.client import check_url
+        from veriframe.softbinding.protocol import ResolverError
+
+        check_url(self.url)
+        if not self.token:
+            raise ResolverError("resolver.no-token", "publishing to a resolver needs a token",
+                                "set VERIFRAME_RESOLVER_TOKEN to a token made with "
+                                "`veriframe resolver token` on the resolver")
+
+    def send(self, manifest_store: bytes) -> str:
+        """Register ``manifest_store``; return the resolver's URL. Raises ResolverError."""
+        from veriframe.softbinding.client import ResolverClient
+
+        with ResolverClient(self.url, token=self.token, timeout_s=self.timeout_s) as client:
+            client.publish(manifest_store)
+            return client.url
 
 
 def _ingredients(spec: ManifestSpec) -> list[Path]:
@@ -250,6 +281,7 @@ def _check_and_sign(
     store: ManifestStore,
     key: watermark.WatermarkKey,
     payload: watermark.Payload,
+    publish: Publication | None,
 ) -> SignResult:
     from veriframe import media
     from veriframe.credentials.sign import sign_mp4
@@ -284,6 +316,7 @@ def _check_and_sign(
         )
         signed_sha = hashlib.sha256(tmp_out.read_bytes()).hexdigest()
         label = _active_label(tmp_out)
+        published = publish.send(store_bytes) if publish is not None else None
         store.put(
             StoreRecord(
                 payload_id=payload.hex,
@@ -299,6 +332,8 @@ def _check_and_sign(
             )
         )
     notes: list[str] = []
+    if published is not None:
+        notes.append(f"published to the resolver at {published}")
     if spec.converted_from:
         notes.append(
             f"converted from {spec.converted_from} to MP4 (C2PA cannot sign that container "

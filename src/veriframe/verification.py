@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,12 +64,16 @@ def verify(
     store: str | os.PathLike[str] | None = None,
     sample_count: int = 32,
     limits: Limits | None = None,
+    resolvers: Sequence[str] | None = None,
 ) -> VerifyReport:
     """Check one file's provenance and return a :class:`VerifyReport`.
 
     ``settings`` says where the keys, store and trust anchors are (default: ``~/.veriframe``);
-    ``home``, ``store``, ``limits`` override it. ``trust``: a :class:`TrustConfig`, or a PEM
-    file of trust anchors added to the home's own CA. ``policy``: a shipped policy name or a
+    ``home``, ``store``, ``limits`` override it. ``resolvers``: soft-binding resolvers to ask
+    when the clip has no valid embedded manifest (added to ``settings.resolvers`` and the
+    policy's); what they point to is validated here, never taken on their word. ``trust``: a
+    :class:`TrustConfig`, or a PEM file of trust anchors added to the home's own CA.
+    ``policy``: a shipped policy name or a
     path (none by default: ``decision`` says ``not_checked``). ``detector``: a model name, a
     loaded :class:`Detector`, or None to skip detection. Raises :class:`VeriframeError` only
     when the check cannot run at all (missing file, directory).
@@ -84,6 +89,7 @@ def verify(
         store=store,
         sample_count=sample_count,
         limits=limits,
+        resolvers=resolvers,
     ).report
 
 
@@ -99,12 +105,15 @@ def verify_full(
     store: str | os.PathLike[str] | None = None,
     sample_count: int = 32,
     limits: Limits | None = None,
+    resolvers: Sequence[str] | None = None,
 ) -> Verification:
     """Like :func:`verify`, also returning the decoded frame sample."""
     from veriframe import media
     from veriframe.credentials.read import read_credentials
 
     cfg = resolve_settings(settings, home=home, store=store, limits=limits)
+    pol = _policy(policy)
+    asked = _resolver_urls(cfg.resolvers, resolvers, pol.spec.resolvers if pol else ())
     file_path = Path(path)
     size = media.require_file(file_path).st_size
     trust_cfg = _trust(trust, cfg)
@@ -130,6 +139,9 @@ def verify_full(
     if sample is not None:
         if watermark:
             wm_check = _watermark(sample, file_path, settings=cfg, trust=trust_cfg)
+        if asked and _needs_resolvers(credentials, wm_check):
+            wm_check = _ask_resolvers(wm_check, sample, file_path, urls=asked, settings=cfg,
+                                      trust=trust_cfg)
         if detector is not None:
             detection = _detect(detector, sample, credentials, wm_check)
     elif media_error is not None:
@@ -146,8 +158,8 @@ def verify_full(
         detection=detection,
         error=error,
     )
-    if policy is not None:
-        report = _decide(policy, report)
+    if pol is not None:
+        report = pol.apply(report)
     return Verification(report=report, sample=sample)
 
 
@@ -291,12 +303,38 @@ def _detect(
         return DetectionCheck(state=DetectionState.ERROR, error=exc.info)
 
 
-def _decide(policy: Policy | str, report: VerifyReport) -> VerifyReport:
-    """Apply ``policy``: the decision, and the detection label from its thresholds."""
+def _policy(policy: Policy | str | None) -> Policy | None:
     from veriframe.policy import Policy, load_policy
 
-    pol = policy if isinstance(policy, Policy) else load_policy(policy)
-    return pol.apply(report)
+    if policy is None or isinstance(policy, Policy):
+        return policy
+    return load_policy(policy)
+
+
+def _resolver_urls(*lists: Sequence[str] | None) -> tuple[str, ...]:
+    """Every resolver URL, in order, without repeats."""
+    return tuple(dict.fromkeys(u.strip().rstrip("/") for lst in lists for u in (lst or ())
+                               if u.strip()))
+
+
+def _needs_resolvers(credentials: CredentialCheck, wm: WatermarkCheck) -> bool:
+    """Ask resolvers only when the clip has no intact or tampered manifest of its own and the
+    local store did not already recover (or contradict) one."""
+    if credentials.state in (CredentialState.VALID, CredentialState.TRUSTED,
+                             CredentialState.INVALID):
+        return False
+    rec = wm.recovered
+    return rec is None or rec.state in (RecoveryState.NOT_FOUND, RecoveryState.ERROR)
+
+
+def _ask_resolvers(wm: WatermarkCheck, sample: FrameSample, path: Path, *, urls: Sequence[str],
+                   settings: Settings, trust: TrustConfig) -> WatermarkCheck:
+    from veriframe.resolution import recover_via_resolvers
+
+    attempts, recovered = recover_via_resolvers(
+        path, sample, resolvers=urls, trust=trust, mode=settings.resolver_mode,
+        timeout_s=settings.resolver_timeout_s)
+    return replace(wm, resolvers=attempts, recovered=recovered or wm.recovered)
 
 
 def _verdict(

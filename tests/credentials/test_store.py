@@ -140,3 +140,49 @@ def test_store_under_a_file_raises(tmp_path: Path) -> None:
         ManifestStore(blocker / "m.sqlite").put(_record("00"))
     assert exc.value.code == "store.unwritable"
     assert not (blocker / "m.sqlite").exists()
+
+
+def _fp(seed: int, flip: int = 0) -> str:
+    import numpy as np
+
+    from veriframe.watermark.fingerprint import BITS_PER_FRAME
+
+    bits = np.random.default_rng(seed).integers(0, 2, size=(8, BITS_PER_FRAME), dtype=np.uint8)
+    bits[:, :flip] ^= 1  # a near copy: the first bits of each coarse hash flipped
+    bits[:, 64 + 256:] = 1  # every fine cell "reliable"
+    return "p2:" + b"".join(np.packbits(row).tobytes() for row in bits).hex()
+
+
+def test_lookups_by_label_and_by_fingerprint(tmp_path: Path) -> None:
+    store = ManifestStore(tmp_path / "m.sqlite")
+    for i in range(40):
+        rec = _record(f"{i:016x}", label=f"urn:c2pa:{i:08d}-lookup")
+        store.put(StoreRecord(**{**rec.__dict__, "fingerprint": _fp(i)}))
+    got = store.get_by_label("urn:c2pa:00000007-lookup")
+    assert got is not None and got.payload_id == f"{7:016x}"
+    assert store.get_by_label("urn:c2pa:nope") is None
+    found = store.find_by_fingerprint(_fp(7, flip=3), max_distance=0.2)
+    assert [r.payload_id for r, _ in found] == [f"{7:016x}"] and found[0][1] < 0.05
+    assert store.find_by_fingerprint(_fp(1000), max_distance=0.2) == []
+    assert store.find_by_fingerprint("not a fingerprint", max_distance=0.2) == []
+
+
+def test_schema_1_store_is_migrated_with_its_fingerprints(tmp_path: Path) -> None:
+    from veriframe.credentials import store as S
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(S._SCHEMA)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO manifests VALUES (?,?,?,?,?,?,?,?,?,?)",
+                 ("00aa", "urn:c2pa:old-record-1", b"m", "video/mp4", None, None,
+                  "2025-01-01T00:00:00+00:00", None, _fp(3), None))
+    conn.commit()
+    conn.close()
+    old = ManifestStore(path)
+    assert old.get("00aa") is not None  # readable before any write
+    assert old.find_by_fingerprint(_fp(3), max_distance=0.2) == []  # no band index yet
+    old.put(_record("00bb", label="urn:c2pa:new-record-2"))  # a write migrates
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert [r.payload_id for r, _ in old.find_by_fingerprint(_fp(3), max_distance=0.2)] == [
+        "00aa"]

@@ -14,7 +14,18 @@ from pathlib import Path
 
 import typer
 
-from veriframe._cli import _common, demo, detect, generate, keys, policy, scan, sign, verify
+from veriframe._cli import (
+    _common,
+    demo,
+    detect,
+    generate,
+    keys,
+    policy,
+    resolver,
+    scan,
+    sign,
+    verify,
+)
 
 app = typer.Typer(
     name="veriframe",
@@ -51,7 +62,7 @@ def _root(
     _common.set_root_options(debug=debug, home=home)
 
 
-for _module in (keys, sign, verify, demo, detect, generate, policy, scan):
+for _module in (keys, sign, verify, demo, detect, generate, policy, scan, resolver):
     _module.register(app)
 
 

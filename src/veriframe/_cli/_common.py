@@ -31,6 +31,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 PASSPHRASE_ENV = "VERIFRAME_KEY_PASSPHRASE"
 HOME_ENV = "VERIFRAME_HOME"
 WATERMARK_KEYS_ENV = "VERIFRAME_WATERMARK_KEYS"
+RESOLVERS_ENV = "VERIFRAME_RESOLVERS"  # resolver URLs, separated by commas or spaces
+RESOLVER_TOKEN_ENV = "VERIFRAME_RESOLVER_TOKEN"
 LIMIT_ENV = {
     "max_pixels": "VERIFRAME_MAX_PIXELS",
     "max_frames": "VERIFRAME_MAX_FRAMES",
@@ -142,13 +144,16 @@ def settings(
     store: Path | None = None,
     trust: Path | None = None,
     passphrase: bool = False,
+    resolvers: list[str] | None = None,
+    resolver_mode: str | None = None,
 ) -> Settings:
     """The :class:`~veriframe.settings.Settings` of this run, from options and environment.
 
     Home: ``--home`` or ``$VERIFRAME_HOME`` (else ``~/.veriframe``); ``store``/``trust`` come
     from their options (which read ``VERIFRAME_STORE``/``VERIFRAME_TRUST``); limits from
     ``VERIFRAME_MAX_*``; extra detection keys from ``VERIFRAME_WATERMARK_KEYS`` (paths joined
-    with ``os.pathsep``); the passphrase (when ``passphrase``) from the environment or a prompt.
+    with ``os.pathsep``); the passphrase (when ``passphrase``) from the environment or a prompt;
+    soft-binding resolvers from ``--resolver`` options, then ``VERIFRAME_RESOLVERS``.
     """
     from veriframe.settings import Settings
 
@@ -156,6 +161,7 @@ def settings(
     home = _state["home"] or (Path(env[HOME_ENV]) if env.get(HOME_ENV) else None)
     keys = tuple(Path(p).expanduser() for p in env.get(WATERMARK_KEYS_ENV, "").split(os.pathsep)
                  if p)
+    urls = [*(resolvers or ()), *env.get(RESOLVERS_ENV, "").replace(",", " ").split()]
     base = Settings() if home is None else Settings(home=Path(home).expanduser())
     return base.replace(
         store=store,
@@ -163,6 +169,8 @@ def settings(
         limits=limits_from_env(env),
         watermark_key_files=keys or None,
         passphrase=passphrase_from_env_or_prompt(required=False) if passphrase else None,
+        resolvers=tuple(dict.fromkeys(urls)) or None,
+        resolver_mode=resolver_mode,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -59,6 +60,9 @@ def sign(
     force: bool = typer.Option(
         False, "--force", help="Replace an existing output file (never the input)."
     ),
+    publish: str | None = typer.Option(
+        None, "--publish", help="Also register the manifest with this soft-binding resolver "
+        "(its base URL; the token comes from VERIFRAME_RESOLVER_TOKEN)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Watermark a video and sign it with C2PA Content Credentials (never in place)."""
@@ -66,6 +70,12 @@ def sign(
     from veriframe.signing import sign_video
 
     parameters = parse_params(param)
+    publication = None
+    if publish is not None:
+        from veriframe._cli._common import RESOLVER_TOKEN_ENV
+        from veriframe.signing import Publication
+
+        publication = Publication(publish, os.environ.get(RESOLVER_TOKEN_ENV, ""))
     cfg = settings(store=store, passphrase=True)
     with err_console().status("watermarking and signing…"):
         result = sign_video(
@@ -81,6 +91,7 @@ def sign(
             allow_training=allow_training,
             settings=cfg,
             overwrite=force,
+            publish=publication,
         )
     if as_json:
         print_json(result.to_dict())

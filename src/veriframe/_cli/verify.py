@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 def verify(
     path: Path = typer.Argument(..., help="The file to check."),
     as_json: bool = typer.Option(
-        False, "--json", help="One JSON document on stdout (veriframe.verify/1)."
+        False, "--json", help="One JSON document on stdout (veriframe.verify/1.1)."
     ),
     html: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML report."
@@ -58,12 +58,23 @@ def verify(
     samples: int = typer.Option(
         32, "--samples", min=1, max=256, help="Frames sampled for the checks."
     ),
+    resolver: list[str] = typer.Option(
+        [], "--resolver", help="A soft-binding resolver to ask when the clip has no valid "
+        "manifest (repeatable; also VERIFRAME_RESOLVERS and the policy's resolvers)."),
+    resolver_mode: str = typer.Option(
+        "both", "--resolver-mode", help="What resolvers get: 'fingerprint' (no pixels leave "
+        "this machine), 'excerpt' (the sampled frames) or 'both' (the excerpt only if the "
+        "fingerprint recovers nothing)."),
 ) -> None:
     """Check a video's provenance (see the exit codes above)."""
     from veriframe._atomic import write_bytes_atomic
+    from veriframe.errors import VeriframeError
     from veriframe.verification import verify_full
 
-    cfg = settings(store=store, trust=trust)
+    if resolver_mode not in ("fingerprint", "excerpt", "both"):
+        raise VeriframeError("verify.bad-option", f"--resolver-mode {resolver_mode!r} is not "
+                             "fingerprint, excerpt or both", "use one of the three")
+    cfg = settings(store=store, trust=trust, resolvers=resolver, resolver_mode=resolver_mode)
     with err_console().status("verifying…"):
         result = verify_full(
             path,

@@ -176,6 +176,34 @@ def _soft_binding(sb: SoftBinding) -> dict[str, Any]:
     return data
 
 
+def read_soft_binding(assertions: Mapping[str, Any] | None) -> SoftBinding | None:
+    """The veriframe watermark binding in a manifest's assertions (``CredentialCheck.manifest``,
+    label -> data), or None when there is none or it is not veriframe's."""
+    data = (assertions or {}).get(SOFT_BINDING_LABEL)
+    if not isinstance(data, Mapping) or data.get("alg") != SOFT_BINDING_ALG:
+        return None
+    blocks = data.get("blocks")
+    block = blocks[0] if isinstance(blocks, list) and blocks else None
+    payload = block.get("value") if isinstance(block, Mapping) else None
+    key_id = data.get("org.veriframe.key_id")
+    frames = data.get("org.veriframe.frames")
+    fingerprint = data.get("org.veriframe.fingerprint")
+    span = block.get("scope", {}).get("timespan", {}) if isinstance(block, Mapping) else {}
+    if not isinstance(payload, str) or not payload:
+        return None
+    try:
+        return SoftBinding(
+            payload_id=payload.lower(),
+            key_id=str(key_id or ""),
+            frame_start=int(frames.get("start", 0)) if isinstance(frames, Mapping) else 0,
+            frame_end=int(frames.get("end", 0)) if isinstance(frames, Mapping) else 0,
+            duration_s=float(span.get("end", 0)) / 1000 if isinstance(span, Mapping) else 0.0,
+            fingerprint=fingerprint if isinstance(fingerprint, str) else None,
+        )
+    except (TypeError, ValueError):
+        return None
+
+
 def build_manifest(spec: ManifestSpec) -> dict[str, Any]:
     """The c2pa ``Builder`` manifest definition for ``spec``.
 

@@ -12,6 +12,7 @@ gives ``credentials.timeout`` instead of hanging the caller.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -472,3 +473,42 @@ def active_manifest_label(path: str | os.PathLike[str]) -> str | None:
     except (c2pa.C2paError, OSError, ValueError):
         return None
     return str(label) if label else None
+
+
+def validate_manifest_store(
+    data: bytes, *, trust: TrustConfig, timeout_s: float | None = DEFAULT_TIMEOUT_S
+) -> CredentialCheck:
+    """Validate a standalone manifest store (``application/c2pa``, without its asset).
+
+    ``state`` judges the signature, the certificate and the assertion hashes; the content
+    binding cannot be checked without the asset (``hard_binding`` is None). Used by a resolver
+    to accept a published manifest, never to vouch for content.
+    """
+    import io
+
+    import c2pa
+
+    if not data:
+        return _err("credentials.malformed", "the manifest store is empty", "send the manifest")
+
+    def run() -> CredentialCheck:
+        try:
+            reader = c2pa.Reader("application/c2pa", io.BytesIO(bytes(data)),
+                                 context=trust.context())
+            try:
+                check = _check_from_reader(reader, ignore_binding=True)
+            finally:
+                reader.close()
+        except c2pa.C2paError as exc:
+            check = _map_c2pa_error(exc)
+            if check.state is CredentialState.ABSENT:
+                return _err("credentials.malformed", "the data holds no C2PA manifest",
+                            "send a C2PA manifest store (application/c2pa)")
+            return check
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return _err("credentials.malformed",
+                        f"the manifest store could not be interpreted ({type(exc).__name__})",
+                        "send a C2PA manifest store (application/c2pa)")
+        return dataclasses.replace(check, hard_binding=None)
+
+    return _run_with_deadline(run, timeout_s)

@@ -1,8 +1,11 @@
 """The manifest store: every signed manifest, keyed by the watermark's payload id (SQLite).
 
-When a platform strips the C2PA manifest, the watermark's payload id leads back here. The
-store is safe for many processes at once (WAL journal, a busy timeout and retries) and
-fails loudly: a write that cannot be made raises :class:`StoreError`, it is never skipped.
+When a platform strips the C2PA manifest, the watermark's payload id leads back here; a
+resolver also finds manifests by their label (the C2PA manifest id) and, where the mark is
+gone, by the content fingerprint (:meth:`ManifestStore.find_by_fingerprint`, through an index
+of 16-bit pieces of each frame's perceptual hash). Every lookup is indexed. The store is safe
+for many processes at once (WAL journal, a busy timeout and retries) and fails loudly: a write
+that cannot be made raises :class:`StoreError`, it is never skipped.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import datetime as dt
 import os
 import random
 import sqlite3
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -21,9 +25,12 @@ from typing import TypeVar
 
 from veriframe.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 RETRIES = 8
+BAND_BITS = 16  # a frame's 64-bit coarse hash is indexed as four 16-bit bands
+BANDS = 64 // BAND_BITS
+CANDIDATES = 64  # fingerprints compared in full per query, the most band hits first
 
 T = TypeVar("T")
 
@@ -43,6 +50,21 @@ CREATE TABLE IF NOT EXISTS manifests (
 );
 CREATE INDEX IF NOT EXISTS manifests_by_payload ON manifests (payload_id, created_at);
 """
+# Schema 2: lookups by manifest label, and the fingerprint band index.
+_SCHEMA_2 = """
+CREATE INDEX IF NOT EXISTS manifests_by_label ON manifests (manifest_label);
+CREATE TABLE IF NOT EXISTS fingerprint_bands (
+    band       INTEGER NOT NULL,
+    value      INTEGER NOT NULL,
+    payload_id TEXT NOT NULL,
+    manifest_label TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fingerprint_bands_by_value ON fingerprint_bands (band, value);
+CREATE INDEX IF NOT EXISTS fingerprint_bands_by_record
+    ON fingerprint_bands (payload_id, manifest_label);
+"""
+_COLUMNS = ("payload_id, manifest_label, manifest_store, fmt, key_id, signer, created_at, "
+            "content_sha256, fingerprint, title")
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,35 @@ class StoreRecord:
     title: str | None
 
 
+def fingerprint_bands(fingerprint: str | None) -> set[tuple[int, int]]:
+    """The (band, value) index keys of a fingerprint: every 16-bit band of every frame's
+    coarse hash. Empty for no fingerprint or one this version cannot read."""
+    if not fingerprint:
+        return set()
+    from veriframe.errors import VeriframeError
+    from veriframe.watermark.fingerprint import coarse_hashes
+
+    try:
+        hashes = coarse_hashes(fingerprint)
+    except VeriframeError:
+        return set()
+    mask = (1 << BAND_BITS) - 1
+    return {(b, (h >> (b * BAND_BITS)) & mask) for h in hashes for b in range(BANDS)}
+
+
+def _row_record(row: tuple[object, ...]) -> StoreRecord:
+    return StoreRecord(
+        payload_id=str(row[0]), manifest_label=str(row[1]),
+        manifest_store=bytes(row[2]),  # type: ignore[call-overload]
+        fmt=str(row[3]), key_id=_opt(row[4]), signer=_opt(row[5]), created_at=_opt(row[6]),
+        content_sha256=_opt(row[7]), fingerprint=_opt(row[8]), title=_opt(row[9]),
+    )
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
 
@@ -74,10 +125,16 @@ def _corrupt(path: Path, exc: BaseException) -> StoreError:
 
 
 class ManifestStore:
-    """A SQLite manifest store at ``path`` (created on first write)."""
+    """A SQLite manifest store at ``path`` (created on first write).
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    ``keep_open``: keep one read connection per thread instead of opening one per lookup (for
+    a service answering many lookups; each read still sees every committed write).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, keep_open: bool = False) -> None:
         self.path = Path(path)
+        self._keep_open = keep_open
+        self._local = threading.local()
 
     def __repr__(self) -> str:
         return f"ManifestStore({str(self.path)!r})"
@@ -138,6 +195,11 @@ class ManifestStore:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
+        if version == 1 and create:
+            self._migrate_1_to_2(conn)
+            return
+        if version == 1:
+            return  # readable as it is; the indexes come with the next write
         if version > SCHEMA_VERSION:
             raise StoreError(
                 "store.newer-schema",
@@ -162,8 +224,25 @@ class ManifestStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                for stmt in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                for stmt in filter(None, (s.strip() for s in (_SCHEMA + _SCHEMA_2).split(";"))):
                     conn.execute(stmt)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _migrate_1_to_2(self, conn: sqlite3.Connection) -> None:
+        """Add the label index and the fingerprint band index, filled from existing rows."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 1:
+                for stmt in filter(None, (s.strip() for s in _SCHEMA_2.split(";"))):
+                    conn.execute(stmt)
+                rows = conn.execute(
+                    "SELECT payload_id, manifest_label, fingerprint FROM manifests").fetchall()
+                for payload_id, label, fp in rows:
+                    _insert_bands(conn, payload_id, label, fp)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -172,6 +251,18 @@ class ManifestStore:
 
     @contextmanager
     def _open(self, *, create: bool) -> Iterator[sqlite3.Connection]:
+        if self._keep_open and not create:
+            conn = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._connect(create=False)
+                self._local.conn = conn
+            try:
+                yield conn
+            except sqlite3.DatabaseError:
+                self._local.conn = None
+                conn.close()
+                raise
+            return
         conn = self._connect(create=create)
         try:
             yield conn
@@ -227,6 +318,8 @@ class ManifestStore:
                             rec.title,
                         ),
                     )
+                    _insert_bands(conn, rec.payload_id.lower(), rec.manifest_label,
+                                  rec.fingerprint)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -246,18 +339,101 @@ class ManifestStore:
                 if not _has_table(conn):
                     return None
                 row = conn.execute(
-                    "SELECT payload_id, manifest_label, manifest_store, fmt, key_id, signer, "
-                    "created_at, content_sha256, fingerprint, title FROM manifests "
+                    f"SELECT {_COLUMNS} FROM manifests "
                     "WHERE payload_id = ? ORDER BY created_at DESC LIMIT 1",
                     (payload_id.lower(),),
                 ).fetchone()
-            if row is None:
-                return None
-            return StoreRecord(
-                payload_id=row[0], manifest_label=row[1], manifest_store=bytes(row[2]),
-                fmt=row[3], key_id=row[4], signer=row[5], created_at=row[6],
-                content_sha256=row[7], fingerprint=row[8], title=row[9],
-            )
+            return None if row is None else _row_record(row)
+
+        return self._retry(op)
+
+    def get_by_label(self, manifest_label: str) -> StoreRecord | None:
+        """The record of the manifest labelled ``manifest_label`` (a C2PA manifest id), or None."""
+        if not self.path.exists():
+            return None
+
+        def op() -> StoreRecord | None:
+            with self._open(create=False) as conn:
+                if not _has_table(conn):
+                    return None
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM manifests WHERE manifest_label = ? "
+                    "ORDER BY created_at DESC LIMIT 1", (manifest_label,),
+                ).fetchone()
+            return None if row is None else _row_record(row)
+
+        return self._retry(op)
+
+    def find_by_fingerprint(
+        self, fingerprint: str, *, max_distance: float, limit: int = 10
+    ) -> list[tuple[StoreRecord, float]]:
+        """Stored manifests whose content fingerprint is within ``max_distance`` of
+        ``fingerprint``, nearest first (at most ``limit``).
+
+        Candidates are the records sharing a 16-bit band of a frame's coarse hash with the
+        query (the :data:`CANDIDATES` with the most shared bands); each is then compared in
+        full with :func:`veriframe.watermark.fingerprint_distance`.
+        """
+        from veriframe.errors import VeriframeError
+        from veriframe.watermark.fingerprint import fingerprint_distance
+
+        keys = fingerprint_bands(fingerprint)
+        if not keys or not self.path.exists():
+            return []
+
+        def op() -> list[tuple[StoreRecord, float]]:
+            with self._open(create=False) as conn:
+                if not _has_table(conn) or conn.execute(
+                        "SELECT 1 FROM sqlite_master WHERE name='fingerprint_bands'"
+                ).fetchone() is None:
+                    return []
+                hits: dict[tuple[str, str], int] = {}
+                for band, value in keys:
+                    for pid, label in conn.execute(
+                            "SELECT payload_id, manifest_label FROM fingerprint_bands "
+                            "WHERE band = ? AND value = ?", (band, value)):
+                        hits[(pid, label)] = hits.get((pid, label), 0) + 1
+                best = sorted(hits, key=lambda k: -hits[k])[:CANDIDATES]
+                rows = [conn.execute(
+                    f"SELECT {_COLUMNS} FROM manifests WHERE payload_id = ? AND "
+                    "manifest_label = ?", key).fetchone() for key in best]
+            found = []
+            for row in rows:
+                if row is None or not row[8]:
+                    continue
+                try:
+                    distance = fingerprint_distance(fingerprint, str(row[8]))
+                except VeriframeError:
+                    continue
+                if distance <= max_distance:
+                    found.append((_row_record(row), distance))
+            found.sort(key=lambda item: item[1])
+            return found[:limit]
+
+        return self._retry(op)
+
+    def put_many(self, records: list[StoreRecord]) -> int:
+        """Store many records in one transaction (bulk loads); returns how many."""
+        def op() -> int:
+            with self._open(create=True) as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for rec in records:
+                        conn.execute(
+                            f"INSERT OR REPLACE INTO manifests ({_COLUMNS}) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (rec.payload_id.lower(), rec.manifest_label,
+                             sqlite3.Binary(rec.manifest_store), rec.fmt, rec.key_id,
+                             rec.signer, rec.created_at or _now(), rec.content_sha256,
+                             rec.fingerprint, rec.title))
+                        _insert_bands(conn, rec.payload_id.lower(), rec.manifest_label,
+                                      rec.fingerprint)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            return len(records)
 
         return self._retry(op)
 
@@ -289,6 +465,16 @@ def _open_first(path: Path, modes: tuple[str, ...]) -> sqlite3.Connection:
             last = exc
     assert last is not None
     raise last
+
+
+def _insert_bands(conn: sqlite3.Connection, payload_id: str, label: str,
+                  fingerprint: str | None) -> None:
+    conn.execute("DELETE FROM fingerprint_bands WHERE payload_id = ? AND manifest_label = ?",
+                 (payload_id, label))
+    conn.executemany(
+        "INSERT INTO fingerprint_bands (band, value, payload_id, manifest_label) "
+        "VALUES (?, ?, ?, ?)",
+        [(band, value, payload_id, label) for band, value in fingerprint_bands(fingerprint)])
 
 
 def _has_table(conn: sqlite3.Connection) -> bool:

@@ -217,7 +217,10 @@ class Policy:
                 + ": the file changed after signing, or the credentials are damaged",
             )
         elif state is CredentialState.ABSENT:
-            if report.watermark.state is not WatermarkState.PRESENT:
+            rec = report.watermark.recovered
+            resolved = rec is not None and rec.source == "resolver" and rec.state in (
+                RecoveryState.RECOVERED, RecoveryState.MISMATCH)
+            if report.watermark.state is not WatermarkState.PRESENT and not resolved:
                 yield Finding(
                     acts.absent,
                     "no-provenance",
@@ -228,7 +231,9 @@ class Policy:
                 yield Finding(
                     Action.ALLOW,
                     None,
-                    "no Content Credentials embedded in the file; a watermark was found",
+                    "no Content Credentials embedded in the file; "
+                    + ("a resolver pointed to its manifest" if resolved
+                       else "a watermark was found"),
                 )
         elif state is CredentialState.ERROR:
             yield self._error(
@@ -262,11 +267,14 @@ class Policy:
                 + clean_text(wm.error.code if wm.error else "error", max_len=80)
             )
             return
+        rec = wm.recovered
+        if rec is not None and rec.source == "resolver":
+            yield from self._resolved(report)
+            return
         if wm.state is not WatermarkState.PRESENT:
             return
         pid = clean_text(wm.payload_id or "?", max_len=40)
         p = f", p = {wm.p_value:.1e}" if wm.p_value is not None else ""
-        rec = wm.recovered
         rstate = rec.state if rec is not None else RecoveryState.NOT_FOUND
         if rstate is RecoveryState.RECOVERED:
             rcred = rec.credentials if rec is not None else None
@@ -327,6 +335,38 @@ class Policy:
                 f"a veriframe watermark ({pid}{p}) is present, but no manifest for it "
                 "is in the store: its origin cannot be confirmed",
             )
+
+    def _resolved(self, report: VerifyReport) -> Iterable[Finding]:
+        """Findings for credentials a soft-binding resolver pointed to (validated here)."""
+        rec = report.watermark.recovered
+        assert rec is not None
+        acts = self.spec.watermark
+        where = clean_text(rec.resolver or "a resolver", max_len=200)
+        how = f" by its {clean_text(rec.match_kind, max_len=20)}" if rec.match_kind else ""
+        rcred = rec.credentials
+        who = _name(rcred.signer) if rcred is not None else "an unnamed signer"
+        if rec.state is RecoveryState.MISMATCH:
+            yield Finding(acts.mismatch, "tampered",
+                          f"the resolver {where} matched this clip{how} to a manifest signed by "
+                          f"{who} for different content: the clip is not what was signed, or "
+                          "its mark was copied")
+            return
+        if rec.state is not RecoveryState.RECOVERED:
+            return
+        yield Finding(acts.recovered, "recovered-credentials",
+                      f"no Content Credentials in the file; the resolver {where} found its "
+                      f"manifest{how}, signed by {who}; the signature was validated here and "
+                      "the signed content fingerprint matches this clip")
+        trusted = rcred is not None and self.signer_trusted(rcred)
+        yield Finding(self.spec.credentials.trusted if trusted else self.spec.credentials.valid,
+                      None, f"the recovered manifest's signer {who} is "
+                      + ("trusted" if trusted else "not trusted: anyone can make a certificate "
+                         "with any name"))
+        dst = declares_ai(rcred)
+        if dst is not None:
+            yield Finding(self.spec.credentials.declared_ai, "ai-generated",
+                          "the recovered credentials declare AI generation (digital source "
+                          f"type {clean_text(dst.rsplit('/', 1)[-1], max_len=80)})")
 
     def _detection(self, report: VerifyReport) -> Iterable[Finding]:
         det = report.detection

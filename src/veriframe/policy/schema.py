@@ -8,6 +8,7 @@ A policy turns a :class:`~veriframe.results.VerifyReport` into a
     name = "platform"
     description = "Label AI content, hold tampered content for review."
     # allow_tampered = true   # explicit opt-in before any tampering finding may be "allow"
+    # resolvers = ["https://resolver.example.org/v1"]   # soft-binding resolvers verify asks
 
     [thresholds]            # on the detector's p_synthetic, each in [0, 1]
     likely_ai = 0.85        # p >= likely_ai   -> label "likely-ai"
@@ -74,7 +75,8 @@ _SEVERITY = {Action.ALLOW: 0, Action.LABEL: 1, Action.REVIEW: 2, Action.BLOCK: 3
 
 # Section -> key -> kind. Kinds: "action", "prob", "str", "bool", "names".
 _SECTIONS: dict[str, dict[str, str]] = {
-    "policy": {"name": "str", "description": "str", "allow_tampered": "bool"},
+    "policy": {"name": "str", "description": "str", "allow_tampered": "bool",
+               "resolvers": "names"},
     "thresholds": {"likely_ai": "prob", "possibly_ai": "prob"},
     "credentials": {
         "trusted": "action",
@@ -97,6 +99,7 @@ _OPTIONAL_SECTIONS = {"signers"}
 _OPTIONAL_KEYS = {
     ("policy", "description"),
     ("policy", "allow_tampered"),
+    ("policy", "resolvers"),
     ("errors", "allow_errors"),
 }
 _KIND_WORDS = {
@@ -169,6 +172,7 @@ class PolicySpec:
     trusted_signers: tuple[str, ...] = ()
     allow_tampered: bool = False
     source: str | None = None  # the file it came from, for messages
+    resolvers: tuple[str, ...] = ()  # soft-binding resolvers verify asks (base URLs)
 
 
 def _where(source: str | None) -> str:
@@ -310,6 +314,7 @@ def parse_policy(data: Mapping[str, Any], *, source: str | None = None) -> Polic
         trusted_signers=values.get("signers", {}).get("trusted", ()),
         allow_tampered=values["policy"].get("allow_tampered", False),
         source=source,
+        resolvers=values["policy"].get("resolvers", ()),
     )
     _refuse_permissive(spec, values)
     return spec

@@ -46,6 +46,16 @@ def banner(report: VerifyReport) -> Banner:
             "verified identity.",
             "caution",
         )
+    if v is Verdict.RECOVERED and report.watermark.recovered is not None \
+            and report.watermark.recovered.source == "resolver":
+        return Banner(
+            "Credentials recovered through a resolver",
+            "The file carries no intact embedded credentials (re-encoding and uploads often "
+            "strip them). A soft-binding resolver pointed to a signed manifest; its signature "
+            "was validated here, with your own trust settings, and the content fingerprint it "
+            "signs matches this video.",
+            "caution",
+        )
     if v is Verdict.RECOVERED:
         return Banner(
             "Credentials recovered through the watermark",
@@ -59,6 +69,14 @@ def banner(report: VerifyReport) -> Banner:
         if cred.state is not CredentialState.INVALID and rec is not None and (
             rec.state in (RecoveryState.MISMATCH, RecoveryState.INVALID)
         ):
+            if rec.source == "resolver":
+                return Banner(
+                    "Tampered: the credentials a resolver found do not match this video",
+                    "A soft-binding resolver matched this video to a validly signed manifest "
+                    "made for different content: the video is not what was signed, or its mark "
+                    "was copied onto it. Its claims are not shown as fact.",
+                    "bad",
+                )
             return Banner(
                 "Tampered: the watermark's credentials do not match this video",
                 "A veriframe watermark was found, but the manifest it points to was made for "
@@ -176,3 +194,17 @@ PROVES = (
      "What this organisation's rules do with the findings above.",
      "A fact about the video: it is a rule applied to evidence."),
 )
+
+RESOLVER_STATE_WORDS = {
+    "recovered": "recovered: manifest validated here; its signed fingerprint matches",
+    "mismatch": "mismatch: a valid manifest, but for different content",
+    "unconfirmed": "unconfirmed: a valid manifest this clip cannot be checked against",
+    "invalid-manifest": "invalid manifest: what the resolver sent does not validate (ignored)",
+    "no-match": "no match: the resolver knows no manifest for this clip",
+    "unreachable": "unreachable: the resolver could not be reached",
+    "timeout": "timeout: the resolver did not answer in time",
+    "refused": "refused: the resolver wants a token",
+    "busy": "busy: the resolver asked to retry later",
+    "invalid-response": "invalid response: the answer was not a soft-binding result",
+    "error": "error",
+}

@@ -23,6 +23,7 @@ from veriframe.report.explain import (
     CREDENTIAL_STATE_WORDS,
     PROVES,
     RECOVERED_STATE_WORDS,
+    RESOLVER_STATE_WORDS,
     WATERMARK_STATE_WORDS,
     banner,
     explain_code,
@@ -274,11 +275,23 @@ def _watermark_html(report: VerifyReport) -> str:
             out.append(f"<tr><td>{esc(m.name)}</td><td>{esc(m.method)}</td>"
                        f"<td>{m.matching_bits}/{m.total_bits}</td><td>{m.p_value:.1e}</td></tr>")
         out.append("</table>")
+    if wm.resolvers:
+        out.append("<h3>Soft-binding resolvers asked</h3><table><tr><th>resolver</th>"
+                   "<th>result</th><th>match</th><th>detail</th></tr>")
+        for a in wm.resolvers:
+            match = " ".join(x for x in (a.match_kind or "", a.manifest_id or "") if x)
+            out.append(f"<tr><td>{esc(a.url)}</td><td>"
+                       f"{esc(RESOLVER_STATE_WORDS.get(a.state.value, a.state.value))}</td>"
+                       f"<td>{esc(match)}</td><td>{esc(a.detail)}</td></tr>")
+        out.append("</table>")
     rec = wm.recovered
     if rec is not None:
-        out.append("<h3>Manifest recovered through the watermark</h3>")
+        via = ("a resolver" if rec.source == "resolver" else "the watermark")
+        out.append(f"<h3>Manifest recovered through {via}</h3>")
         out.append(_dl([("Result", RECOVERED_STATE_WORDS.get(rec.state, rec.state)),
                         ("Detail", rec.detail), ("Store", rec.store),
+                        ("Resolver", rec.resolver), ("Found by", rec.match_kind),
+                        ("Manifest id", rec.manifest_id),
                         ("Fingerprint distance", rec.fingerprint_distance)]))
         if rec.state is RecoveryState.RECOVERED and rec.credentials is not None:
             out.append(_credentials_html(rec.credentials, heading="Recovered credentials"))

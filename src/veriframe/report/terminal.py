@@ -22,6 +22,7 @@ from veriframe.errors import ErrorInfo
 from veriframe.report.explain import (
     CREDENTIAL_STATE_WORDS,
     RECOVERED_STATE_WORDS,
+    RESOLVER_STATE_WORDS,
     WATERMARK_STATE_WORDS,
     banner,
     explain_code,
@@ -170,9 +171,15 @@ def watermark_lines(wm: WatermarkCheck, grid: Table) -> None:
         _row(grid, "Known mark", f"{clean_text(mark.name)} ({clean_text(mark.method)}): "
                                  f"{mark.matching_bits}/{mark.total_bits} bits, "
                                  f"p = {mark.p_value:.1e}")
+    for attempt in wm.resolvers:
+        words = RESOLVER_STATE_WORDS.get(attempt.state.value, attempt.state.value)
+        _row(grid, "Resolver", f"{clean_text(attempt.url, max_len=200)}: {words}"
+             + (f" ({clean_text(attempt.match_kind)})" if attempt.match_kind else ""))
     rec = wm.recovered
     if rec is not None:
-        _row(grid, "Recovered", RECOVERED_STATE_WORDS.get(rec.state, rec.state))
+        _row(grid, "Recovered", RECOVERED_STATE_WORDS.get(rec.state, rec.state)
+             + (f" (via {clean_text(rec.resolver or 'a resolver', max_len=200)})"
+                if rec.source == "resolver" else ""))
         if rec.detail:
             _row(grid, "Detail", rec.detail)
         rcred = rec.credentials

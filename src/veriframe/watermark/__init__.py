@@ -11,6 +11,7 @@ from veriframe.watermark.embed import EmbedStats, embed_luma, embed_video
 from veriframe.watermark.fingerprint import (
     MATCH_THRESHOLD,
     MIN_STRUCTURE,
+    coarse_hashes,
     fingerprint,
     fingerprint_distance,
     fingerprints_match,
@@ -28,6 +29,7 @@ __all__ = [
     "EmbedStats",
     "Payload",
     "WatermarkKey",
+    "coarse_hashes",
     "detect",
     "embed_luma",
     "embed_video",

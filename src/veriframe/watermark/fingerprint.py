@@ -167,3 +167,13 @@ def structure(sample: Any) -> float:
         luma = luma[None]
     stds = [float(_area_resize(frame.astype(np.float32), 64).std()) for frame in luma[:FRAMES]]
     return float(np.mean(stds)) if stds else 0.0
+
+
+def coarse_hashes(fp: str) -> list[int]:
+    """The per-frame 64-bit coarse hashes (pHash) of a fingerprint, as integers.
+
+    An index keys on pieces of these (a re-encoded copy keeps most of their bits) to find
+    candidate matches among many stored fingerprints before comparing them in full.
+    """
+    bits = _parse(fp)[:, :COARSE_BITS]
+    return [int.from_bytes(np.packbits(row).tobytes(), "big") for row in bits]

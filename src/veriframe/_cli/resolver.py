@@ -1,0 +1,99 @@
+"""``veriframe resolver serve|token``: run the soft-binding resolver on this home's keys."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from veriframe._cli._common import err_console, guarded, home, settings
+
+resolver_app = typer.Typer(help="The C2PA soft-binding resolver: let others find your "
+                           "manifests again after a platform stripped them.",
+                           no_args_is_help=True)
+CONFIG_ENV = "VERIFRAME_RESOLVER_CONFIG"  # passes the config to uvicorn's worker processes
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``resolver`` group to ``app``."""
+    app.add_typer(resolver_app, name="resolver")
+
+
+def _config(*, store: Path | None, workers: int, rate: float, burst: int) -> dict[str, Any]:
+    from veriframe.resolver.tokens import load_token_hashes
+
+    cfg = settings(store=store)
+    return {"home": str(cfg.home), "store": str(cfg.store_path),
+            "keys": [str(p) for p in cfg.watermark_key_files],
+            "tokens": list(load_token_hashes(cfg.home)), "detect_workers": workers,
+            "rate": rate, "burst": burst}
+
+
+def build_app(config: dict[str, Any]) -> Any:
+    """The resolver app for a serialised config (one per uvicorn worker)."""
+    from veriframe.resolver import ResolverConfig, create_app
+    from veriframe.settings import Settings
+
+    st = Settings(home=Path(config["home"]), store=Path(config["store"]),
+                  watermark_key_files=tuple(Path(k) for k in config["keys"]))
+    return create_app(ResolverConfig(settings=st, token_hashes=tuple(config["tokens"]),
+                                     detect_workers=int(config["detect_workers"]),
+                                     rate=float(config["rate"]), burst=int(config["burst"])))
+
+
+def app_from_env() -> Any:
+    """uvicorn factory for ``--workers N``: the config the parent command put in the env."""
+    return build_app(json.loads(os.environ[CONFIG_ENV]))
+
+
+@resolver_app.command("serve")
+@guarded(json_flag=None)
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8090, "--port", help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                help="Worker processes (each with its own store connection)."),
+    detect_workers: int = typer.Option(2, "--detect-workers", min=1, max=64,
+                                       help="byContent detections at once, per process."),
+    store: Path | None = typer.Option(None, "--store", envvar="VERIFRAME_STORE"),
+    rate: float = typer.Option(50.0, "--rate", min=0.0,
+                               help="Requests per second per client address (0: no limit)."),
+    burst: int = typer.Option(200, "--burst", min=1, help="Requests a client may burst."),
+    forwarded_allow_ips: str | None = typer.Option(
+        None, "--forwarded-allow-ips",
+        help="Trust X-Forwarded-For from these proxy addresses (behind a TLS proxy)."),
+) -> None:
+    """Serve the C2PA Soft Binding Resolution API for this home's keys and manifests."""
+    from veriframe._service.run import serve as run
+
+    config = _config(store=store, workers=detect_workers, rate=rate, burst=burst)
+    console = err_console()
+    console.print(f"resolver on http://{host}:{port} ({len(config['tokens'])} publishing "
+                  f"token(s)); store {config['store']}", markup=False)
+    proxy = forwarded_allow_ips is not None
+    if workers > 1:
+        os.environ[CONFIG_ENV] = json.dumps(config)
+        run("veriframe._cli.resolver:app_from_env", host=host, port=port, workers=workers,
+            factory=True, proxy_headers=proxy, forwarded_allow_ips=forwarded_allow_ips)
+    else:
+        run(build_app(config), host=host, port=port, proxy_headers=proxy,
+            forwarded_allow_ips=forwarded_allow_ips)
+
+
+@resolver_app.command("token")
+@guarded(json_flag=None)
+def token(
+    name: str = typer.Option(..., "--name", help="Who the token is for (e.g. signer-01)."),
+) -> None:
+    """Make a publishing token (printed once; only its hash is kept in the home)."""
+    from veriframe.resolver.tokens import add_token
+    from veriframe.settings import Settings
+
+    where = home() or Settings().home
+    value = add_token(where, name=name)
+    err_console().print(f"token for {name} (shown once; give it to the signer as "
+                        "VERIFRAME_RESOLVER_TOKEN):", markup=False)
+    typer.echo(value)

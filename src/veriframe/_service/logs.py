@@ -1,0 +1,71 @@
+"""Structured access logs: one JSON line per request, nothing a client sent but the route.
+
+Logged: time, method, the route's path template (``/manifests/{manifestId}``, never the id),
+status, response bytes, duration, and a short hash of the client address. Never logged: query
+strings, bodies, headers, tokens, file names or paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+ACCESS_LOGGER = "veriframe.access"
+
+
+def _route_template(scope: Scope) -> str:
+    app = scope.get("app")
+    router = getattr(app, "router", None)
+    for route in getattr(router, "routes", ()):
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "?"))
+    return "<unrouted>"
+
+
+class AccessLog:
+    """ASGI middleware writing one JSON access line per HTTP request to ``logger``."""
+
+    def __init__(self, app: ASGIApp, *, service: str,
+                 logger: logging.Logger | None = None) -> None:
+        self.app = app
+        self.service = service
+        self.logger = logger or logging.getLogger(ACCESS_LOGGER)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+        sent = 0
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            client = (scope.get("client") or ("?", 0))[0]
+            record: dict[str, Any] = {
+                "ts": round(time.time(), 3),
+                "service": self.service,
+                "method": scope.get("method"),
+                "route": _route_template(scope),
+                "status": status,
+                "bytes": sent,
+                "ms": round((time.perf_counter() - start) * 1000, 1),
+                "client": hashlib.sha256(str(client).encode()).hexdigest()[:12],
+            }
+            self.logger.info(json.dumps(record, separators=(",", ":")))
