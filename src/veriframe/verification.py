@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,20 +118,26 @@ def verify_full(
     file_path = Path(path)
     size = media.require_file(file_path).st_size
     trust_cfg = _trust(trust, cfg)
-    credentials = read_credentials(file_path, trust=trust_cfg)
-
-    sample: media.FrameSample | None = None
-    media_error: VeriframeError | None = None
-    try:
-        info = media.probe(file_path, limits=cfg.limits)
-        sample = media.sample_frames(file_path, count=sample_count, info=info, limits=cfg.limits)
-    except (MediaError, UnsupportedInputError) as exc:
-        media_error = exc
+    # The C2PA read (native code) and the file hash run beside the decode: all three read the
+    # file, and none holds the GIL for long.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="veriframe-verify") as pool:
+        credentials_job = pool.submit(read_credentials, file_path, trust=trust_cfg)
+        sha_job = pool.submit(_sha256, file_path)
+        sample: media.FrameSample | None = None
+        media_error: VeriframeError | None = None
+        try:
+            info = media.probe(file_path, limits=cfg.limits)
+            sample = media.sample_frames(file_path, count=sample_count, info=info,
+                                         limits=cfg.limits)
+        except (MediaError, UnsupportedInputError) as exc:
+            media_error = exc
+        credentials = credentials_job.result()
+        sha256 = sha_job.result()
 
     file_info = FileInfo(
         path=str(file_path),
         size_bytes=size,
-        sha256=_sha256(file_path),
+        sha256=sha256,
         media=sample.info.to_dict() if sample is not None else None,
     )
 

@@ -27,14 +27,10 @@ from veriframe._cli import (
     verify,
 )
 
-app = typer.Typer(
-    name="veriframe",
+app = _common.group(
+    "veriframe",
     help="Provenance for AI video: sign with a watermark and C2PA Content Credentials, verify "
     "what you were sent, detect synthetic clips, moderate at scale.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,  # never print locals (passphrases) in a traceback
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 

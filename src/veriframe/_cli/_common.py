@@ -51,6 +51,18 @@ EXTRAS = {
 _state: dict[str, Any] = {"debug": False, "home": None}
 
 
+def group(name: str | None = None, *, help: str) -> typer.Typer:
+    """A command group as every veriframe group is made.
+
+    Help is formatted by click, not rich (``rich_markup_mode=None``): importing rich's markdown
+    and formatting machinery would cost more than the rest of ``veriframe --help`` together.
+    Tracebacks never show locals (they could hold a passphrase).
+    """
+    return typer.Typer(name=name, help=help, no_args_is_help=True, rich_markup_mode=None,
+                       pretty_exceptions_enable=False, add_completion=False,
+                       context_settings={"help_option_names": ["-h", "--help"]})
+
+
 def set_root_options(*, debug: bool, home: Path | None) -> None:
     """Options of the root command: ``--debug`` and ``--home``."""
     _state["debug"] = debug

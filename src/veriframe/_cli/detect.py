@@ -7,10 +7,9 @@ from typing import Any
 
 import typer
 
-from veriframe._cli._common import err_console, guarded, out_console, print_json
+from veriframe._cli._common import err_console, group, guarded, out_console, print_json
 
-detector_app = typer.Typer(help="Train and evaluate synthetic-video detectors.",
-                           no_args_is_help=True)
+detector_app = group(help="Train and evaluate synthetic-video detectors.")
 
 
 def _progress(verb: str) -> Any:

@@ -7,17 +7,24 @@ from typing import Any
 
 import typer
 
-from veriframe._cli._common import err_console, guarded, home, out_console, print_json, settings
+from veriframe._cli._common import (
+    err_console,
+    group,
+    guarded,
+    home,
+    out_console,
+    print_json,
+    settings,
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add the generation commands to ``app``."""
     app.command("generate")(generate)
-    models = typer.Typer(help="Generation models and where their weights are.",
-                         no_args_is_help=True)
+    models = group(help="Generation models and where their weights are.")
     models.command("list")(models_list)
     app.add_typer(models, name="models")
-    effects = typer.Typer(help="Wan2.1 I2V effect LoRAs.", no_args_is_help=True)
+    effects = group(help="Wan2.1 I2V effect LoRAs.")
     effects.command("list")(effects_list)
     app.add_typer(effects, name="effects")
 

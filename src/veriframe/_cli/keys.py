@@ -9,6 +9,7 @@ import typer
 
 from veriframe._cli._common import (
     err_console,
+    group,
     guarded,
     home,
     out_console,
@@ -19,12 +20,8 @@ from veriframe._cli._common import (
 if TYPE_CHECKING:
     from veriframe.credentials.keys import KeyInfo
 
-keys_app = typer.Typer(
-    name="keys",
-    help="Signing keys: a local CA and C2PA signing certificate, or one from your CA.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,  # never print locals (passphrases) in a traceback
-)
+keys_app = group("keys", help="Signing keys: a local CA and C2PA signing certificate, or one "
+                 "from your CA.")
 
 
 def register(app: typer.Typer) -> None:

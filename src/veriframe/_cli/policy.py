@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from veriframe._cli._common import err_console, guarded, out_console, print_json
+from veriframe._cli._common import err_console, group, guarded, out_console, print_json
 
-policy_app = typer.Typer(help="Check and inspect moderation policies (TOML).",
-                         no_args_is_help=True)
+policy_app = group(help="Check and inspect moderation policies (TOML).")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,11 +9,10 @@ from typing import Any
 
 import typer
 
-from veriframe._cli._common import err_console, guarded, home, settings
+from veriframe._cli._common import err_console, group, guarded, home, settings
 
-resolver_app = typer.Typer(help="The C2PA soft-binding resolver: let others find your "
-                           "manifests again after a platform stripped them.",
-                           no_args_is_help=True)
+resolver_app = group(help="The C2PA soft-binding resolver: let others find your manifests "
+                     "again after a platform stripped them.")
 CONFIG_ENV = "VERIFRAME_RESOLVER_CONFIG"  # passes the config to uvicorn's worker processes
 
 
