@@ -77,12 +77,17 @@ def check_output(output: Path, *, overwrite: bool, src: Path | None = None) -> N
         )
 
 
-def _identity(identity: SigningIdentity | None, settings: Settings) -> SigningIdentity:
+def _identity(identity: SigningIdentity | None, settings: Settings,
+              tsa_url: str | None = None) -> SigningIdentity:
+    if tsa_url is not None:
+        from veriframe.credentials.sign import check_tsa_url
+
+        check_tsa_url(tsa_url)  # a bad URL fails before the expensive watermark pass
     if identity is not None:
-        return identity
+        return identity if tsa_url is None else dataclasses.replace(identity, tsa_url=tsa_url)
     from veriframe.credentials.keys import load_identity
 
-    return load_identity(home=settings.home, passphrase=settings.passphrase)
+    return load_identity(home=settings.home, passphrase=settings.passphrase, tsa_url=tsa_url)
 
 
 def _open_store(store: ManifestStore | None, settings: Settings) -> ManifestStore:
@@ -123,6 +128,7 @@ def sign_video(
     store: ManifestStore | str | os.PathLike[str] | None = None,
     crf: int = 18,
     overwrite: bool = False,
+    tsa_url: str | None = None,
 ) -> SignResult:
     """Watermark ``src`` and sign it with C2PA Content Credentials, writing ``output`` (MP4).
 
@@ -130,8 +136,9 @@ def sign_video(
     (model, parameters, prompt, input image). Keys come from ``identity`` (e.g. a remote
     signer built with ``SigningIdentity.remote``) or from the home of ``settings`` (``home``
     overrides it), unlocked with ``passphrase``. An existing ``output`` is refused unless
-    ``overwrite``. Raises :class:`VeriframeError` on any failure, in which case nothing was
-    written.
+    ``overwrite``. ``tsa_url``: time-stamp the signature at that RFC 3161 authority (it fails
+    closed: ``credentials.tsa-unavailable``). Raises :class:`VeriframeError` on any failure,
+    in which case nothing was written.
     """
     from veriframe import media
 
@@ -156,7 +163,7 @@ def sign_video(
     if container not in _MP4_FAMILY and src_path.suffix.lower() not in {".mp4", ".mov", ".m4v"}:
         spec = dataclasses.replace(spec, converted_from=src_path.suffix.lstrip(".") or container)
     _ingredients(spec)
-    ident = _identity(identity, cfg)
+    ident = _identity(identity, cfg, tsa_url)
     manifest_store = _open_store(open_store, cfg)
     key = watermark.WatermarkKey(ident.watermark_key)
     payload = watermark.Payload.new()

@@ -59,6 +59,11 @@ def sign(
     force: bool = typer.Option(
         False, "--force", help="Replace an existing output file (never the input)."
     ),
+    tsa: str | None = typer.Option(
+        None, "--tsa", envvar="VERIFRAME_TSA_URL", metavar="URL",
+        help="RFC 3161 time-stamp authority to time-stamp the signature (fails closed: "
+        "nothing is written if it cannot).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Watermark a video and sign it with C2PA Content Credentials (never in place)."""
@@ -81,6 +86,7 @@ def sign(
             allow_training=allow_training,
             settings=cfg,
             overwrite=force,
+            tsa_url=tsa,
         )
     if as_json:
         print_json(result.to_dict())
