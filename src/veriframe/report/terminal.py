@@ -131,9 +131,11 @@ def _node_label(node: ProvenanceNode, *, root: bool) -> Text:
     if node.signer is not None:
         s = node.signer
         who = clean_text(s.common_name or s.organization or "unnamed", max_len=200)
-        issuer = f" (issued by {clean_text(s.issuer, max_len=200)})" if s.issuer else ""
-        when = f" at {clean_text(s.signed_at, max_len=60)}" if s.signed_at else ""
-        text.append(f"\n  signed by {who}{issuer}{when}")
+        text.append(f"\n  signed by {who}")
+        if s.signed_at:
+            text.append(f", {clean_text(s.signed_at, max_len=60)}")
+        if s.issuer:
+            text.append(f"\n  certificate issued by {clean_text(s.issuer, max_len=200)}")
     if node.digital_source_type or node.claim_generator:
         bits = []
         if node.digital_source_type:
