@@ -177,12 +177,154 @@ class SignerInfo(_Result):
     signed_at: str | None = None  # signing time (from the time stamp or the claim), ISO 8601
 
 
+class IdentityState(str, enum.Enum):
+    """The result of validating one CAWG identity assertion."""
+
+    TRUSTED = "trusted"  # intact, and its credential chains to a configured trust anchor
+    VALID = "valid"  # intact, but its credential's issuer is not on a trust list
+    INVALID = "invalid"  # a check of the identity assertion failed: its claim is not shown
+    NOT_VALIDATED = "not_validated"  # the validator reported nothing about it
+
+
+class TimeStampState(str, enum.Enum):
+    """The RFC 3161 time-stamp on a manifest's signature."""
+
+    TRUSTED = "trusted"  # matches the signature; the time-stamp authority is trusted
+    VALID = "valid"  # matches the signature; the authority is not on a trust list
+    INVALID = "invalid"  # present but does not match, or is malformed or out of validity
+    ABSENT = "absent"  # the signature carries no time-stamp
+
+
+@dataclass(frozen=True)
+class Thumbnail(_Result):
+    """A thumbnail stored in a manifest (of the asset or of an ingredient).
+
+    ``data`` (the image bytes) is kept for the HTML report but never written to the JSON:
+    ``to_dict()`` gives only its format, size and SHA-256. Only JPEG, PNG, GIF and WebP whose
+    first bytes match their format are kept at all.
+    """
+
+    format: str
+    size_bytes: int
+    sha256: str
+    data: bytes = field(default=b"", repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: no image bytes."""
+        return {"format": self.format, "size_bytes": self.size_bytes, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class NamedActor(_Result):
+    """Someone an identity assertion names, with who vouched for it."""
+
+    name: str | None = None
+    kind: str | None = None  # e.g. x509.subject, cawg.document_verification, cawg.social_media
+    username: str | None = None
+    uri: str | None = None
+    provider: str | None = None  # who verified it (ICA) or the certificate's issuer (X.509)
+    verified_at: str | None = None
+
+
+@dataclass(frozen=True)
+class IdentityAssertion(_Result):
+    """A CAWG identity assertion (``cawg.identity``): who stands behind the manifest."""
+
+    _states: ClassVar[dict[str, type[enum.Enum]]] = {"state": IdentityState}
+
+    label: str
+    state: IdentityState = IdentityState.NOT_VALIDATED
+    sig_type: str | None = None  # cawg.x509.cose | cawg.identity_claims_aggregation | ...
+    credential: str = "unknown"  # X.509 certificate | identity claims aggregation | unknown
+    issuer: str | None = None  # certificate issuer or the credential issuer's DID
+    actors: tuple[NamedActor, ...] = ()  # empty when state is invalid (not shown as fact)
+    failures: tuple[Issue, ...] = ()
+    successes: tuple[str, ...] = ()
+    informational: tuple[Issue, ...] = ()
+
+
+@dataclass(frozen=True)
+class TimeCheck(_Result):
+    """When the manifest was signed, and whether the certificate was valid then.
+
+    ``inside_validity``: the signature was made inside the signing certificate's validity
+    (``claimSignature.insideValidity``), judged at the time-stamp's time when there is a valid
+    time-stamp (``basis`` ``time-stamp``) and at the time of verification otherwise
+    (``basis`` ``verification-time``); None when the validator said nothing.
+    """
+
+    _states: ClassVar[dict[str, type[enum.Enum]]] = {"time_stamp": TimeStampState}
+
+    time_stamp: TimeStampState = TimeStampState.ABSENT
+    time: str | None = None  # the time-stamp authority's time (ISO 8601)
+    authority: str | None = None  # the time-stamp authority's name, as its certificate says
+    inside_validity: bool | None = None
+    basis: str = "verification-time"
+    codes: tuple[str, ...] = ()  # the time-related validation codes seen
+
+
+@dataclass(frozen=True)
+class ProvenanceNode(_Result):
+    """One manifest in the provenance chain: the asset itself (the root) or an ingredient.
+
+    ``state`` is this node's own validation result now (``absent``: the ingredient carries no
+    Content Credentials); ``failures`` are the codes that failed for it, ``recorded_failures``
+    those its parent recorded when the ingredient was added (known then, so c2pa does not
+    count them against the file). The descriptive fields (signer, generator, source type,
+    identities) are empty when ``state`` is invalid: an invalid manifest is not shown as fact.
+    """
+
+    _states: ClassVar[dict[str, type[enum.Enum]]] = {"state": CredentialState}
+
+    title: str | None = None
+    format: str | None = None
+    relationship: str | None = None  # parentOf | componentOf | inputTo (None for the root)
+    manifest_label: str | None = None
+    ingredient_label: str | None = None  # the ingredient assertion's label in the parent
+    state: CredentialState = CredentialState.NOT_CHECKED
+    failures: tuple[Issue, ...] = ()
+    recorded_failures: tuple[Issue, ...] = ()
+    signer: SignerInfo | None = None
+    claim_generator: str | None = None
+    digital_source_type: str | None = None
+    identities: tuple[IdentityAssertion, ...] = ()
+    thumbnail: Thumbnail | None = None
+    ingredients: tuple[ProvenanceNode, ...] = ()
+    omitted: int = 0  # ingredients left out (depth or size limit, or a cycle)
+
+
+@dataclass(frozen=True)
+class ManifestResult(_Result):
+    """One manifest's own validation result, apart from its ingredients."""
+
+    _states: ClassVar[dict[str, type[enum.Enum]]] = {"state": CredentialState}
+
+    state: CredentialState
+    failures: tuple[Issue, ...] = ()
+
+
+@dataclass(frozen=True)
+class IngredientFailure(_Result):
+    """An ingredient whose credentials failed validation: where the file's check failed."""
+
+    title: str | None
+    manifest_label: str | None
+    ingredient_label: str | None = None
+    relationship: str | None = None
+    path: tuple[str, ...] = ()  # titles from the asset down to this ingredient
+    failures: tuple[Issue, ...] = ()
+
+
 @dataclass(frozen=True)
 class CredentialCheck(_Result):
     """What the C2PA manifest says and whether it is intact.
 
+    ``state`` counts the active manifest and every ingredient, as c2pa-rs does, and is never
+    better than ``reference_state`` (c2pa's own verdict). ``active_manifest_result`` judges the
+    file's own manifest alone; ``ingredient_failures`` name the ingredients that failed.
     ``manifest`` (the active manifest's assertions) and the descriptive fields are filled only
     when ``state`` is valid or trusted: an invalid manifest's contents are not shown as fact.
+    ``chain`` (the provenance tree) is filled when the file's own manifest is intact.
     """
 
     _states: ClassVar[dict[str, type[enum.Enum]]] = {
@@ -209,6 +351,19 @@ class CredentialCheck(_Result):
     # recovered from the store, ``state`` judges the manifest itself and this says whether it
     # binds to the file at hand.
     hard_binding: HardBinding | None = None
+    # 1.1: the reference validator's own state (c2pa-rs ``validation_state``, lower-cased), and
+    # why veriframe's ``state`` is stricter when it is (None when they agree).
+    reference_state: str | None = None
+    stricter_than_reference: str | None = None
+    # 1.1: the active manifest judged alone (its signature, hashes and assertions), apart
+    # from its ingredients; and each ingredient that failed.
+    active_manifest_result: ManifestResult | None = None
+    ingredient_failures: tuple[IngredientFailure, ...] = ()
+    # 1.1: the provenance chain (None when the active manifest itself fails), CAWG identity
+    # assertions of the active manifest, and the signature's time.
+    chain: ProvenanceNode | None = None
+    identities: tuple[IdentityAssertion, ...] = ()
+    time: TimeCheck | None = None
 
 
 @dataclass(frozen=True)

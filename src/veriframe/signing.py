@@ -78,12 +78,17 @@ def check_output(output: Path, *, overwrite: bool, src: Path | None = None) -> N
         )
 
 
-def _identity(identity: SigningIdentity | None, settings: Settings) -> SigningIdentity:
+def _identity(identity: SigningIdentity | None, settings: Settings,
+              tsa_url: str | None = None) -> SigningIdentity:
+    if tsa_url is not None:
+        from veriframe.credentials.sign import check_tsa_url
+
+        check_tsa_url(tsa_url)  # a bad URL fails before the expensive watermark pass
     if identity is not None:
-        return identity
+        return identity if tsa_url is None else dataclasses.replace(identity, tsa_url=tsa_url)
     from veriframe.credentials.keys import load_identity
 
-    return load_identity(home=settings.home, passphrase=settings.passphrase)
+    return load_identity(home=settings.home, passphrase=settings.passphrase, tsa_url=tsa_url)
 
 
 def _open_store(store: ManifestStore | None, settings: Settings) -> ManifestStore:
@@ -125,6 +130,7 @@ def sign_video(
     crf: int = 18,
     overwrite: bool = False,
     publish: Publication | None = None,
+    tsa_url: str | None = None,
 ) -> SignResult:
     """Watermark ``src`` and sign it with C2PA Content Credentials, writing ``output`` (MP4).
 
@@ -133,8 +139,9 @@ def sign_video(
     signer built with ``SigningIdentity.remote``) or from the home of ``settings`` (``home``
     overrides it), unlocked with ``passphrase``. An existing ``output`` is refused unless
     ``overwrite``. ``publish``: also register the signed manifest with a soft-binding resolver
-    (a failure to publish fails the whole sign). Raises :class:`VeriframeError` on any
-    failure, in which case nothing was written.
+    (a failure to publish fails the whole sign). ``tsa_url``: time-stamp the signature at that
+    RFC 3161 authority (it fails closed: ``credentials.tsa-unavailable``). Raises
+    :class:`VeriframeError` on any failure, in which case nothing was written.
     """
     from veriframe import media
 
@@ -159,7 +166,7 @@ def sign_video(
     if container not in _MP4_FAMILY and src_path.suffix.lower() not in {".mp4", ".mov", ".m4v"}:
         spec = dataclasses.replace(spec, converted_from=src_path.suffix.lstrip(".") or container)
     _ingredients(spec)
-    ident = _identity(identity, cfg)
+    ident = _identity(identity, cfg, tsa_url)
     manifest_store = _open_store(open_store, cfg)
     key = watermark.WatermarkKey(ident.watermark_key)
     payload = watermark.Payload.new()

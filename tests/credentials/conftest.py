@@ -8,6 +8,7 @@ from pathlib import Path
 import av
 import pytest
 
+from tests.credentials.chainfiles import ChainFiles, make_chain
 from veriframe.credentials.keys import SigningIdentity, init_keys, load_identity
 from veriframe.credentials.manifest import ManifestSpec, SoftBinding, build_manifest
 from veriframe.credentials.sign import sign_mp4
@@ -100,3 +101,9 @@ def reencode(src: Path, dst: Path) -> None:
                 out.mux(packet)
         for packet in vout.encode():
             out.mux(packet)
+
+
+@pytest.fixture()
+def chain_files(identity: SigningIdentity, tmp_path: Path) -> ChainFiles:
+    """camera.mp4 -> interview.mp4 -> final.mp4, and final.mp4 with the ingredient tampered."""
+    return make_chain(tmp_path / "chain", identity)

@@ -63,6 +63,11 @@ def sign(
     publish: str | None = typer.Option(
         None, "--publish", help="Also register the manifest with this soft-binding resolver "
         "(its base URL; the token comes from VERIFRAME_RESOLVER_TOKEN)."),
+    tsa: str | None = typer.Option(
+        None, "--tsa", envvar="VERIFRAME_TSA_URL", metavar="URL",
+        help="RFC 3161 time-stamp authority to time-stamp the signature (fails closed: "
+        "nothing is written if it cannot).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
 ) -> None:
     """Watermark a video and sign it with C2PA Content Credentials (never in place)."""
@@ -92,6 +97,7 @@ def sign(
             settings=cfg,
             overwrite=force,
             publish=publication,
+            tsa_url=tsa,
         )
     if as_json:
         print_json(result.to_dict())

@@ -2,9 +2,14 @@
 
 States: ``trusted`` (intact, signer chains to an anchor), ``valid`` (intact, signer unknown:
 c2pa-rs files ``signingCredential.untrusted`` under failures although the manifest is fine,
-so that code alone never makes a file invalid), ``invalid`` (a check failed: the codes are in
-``failures``; the manifest's contents are then *not* reported as fact), ``absent``, ``error``
-(the file or its manifest could not be read: ``error`` holds a stable code).
+so that code alone never makes a file invalid), ``invalid`` (a check failed, in the active
+manifest or in any ingredient: the codes are in ``failures``; the manifest's contents are then
+*not* reported as fact), ``absent``, ``error`` (the file or its manifest could not be read:
+``error`` holds a stable code). The state follows c2pa-rs's rule and is never better than
+c2pa's own ``validation_state`` (see :mod:`veriframe.credentials.validation`); where a check
+failed is in ``active_manifest_result`` and ``ingredient_failures``, and the provenance chain,
+CAWG identities and time-stamp in ``chain``, ``identities`` and ``time``
+(:mod:`veriframe.credentials.chain`).
 
 Reading runs in a worker thread with a deadline, so a file that makes the native parser spin
 gives ``credentials.timeout`` instead of hanging the caller.
@@ -13,6 +18,7 @@ gives ``credentials.timeout`` instead of hanging the caller.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import re
@@ -21,24 +27,35 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from veriframe.credentials.chain import (
+    actions,
+    assertions,
+    build_chain,
+    claim_generator,
+    digital_source_type,
+    signer_info,
+    text,
+)
 from veriframe.credentials.trust import TrustConfig
+from veriframe.credentials.validation import (
+    BINDING,
+    SIGNATURE_INSIDE_VALIDITY,
+    SIGNATURE_VALIDATED,
+    issues,
+    judge,
+    reference_state,
+)
 from veriframe.errors import ErrorInfo, ErrorKind
-from veriframe.results import CredentialCheck, CredentialState, HardBinding, Issue, SignerInfo
+from veriframe.results import CredentialCheck, CredentialState, HardBinding, Issue, ManifestResult
 
 DEFAULT_TIMEOUT_S = 30.0
-
-# Codes that say "signer not in the trust list": information, not evidence of tampering.
-_UNTRUSTED_CODES = ("signingCredential.untrusted",)
-_UNTRUSTED_SUFFIX = ".credential.untrusted"  # e.g. cawg.x509.credential.untrusted
-# Hard-binding codes: does the manifest's content hash match these bytes?
-_BINDING = re.compile(
-    r"^assertion\.(dataHash|bmffHash|boxesHash|collectionHash)\.(match|mismatch)$"
-)
-_TRUSTED_CODE = "signingCredential.trusted"
-_SIGNATURE_OK = "claimSignature.validated"
+THUMBNAIL_LIMIT = 256 * 1024  # bytes; a larger "thumbnail" is not shown
+# A format hint from the extension: c2pa detects most containers from the bytes but not SVG
+# (without a hint it says "type is unsupported"); when the hint and the bytes disagree,
+# c2pa goes by the bytes, so a wrong extension does no harm.
+_FORMAT_HINTS = {".svg": "image/svg+xml"}
 # BMFF box types that start a media segment (a fragment without its init segment).
 _FRAGMENT_BOXES = {b"styp", b"moof", b"sidx", b"emsg", b"prft"}
-_MAX_FIELD_LEN = 4096
 
 
 def _err(code: str, message: str, hint: str, *, unsupported: bool = False) -> CredentialCheck:
@@ -136,68 +153,120 @@ def _run_with_deadline(
     return result
 
 
-def _issues(entries: Any) -> list[Issue]:
-    out: list[Issue] = []
-    for e in entries or ():
-        if isinstance(e, dict) and isinstance(e.get("code"), str):
-            out.append(
-                Issue(
-                    code=e["code"],
-                    explanation=str(e.get("explanation") or "")[:_MAX_FIELD_LEN],
-                    url=str(e.get("url") or "")[:_MAX_FIELD_LEN],
-                )
-            )
-    return out
+class _BoundedBuffer(io.BytesIO):
+    """A buffer that refuses to grow past ``limit`` bytes (a thumbnail is small)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.limit:
+            raise OSError("resource larger than the limit")
+        return super().write(data)
 
 
-def _signer_info(m: dict[str, Any], actions: list[dict[str, Any]]) -> SignerInfo | None:
-    si = m.get("signature_info")
-    if not isinstance(si, dict):
-        return None
-    when = si.get("time")
-    if not when:
-        for act in actions:
-            if act.get("action") == "c2pa.created" and isinstance(act.get("when"), str):
-                when = act["when"]
-                break
-    alg = si.get("alg")
-    return SignerInfo(
-        common_name=_s(si.get("common_name")),
-        organization=None,
-        issuer=_s(si.get("issuer")),
-        serial_number=_s(si.get("cert_serial_number")),
-        algorithm=str(alg).lower() if alg else None,
-        signed_at=_s(when),
+def _fetcher(reader: Any, limit: int) -> Callable[[str], bytes | None]:
+    """``fetch(uri)``: a resource of the store (a thumbnail), or None when absent or too big."""
+    import c2pa
+
+    def fetch(uri: str) -> bytes | None:
+        buf = _BoundedBuffer(limit)
+        try:
+            reader.resource_to_stream(uri, buf)
+        except (c2pa.C2paError, OSError, ValueError):
+            return None
+        return buf.getvalue()
+
+    return fetch
+
+
+def _check_from_reader(reader: Any, *, ignore_binding: bool) -> CredentialCheck:
+    """Turn a c2pa Reader into a CredentialCheck (see the module docstring for the rules)."""
+    c2pa_state = reader.get_validation_state()
+    results = reader.get_validation_results() or {}
+    store = json.loads(reader.json())
+    if not isinstance(store, dict) or not isinstance(results, dict):
+        raise ValueError("unexpected manifest report")
+    label = store.get("active_manifest")
+    manifests = store.get("manifests") or {}
+    m = manifests.get(label) if isinstance(label, str) else None
+    if not ignore_binding and reference_state(c2pa_state) is None:
+        return _err(
+            "credentials.unreadable",
+            f"the validator returned no usable state ({str(c2pa_state)[:40]!r})",
+            "the manifest could not be checked",
+        )
+    if not results.get("activeManifest"):  # older result shape: a flat status list
+        flat = issues(store.get("validation_status"))
+        results = {"activeManifest": {
+            "failure": [i.to_dict() for i in flat if not i.code.endswith(".match")]}}
+    verdict = judge(results, c2pa_state, ignore_binding=ignore_binding)
+    active_block = results.get("activeManifest")
+    active_block = active_block if isinstance(active_block, dict) else {}
+    failures = list(verdict.failures)
+    successes = verdict.successes
+    binding_codes = [c for c in successes + tuple(f.code for f in verdict.own_failures)
+                     if BINDING.match(c)]
+    hard_binding: HardBinding | None = None
+    if binding_codes:
+        mismatch = any(c.endswith(".mismatch") for c in binding_codes)
+        hard_binding = HardBinding.MISMATCH if mismatch else HardBinding.MATCH
+    state = verdict.state
+    if m is None:
+        state = CredentialState.INVALID
+        failures.append(Issue(code="manifest.missing", explanation="no active manifest"))
+    elif state is CredentialState.INVALID and not failures:
+        # Invalid without a failure code: a success that should have come did not, or the
+        # reference judged the store invalid for a reason it did not list.
+        if SIGNATURE_VALIDATED not in successes:
+            failures.append(Issue("claimSignature.missing", "signature not checked"))
+        elif SIGNATURE_INSIDE_VALIDITY not in successes:
+            failures.append(Issue("claimSignature.outsideValidity",
+                                  "the signature was not made inside the certificate's validity"))
+        else:
+            failures.append(Issue("veriframe.reference-invalid",
+                                  "c2pa-rs judged the manifest store invalid"))
+    chain = build_chain(store, results, verdict, fetch=_fetcher(reader, THUMBNAIL_LIMIT))
+    own_failures = verdict.own_failures
+    if not own_failures and verdict.own_state is CredentialState.INVALID:
+        own_failures = tuple(failures)
+    common: dict[str, Any] = {
+        "state": state,
+        "failures": tuple(failures),
+        "successes": successes,
+        "informational": (*issues(active_block.get("informational")), *verdict.informational),
+        "hard_binding": hard_binding,
+        "manifest_label": text(label),
+        "reference_state": None if verdict.reference is None else verdict.reference.value,
+        "stricter_than_reference": verdict.stricter,
+        "active_manifest_result": ManifestResult(
+            state=CredentialState.INVALID if m is None else verdict.own_state,
+            failures=own_failures),
+        "ingredient_failures": chain.ingredient_failures,
+        "chain": chain.root,
+        "identities": chain.identities,
+        "time": chain.time,
+    }
+    if state is CredentialState.INVALID or m is None:
+        return CredentialCheck(**common)
+    assertion_map = assertions(m)
+    acts = actions(assertion_map)
+    return CredentialCheck(
+        **common,
+        signer=signer_info(m, acts),
+        claim_generator=claim_generator(m),
+        title=text(m.get("title")),
+        format=text(m.get("format")),
+        digital_source_type=digital_source_type(acts),
+        actions=tuple(acts),
+        ingredients=tuple(_ingredients(m, results)),
+        manifest=assertion_map,
     )
 
 
-def _s(value: Any) -> str | None:
-    return None if value is None else str(value)[:_MAX_FIELD_LEN]
-
-
-def _assertions(m: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for a in m.get("assertions") or ():
-        if not isinstance(a, dict) or not isinstance(a.get("label"), str):
-            continue
-        label, n = a["label"], 1
-        key = label
-        while key in out:
-            key = f"{label}__{n}"
-            n += 1
-        out[key] = a.get("data")
-    return out
-
-
-def _actions(assertions: dict[str, Any]) -> list[dict[str, Any]]:
-    acts: list[dict[str, Any]] = []
-    for label, data in assertions.items():
-        if label.split("__")[0] in ("c2pa.actions", "c2pa.actions.v2") and isinstance(data, dict):
-            acts.extend(a for a in data.get("actions") or () if isinstance(a, dict))
-    return acts
-
-
 def _ingredients(m: dict[str, Any], results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The active manifest's ingredients as in ``veriframe.verify/1`` (flat, one level)."""
     deltas: dict[str, dict[str, Any]] = {}
     for d in results.get("ingredientDeltas") or ():
         if isinstance(d, dict) and isinstance(d.get("ingredientAssertionURI"), str):
@@ -217,96 +286,17 @@ def _ingredients(m: dict[str, Any], results: dict[str, Any]) -> list[dict[str, A
                 entry[f"recorded_{k}"] = ing[k]
         delta = deltas.get(str(ing.get("label")))
         if delta is not None:
-            failures = [i.code for i in _issues(delta.get("failure"))]
+            failures = [i.code for i in issues(delta.get("failure"))]
+            # Kept as in veriframe.verify/1: any failure code, even signingCredential.untrusted,
+            # reads "invalid" here; the chain's node state applies c2pa-rs's rule.
             entry["validation"] = {
                 "state": "invalid" if failures else "valid",
                 "failures": failures,
-                "successes": [i.code for i in _issues(delta.get("success"))],
-                "informational": [i.code for i in _issues(delta.get("informational"))],
+                "successes": [i.code for i in issues(delta.get("success"))],
+                "informational": [i.code for i in issues(delta.get("informational"))],
             }
         out.append(entry)
     return out
-
-
-def _claim_generator(m: dict[str, Any]) -> str | None:
-    info = m.get("claim_generator_info")
-    if isinstance(info, list) and info and isinstance(info[0], dict) and info[0].get("name"):
-        name = str(info[0]["name"])
-        version = info[0].get("version")
-        return _s(f"{name}/{version}" if version else name)
-    return _s(m.get("claim_generator"))
-
-
-def _check_from_reader(reader: Any, *, ignore_binding: bool) -> CredentialCheck:
-    """Turn a c2pa Reader into a CredentialCheck (see the module docstring for the rules)."""
-    c2pa_state = reader.get_validation_state()
-    results = reader.get_validation_results() or {}
-    store = json.loads(reader.json())
-    label = store.get("active_manifest")
-    manifests = store.get("manifests") or {}
-    m = manifests.get(label) if isinstance(label, str) else None
-    active = results.get("activeManifest") or {}
-    raw_failures = _issues(active.get("failure"))
-    if not active:  # older result shape: a flat status list
-        raw_failures = [
-            i for i in _issues(store.get("validation_status")) if not i.code.endswith(".match")
-        ]
-    successes = [i.code for i in _issues(active.get("success"))]
-    informational = _issues(active.get("informational"))
-    failures: list[Issue] = []
-    for issue in raw_failures:
-        untrusted = issue.code in _UNTRUSTED_CODES or issue.code.endswith(_UNTRUSTED_SUFFIX)
-        (informational if untrusted else failures).append(issue)
-    binding_codes = [c for c in successes + [f.code for f in failures] if _BINDING.match(c)]
-    hard_binding: HardBinding | None = None
-    if binding_codes:
-        mismatch = any(c.endswith(".mismatch") for c in binding_codes)
-        hard_binding = HardBinding.MISMATCH if mismatch else HardBinding.MATCH
-    decisive = [f for f in failures if not (ignore_binding and _BINDING.match(f.code))]
-    if m is None:
-        state = CredentialState.INVALID
-        failures.append(Issue(code="manifest.missing", explanation="no active manifest"))
-    elif decisive:
-        state = CredentialState.INVALID
-    elif ignore_binding and _SIGNATURE_OK not in successes:
-        state = CredentialState.INVALID
-        failures.append(Issue(code="claimSignature.missing", explanation="signature not checked"))
-    elif c2pa_state not in ("Valid", "Trusted", "Invalid"):
-        return _err(
-            "credentials.unreadable",
-            f"the validator returned no usable state ({c2pa_state!r})",
-            "the manifest could not be checked",
-        )
-    elif c2pa_state == "Trusted" or _TRUSTED_CODE in successes:
-        state = CredentialState.TRUSTED
-    else:
-        state = CredentialState.VALID
-    common: dict[str, Any] = {
-        "state": state,
-        "failures": tuple(failures),
-        "successes": tuple(successes),
-        "informational": tuple(informational),
-        "hard_binding": hard_binding,
-        "manifest_label": _s(label),
-    }
-    if state is CredentialState.INVALID or m is None:
-        return CredentialCheck(**common)
-    assertions = _assertions(m)
-    actions = _actions(assertions)
-    dst = next(
-        (str(a["digitalSourceType"]) for a in actions if a.get("digitalSourceType")), None
-    )
-    return CredentialCheck(
-        **common,
-        signer=_signer_info(m, actions),
-        claim_generator=_claim_generator(m),
-        title=_s(m.get("title")),
-        format=_s(m.get("format")),
-        digital_source_type=dst,
-        actions=tuple(actions),
-        ingredients=tuple(_ingredients(m, results)),
-        manifest=assertions,
-    )
 
 
 def _sniff_fragment(path: Path) -> bool:
@@ -354,7 +344,8 @@ def _read_file(path: Path, trust: TrustConfig) -> CredentialCheck:
                 finally:
                     reader.close()
         with open(path, "rb") as fh:
-            reader = c2pa.Reader(fh, context=ctx)
+            hint = _FORMAT_HINTS.get(path.suffix.lower())
+            reader = c2pa.Reader(hint, fh, context=ctx) if hint else c2pa.Reader(fh, context=ctx)
             try:
                 return _check_from_reader(reader, ignore_binding=False)
             finally:

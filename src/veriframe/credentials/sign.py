@@ -1,4 +1,12 @@
-"""Embed a signed C2PA manifest into an MP4 (or another format c2pa can sign in place)."""
+"""Embed a signed C2PA manifest into an MP4 (or another format c2pa can sign in place).
+
+With ``SigningIdentity.tsa_url`` set, c2pa-rs asks that RFC 3161 time-stamp authority to
+time-stamp the signature while signing. It fails closed: if the authority cannot be reached,
+answers with an HTTP error or with something that is not a time-stamp, c2pa-rs refuses to sign
+and :func:`sign_mp4` raises ``credentials.tsa-unavailable`` with nothing written. c2pa-rs
+accepts plain ``http://`` URLs (RFC 3161 responses are signed, so TLS is not needed for
+integrity) and gives up on an authority that does not answer after about 30 s.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +15,29 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from veriframe._atomic import atomic_output
 from veriframe.credentials.keys import ALGORITHMS, SigningIdentity
 from veriframe.credentials.manifest import ingredient_format, ingredient_label
 from veriframe.errors import CredentialsError, UnsupportedInputError
+
+
+def check_tsa_url(url: str) -> str:
+    """``url`` if it can name a time-stamp authority (http or https, a host), else raise."""
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and url.isprintable()
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        ok = False
+    if not ok or len(url) > 2000:
+        raise CredentialsError(
+            "credentials.tsa-bad-url",
+            f"{url[:200]!r} is not a time-stamp authority URL",
+            "give an http:// or https:// URL of an RFC 3161 time-stamp authority",
+        )
+    return url
 
 
 def _signer(identity: SigningIdentity) -> Any:
@@ -25,6 +51,7 @@ def _signer(identity: SigningIdentity) -> Any:
             f"signing algorithm {identity.alg!r} is not supported by C2PA",
             "use " + ", ".join(ALGORITHMS),
         )
+    tsa_url = None if identity.tsa_url is None else check_tsa_url(identity.tsa_url)
     failures: list[str] = []
 
     def callback(data: bytes) -> bytes:
@@ -41,7 +68,7 @@ def _signer(identity: SigningIdentity) -> Any:
             callback,
             getattr(c2pa.C2paSigningAlg, alg.c2pa),
             identity.chain_pem.decode("ascii"),
-            None,
+            tsa_url,
         )
     except (c2pa.C2paError, UnicodeDecodeError) as exc:
         raise CredentialsError(
@@ -72,7 +99,10 @@ def sign_mp4(
     ``ingredients`` (input image, input audio) are added with relationship ``inputTo`` and
     the label :func:`manifest.ingredient_label` gives them, so the created action links them.
     The write is atomic: ``dst`` appears complete or not at all, and ``src`` is never
-    modified (``dst`` equal to ``src`` is refused with ``sign.same-file``).
+    modified (``dst`` equal to ``src`` is refused with ``sign.same-file``). With
+    ``identity.tsa_url`` the signature is time-stamped there; when that fails, the error is
+    ``credentials.tsa-unavailable`` and nothing is written (``credentials.tsa-bad-url`` for a
+    URL that cannot name one).
     """
     import c2pa
 
@@ -132,6 +162,16 @@ def sign_mp4(
                         "check the remote signer (KMS/HSM) or the local key",
                     ) from None
                 text = _short(exc)
+                if identity.tsa_url is not None and isinstance(exc, c2pa.C2paError.Signature):
+                    # The key signed (no callback failure) but the signature could not be
+                    # completed: with a TSA configured, that is the time-stamp request.
+                    raise CredentialsError(
+                        "credentials.tsa-unavailable",
+                        f"the time-stamp authority {identity.tsa_url[:200]} did not give a "
+                        f"time-stamp: {text}",
+                        "check the URL and the network, or sign without --tsa; nothing was "
+                        "written",
+                    ) from None
                 if "unsupported" in text.lower() or isinstance(exc, c2pa.C2paError.NotSupported):
                     raise UnsupportedInputError(
                         "sign.unsupported-format",

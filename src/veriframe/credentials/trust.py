@@ -103,12 +103,20 @@ class TrustConfig:
         return hashlib.sha256(self.pem().encode("ascii")).hexdigest()[:16]
 
     def settings_dict(self) -> dict[str, Any]:
-        """c2pa settings: these anchors only, no network fetches during verification."""
+        """c2pa settings: these anchors only, no network access during verification.
+
+        ``core.allowed_network_hosts = []`` closes what the two ``verify`` switches leave
+        open: without it c2pa-rs resolves the ``did:web`` issuer of a CAWG identity
+        assertion (a DNS lookup, then HTTPS, to a host the file names), which tells the
+        file's author who opened it and when. Such an identity then reads
+        ``cawg.ica.did_unavailable``.
+        """
         settings: dict[str, Any] = {
             "verify": {
                 "remote_manifest_fetch": False,  # never reach out to a URL named in a file
                 "ocsp_fetch": False,
             },
+            "core": {"allowed_network_hosts": []},
         }
         if self.anchors:
             settings["trust"] = {"trust_anchors": self.pem()}

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from veriframe._text import clean_text
 from veriframe.results import (
+    CredentialCheck,
     CredentialState,
+    IdentityAssertion,
+    IdentityState,
+    IngredientFailure,
+    Issue,
     RecoveryState,
+    TimeCheck,
+    TimeStampState,
     Verdict,
     VerifyReport,
     WatermarkState,
@@ -82,6 +90,14 @@ def banner(report: VerifyReport) -> Banner:
                 "A veriframe watermark was found, but the manifest it points to was made for "
                 "different content or fails validation: the mark may have been copied onto this "
                 "video. Its claims are not shown as fact.",
+                "bad",
+            )
+        if where_it_failed(cred):
+            return Banner(
+                "Invalid: an ingredient's credentials fail validation",
+                where_it_failed(cred) + " Content Credentials validators (c2pa-rs) judge the "
+                "whole file invalid when any ingredient fails: what the ingredient's "
+                "credentials claim is not shown as fact.",
                 "bad",
             )
         return Banner(
@@ -162,7 +178,162 @@ CODE_EXPLANATIONS = {
     "ingredient.hashedURI.mismatch": "an ingredient's manifest changed",
     "algorithm.unsupported": "the manifest uses an algorithm the validator does not support",
     "general.error": "the validator hit an error",
+    "ingredient.manifest.missing": "an ingredient's manifest is missing from the file",
+    "ingredient.manifest.mismatch": "an ingredient's manifest changed after it was added",
+    "ingredient.claimSignature.mismatch": "an ingredient's signature does not match its claim",
+    "assertion.required.missing": "an assertion the specification requires is missing",
+    "assertion.action.ingredientMismatch": "an action names an ingredient that is not there",
+    "hardBindings.missing": "the manifest does not bind to the file's content",
+    "manifest.missing": "the file has no active manifest",
+    "timeStamp.malformed": "the time stamp cannot be decoded",
+    "cawg.identity.pad.invalid": "the identity assertion's padding is invalid",
+    "cawg.identity.hard_binding_missing": "the identity assertion does not cover the file's "
+    "content hash, so it could have been copied from another file",
+    "cawg.identity.assertion.mismatch": "the identity assertion refers to assertions that do "
+    "not match the claim",
+    "cawg.identity.assertion.duplicate": "the identity assertion refers to one assertion twice",
+    "cawg.identity.sig_type.unknown": "the identity assertion uses an unknown kind of "
+    "credential",
+    "cawg.x509.credential.untrusted": "the identity's certificate does not chain to a trusted "
+    "anchor",
+    "cawg.x509.signature.mismatch": "the identity's signature does not match",
+    "cawg.ica.signature_mismatch": "the identity credential's signature does not match",
+    "cawg.ica.did_unavailable": "the identity issuer's DID could not be resolved (veriframe "
+    "contacts no host a file names, so a did:web issuer always reads this way)",
+    "cawg.ica.invalid_issuer": "the identity credential's issuer is not a valid DID",
+    "cawg.ica.invalid_verifiable_credential": "the identity credential is malformed",
+    "cawg.ica.valid_from.invalid": "the identity credential is not valid yet (or was issued "
+    "after the time stamp)",
+    "cawg.ica.valid_from.missing": "the identity credential has no start of validity",
+    "cawg.ica.valid_until.invalid": "the identity credential has expired",
+    "cawg.ica.time_stamp.invalid": "the identity credential's time stamp is invalid",
+    "cawg.ica.signer_payload.mismatch": "the identity credential was made for other content",
+    "cawg.ica.invalid_alg": "the identity credential uses an unsupported algorithm",
+    "cawg.ica.invalid_cose_sign1": "the identity credential's signature cannot be decoded",
+    "cawg.ica.invalid_content_type": "the identity credential has the wrong content type",
+    "veriframe.reference-invalid": "the C2PA validator (c2pa-rs) judged the file invalid",
 }
+
+
+def ingredient_name(failure: IngredientFailure) -> str:
+    """``'title'`` of a failing ingredient (its path when nested), safe for any output."""
+    names = failure.path if len(failure.path) > 1 else (failure.title or "(untitled)",)
+    shown = [clean_text(n, max_len=120) for n in names[1:] or names]
+    return " > ".join(f"'{n}'" for n in shown)
+
+
+def where_it_failed(cred: CredentialCheck) -> str:
+    """One sentence naming the failing ingredient(s) and the file's own result ("" if none).
+
+    For example: "The file's own signature is intact; ingredient 'interview.mov' failed:
+    assertion.hashedURI.mismatch."
+    """
+    if not cred.ingredient_failures:
+        return ""
+    own = cred.active_manifest_result
+    intact = own is not None and own.state in (CredentialState.VALID, CredentialState.TRUSTED)
+    head = ("The file's own signature is intact; " if intact else
+            "The file's own manifest also fails; ")
+    parts = []
+    for f in cred.ingredient_failures[:3]:
+        codes = ", ".join(clean_text(i.code, max_len=80) for i in f.failures[:3])
+        parts.append(f"ingredient {ingredient_name(f)} failed: {codes}")
+    more = len(cred.ingredient_failures) - 3
+    tail = f" (and {more} more)" if more > 0 else ""
+    return head + "; ".join(parts) + tail + "."
+
+
+def failure_rows(cred: CredentialCheck) -> list[tuple[str, Issue]]:
+    """``(where, issue)`` for every failure: the file's own manifest, then each ingredient.
+
+    A failure c2pa reports both on the active manifest and on an ingredient is listed once,
+    on the ingredient.
+    """
+    own = cred.active_manifest_result
+    if own is None and not cred.ingredient_failures:  # a check without the 1.1 fields
+        return [("this file", i) for i in cred.failures]
+    ingredient_rows: list[tuple[str, Issue]] = []
+    for f in cred.ingredient_failures:
+        label = f"ingredient {ingredient_name(f)}"
+        if f.manifest_label:
+            label += f" (manifest {clean_text(f.manifest_label, max_len=200)})"
+        ingredient_rows += [(label, i) for i in f.failures]
+    seen = {(i.code, i.url) for _, i in ingredient_rows}
+    rows = [("this file's manifest", i) for i in (own.failures if own is not None else ())
+            if (i.code, i.url) not in seen]
+    seen |= {(i.code, i.url) for _, i in rows}
+    rows += ingredient_rows
+    rows += [("this file", i) for i in cred.failures if (i.code, i.url) not in seen]
+    return rows
+
+
+NODE_STATE_WORDS = {
+    CredentialState.TRUSTED: "intact, signer trusted",
+    CredentialState.VALID: "intact",
+    CredentialState.INVALID: "FAILED",
+    CredentialState.ABSENT: "no credentials",
+    CredentialState.ERROR: "error",
+    CredentialState.NOT_CHECKED: "not checked",
+}
+
+
+IDENTITY_STATE_WORDS = {
+    IdentityState.TRUSTED: "validated, credential trusted",
+    IdentityState.VALID: "validated, but its issuer is not on a trust list",
+    IdentityState.INVALID: "FAILED validation: the identity it names is not shown",
+    IdentityState.NOT_VALIDATED: "not validated",
+}
+
+
+def identity_line(identity: IdentityAssertion) -> str:
+    """One line for a CAWG identity assertion: who, what kind of credential, the result."""
+    names = []
+    for actor in identity.actors[:4]:
+        name = actor.name or actor.username or actor.uri
+        if not name:
+            continue
+        kind = (actor.kind or "").removeprefix("cawg.").replace("_", " ")
+        via = f" via {actor.provider}" if actor.provider and kind != "x509.subject" else ""
+        label = f" ({kind}{via})" if kind and kind != "x509.subject" else ""
+        names.append(f"{name}{label}")
+    who = "; ".join(names) if names else "(no named actor shown)"
+    result = IDENTITY_STATE_WORDS.get(identity.state, str(identity.state))
+    codes = [i.code for i in identity.failures
+             if not (identity.state is not IdentityState.INVALID and i.code.endswith("untrusted"))]
+    if codes:
+        result += f" ({', '.join(codes[:3])})"
+    issuer = f", issued by {identity.issuer}" if identity.issuer else ""
+    return clean_text(f"{who} [{identity.credential}{issuer}]: {result}", max_len=600)
+
+
+TIME_STAMP_WORDS = {
+    TimeStampState.TRUSTED: "time-stamped by a trusted time-stamp authority",
+    TimeStampState.VALID: "time-stamped, but the time-stamp authority is not on a trust list",
+    TimeStampState.INVALID: "the time-stamp does not match the signature (ignored)",
+    TimeStampState.ABSENT: "no time-stamp: the signing time is the signer's own claim",
+}
+
+
+def time_lines(time: TimeCheck) -> list[tuple[str, str]]:
+    """(label, text) rows for the signature's time and the certificate's validity."""
+    rows: list[tuple[str, str]] = []
+    stamp = TIME_STAMP_WORDS.get(time.time_stamp, str(time.time_stamp))
+    if time.time:
+        by = f" by {clean_text(time.authority, max_len=200)}" if time.authority else ""
+        rows.append(("Time-stamp", f"{clean_text(time.time, max_len=60)}{by} ({stamp})"))
+    else:
+        rows.append(("Time-stamp", stamp))
+    stamped = time.basis == "time-stamp"
+    if time.inside_validity is True:
+        rows.append(("Certificate", "was valid when it signed (checked at the time-stamp's "
+                     "time)" if stamped else "valid today; without a time-stamp the time of "
+                     "signing cannot be checked"))
+    elif time.inside_validity is False:
+        rows.append(("Certificate", "was NOT valid at the time-stamp's time (expired or not yet "
+                     "valid)" if stamped else "NOT valid today (expired or not yet valid); "
+                     "without a time-stamp it is checked against today's date, so a file "
+                     "signed while it was valid fails too"))
+    return rows
 
 
 def explain_code(code: str, given: str = "") -> str:

@@ -21,12 +21,17 @@ import numpy as np
 from veriframe._text import clean_text
 from veriframe.report.explain import (
     CREDENTIAL_STATE_WORDS,
+    NODE_STATE_WORDS,
     PROVES,
     RECOVERED_STATE_WORDS,
     RESOLVER_STATE_WORDS,
     WATERMARK_STATE_WORDS,
     banner,
     explain_code,
+    failure_rows,
+    identity_line,
+    time_lines,
+    where_it_failed,
 )
 from veriframe.results import (
     CredentialCheck,
@@ -34,7 +39,9 @@ from veriframe.results import (
     DecisionState,
     DetectionState,
     FrameScore,
+    ProvenanceNode,
     RecoveryState,
+    Thumbnail,
     VerifyReport,
     WatermarkState,
 )
@@ -42,6 +49,12 @@ from veriframe.results import (
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
        "form-action 'none'")
 MAX_THUMBS = 8
+MAX_CHAIN_NODES = 200
+# The only image types a manifest thumbnail may be inlined as (checked by magic bytes in
+# veriframe.credentials.chain; checked again here, so a hand-built report cannot smuggle
+# another type into a data: URI).
+_THUMB_MAGIC = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",),
+                "image/gif": (b"GIF87a", b"GIF89a"), "image/webp": (b"RIFF",)}
 THUMB_WIDTH = 240
 _INTACT = (CredentialState.TRUSTED, CredentialState.VALID)
 
@@ -192,6 +205,75 @@ def _json_block(value: Any, *, summary: str) -> str:
             f"<pre>{html.escape(text)}</pre></details>")
 
 
+def thumbnail_uri(thumb: Thumbnail | None) -> str | None:
+    """A ``data:`` URI for a manifest thumbnail, or None unless it is a known image type."""
+    if thumb is None or not thumb.data:
+        return None
+    magics = _THUMB_MAGIC.get(thumb.format)
+    if not magics or not thumb.data.startswith(magics):
+        return None
+    if thumb.format == "image/webp" and thumb.data[8:12] != b"WEBP":
+        return None
+    return f"data:{thumb.format};base64," + base64.b64encode(thumb.data).decode("ascii")
+
+
+_NODE_CLASS = {CredentialState.TRUSTED: "ok", CredentialState.VALID: "ok",
+               CredentialState.INVALID: "bad", CredentialState.ABSENT: "muted"}
+
+
+def _node_html(node: ProvenanceNode, budget: list[int], *, root: bool = False) -> str:
+    state = NODE_STATE_WORDS.get(node.state, str(node.state))
+    out = ['<li><div class="node">']
+    uri = thumbnail_uri(node.thumbnail)
+    if uri is not None:
+        out.append(f'<img class="nthumb" alt="thumbnail of {esc(node.title or "", max_len=200)}"'
+                   f' src="{uri}">')
+    out.append(f"<div><b>{esc(node.title or '(untitled)', max_len=300)}</b>")
+    if node.relationship:
+        out.append(f" <span class=muted>({esc(node.relationship, max_len=40)})</span>")
+    elif root:
+        out.append(" <span class=muted>(this file)</span>")
+    out.append(f' <span class="badge {_NODE_CLASS.get(node.state, "")}">{html.escape(state)}'
+               "</span>")
+    rows: list[tuple[str, object | None]] = []
+    if node.signer is not None:
+        rows += [("Signed by", node.signer.common_name or node.signer.organization),
+                 ("Issuer", node.signer.issuer), ("Signed at", node.signer.signed_at)]
+    rows += [("Source type", node.digital_source_type), ("Made with", node.claim_generator)]
+    rows += [("Identity", identity_line(i)) for i in node.identities[:4]]
+    rows.append(("Manifest", node.manifest_label))
+    if node.recorded_failures:
+        rows.append(("Recorded when added", ", ".join(i.code for i in node.recorded_failures[:4])
+                     + " (known then; not counted against this file)"))
+    if node.omitted:
+        rows.append(("Not shown", f"{node.omitted} ingredient(s): listed by a manifest that "
+                     "fails, a cycle, or past the size limit"))
+    out.append(_dl(rows))
+    if node.failures:
+        items = "".join(f"<li><code>{esc(i.code, max_len=120)}</code>: "
+                        f"{esc(explain_code(i.code, i.explanation))}</li>"
+                        for i in node.failures[:8])
+        out.append(f"<ul class=warn>{items}</ul>")
+    out.append("</div></div>")
+    kids = []
+    for child in node.ingredients:
+        if budget[0] <= 0:
+            break
+        budget[0] -= 1
+        kids.append(_node_html(child, budget))
+    if kids:
+        out.append("<ul>" + "".join(kids) + "</ul>")
+    out.append("</li>")
+    return "".join(out)
+
+
+def chain_html(chain: ProvenanceNode) -> str:
+    """The provenance chain as nested lists, thumbnails inlined as ``data:`` URIs."""
+    return ('<h3>Provenance chain</h3><p class=muted>This file first, then what it was made '
+            'from. Each entry shows its own validation result.</p><ul class="tree">'
+            + _node_html(chain, [MAX_CHAIN_NODES], root=True) + "</ul>")
+
+
 def _credentials_html(cred: CredentialCheck, *, heading: str = "Content Credentials") -> str:
     out = [f"<section><h2>{html.escape(heading)}</h2>"]
     rows: list[tuple[str, object | None]] = [
@@ -205,11 +287,24 @@ def _credentials_html(cred: CredentialCheck, *, heading: str = "Content Credenti
                       "NOT verified: unknown signer"),
                      ("Issuer", s.issuer), ("Signed at", s.signed_at),
                      ("Algorithm", s.algorithm), ("Serial", s.serial_number)]
+        rows += [("Identity", identity_line(i)) for i in cred.identities[:8]]
+        if cred.time is not None:
+            rows += time_lines(cred.time)
         rows += [("Title", cred.title), ("Generator", cred.claim_generator),
                  ("Digital source type", cred.digital_source_type),
                  ("Manifest", cred.manifest_label)]
+    elif cred.state is CredentialState.INVALID and cred.time is not None and (
+        cred.time.inside_validity is False
+    ):
+        rows += time_lines(cred.time)
+    if cred.stricter_than_reference:
+        rows.append(("Stricter", f"veriframe says {cred.state.value} where the C2PA reference "
+                     f"validator says {cred.reference_state}: {cred.stricter_than_reference}"))
     out.append(_dl(rows))
     if cred.state is CredentialState.INVALID:
+        where = where_it_failed(cred)
+        if where:
+            out.append(f"<p class=warn><b>Where it failed:</b> {esc(where, max_len=900)}</p>")
         out.append("<p class=warn>These credentials failed validation. Their claims (signer, "
                    "generator, actions) are not shown as fact.</p>")
     elif cred.state is CredentialState.ABSENT:
@@ -229,7 +324,7 @@ def _credentials_html(cred: CredentialCheck, *, heading: str = "Content Credenti
                        f"<td>{esc(dst)}</td><td><code>{esc(ptxt, max_len=4000)}</code></td>"
                        "</tr>")
         out.append("</table>")
-    if cred.state in _INTACT and cred.ingredients:
+    if cred.state in _INTACT and cred.ingredients and cred.chain is None:
         out.append("<h3>Ingredients</h3><table><tr><th>title</th><th>format</th>"
                    "<th>relationship</th><th>recorded validation</th></tr>")
         for ing in cred.ingredients[:50]:
@@ -241,12 +336,17 @@ def _credentials_html(cred: CredentialCheck, *, heading: str = "Content Credenti
                        f"<td>{esc(ing.get('format', ''))}</td>"
                        f"<td>{esc(ing.get('relationship', ''))}</td><td>{esc(status)}</td></tr>")
         out.append("</table>")
-    if cred.failures:
-        out.append("<h3>Failed checks</h3><table><tr><th>code</th><th>meaning</th></tr>")
-        for issue in cred.failures[:50]:
-            out.append(f"<tr><td><code>{esc(issue.code)}</code></td>"
+    rows_failed = failure_rows(cred)
+    if rows_failed:
+        out.append("<h3>Failed checks</h3><table><tr><th>where</th><th>code</th>"
+                   "<th>meaning</th></tr>")
+        for where_row, issue in rows_failed[:50]:
+            out.append(f"<tr><td>{esc(where_row, max_len=400)}</td>"
+                       f"<td><code>{esc(issue.code)}</code></td>"
                        f"<td>{esc(explain_code(issue.code, issue.explanation))}</td></tr>")
         out.append("</table>")
+    if cred.chain is not None and (cred.chain.ingredients or cred.chain.thumbnail is not None):
+        out.append(chain_html(cred.chain))
     if cred.state in _INTACT and cred.manifest:
         out.append(_json_block(cred.manifest, summary="Full manifest (assertions)"))
     out.append("</section>")
@@ -368,6 +468,12 @@ figure img{display:block;max-width:240px;border:1px solid #ccc}
 figcaption{font-size:12px;color:#555}.muted{color:#666}.warn{color:#b71c1c}
 pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px;max-height:480px}
 footer{margin-top:32px;font-size:12px;color:#666}
+ul.tree,ul.tree ul{list-style:none;padding-left:22px;border-left:1px solid #ccc;margin:4px 0}
+ul.tree{border-left:none;padding-left:0}.node{display:flex;gap:10px;margin:6px 0}
+.nthumb{max-width:96px;max-height:96px;border:1px solid #ccc;object-fit:contain}
+.badge{font-size:12px;padding:1px 6px;border-radius:8px;border:1px solid #999}
+.badge.ok{background:#e8f5e9;border-color:#2e7d32}.badge.bad{background:#ffebee;
+border-color:#c62828;color:#b71c1c;font-weight:600}.badge.muted{color:#666}
 """
 
 

@@ -16,16 +16,22 @@ from rich.containers import Renderables
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+from rich.tree import Tree
 
 from veriframe._text import clean_text
 from veriframe.errors import ErrorInfo
 from veriframe.report.explain import (
     CREDENTIAL_STATE_WORDS,
+    NODE_STATE_WORDS,
     RECOVERED_STATE_WORDS,
     RESOLVER_STATE_WORDS,
     WATERMARK_STATE_WORDS,
     banner,
     explain_code,
+    failure_rows,
+    identity_line,
+    time_lines,
+    where_it_failed,
 )
 from veriframe.results import (
     CredentialCheck,
@@ -33,6 +39,7 @@ from veriframe.results import (
     DecisionState,
     DetectionCheck,
     DetectionState,
+    ProvenanceNode,
     RecoveryState,
     VerifyReport,
     WatermarkCheck,
@@ -98,9 +105,86 @@ def _row(grid: Table, key: str, value: object | None, *, max_len: int = 300) -> 
     grid.add_row(key, _t(value, max_len=max_len))
 
 
-def credential_lines(cred: CredentialCheck, grid: Table) -> list[Table]:
-    """Fill ``grid`` with the credentials; return extra tables (actions, ingredients)."""
-    extra: list[Table] = []
+_NODE_STYLE = {
+    CredentialState.TRUSTED: "bold green",
+    CredentialState.VALID: "green",
+    CredentialState.INVALID: "bold red",
+    CredentialState.ABSENT: "dim",
+}
+_MAX_TREE_NODES = 200
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1024:.0f} KB" if size >= 1024 else f"{size} bytes"
+
+
+def _node_label(node: ProvenanceNode, *, root: bool) -> Text:
+    """What one manifest of the chain says, as safe rich text (several lines)."""
+    text = Text()
+    text.append(clean_text(node.title or "(untitled)", max_len=200), style="bold")
+    if node.relationship:
+        text.append(f"  ({clean_text(node.relationship, max_len=40)})")
+    elif root:
+        text.append("  (this file)")
+    text.append("  ")
+    text.append(f"[{NODE_STATE_WORDS.get(node.state, str(node.state))}]",
+                style=_NODE_STYLE.get(node.state, ""))
+    if node.signer is not None:
+        s = node.signer
+        who = clean_text(s.common_name or s.organization or "unnamed", max_len=200)
+        text.append(f"\n  signed by {who}")
+        if s.signed_at:
+            text.append(f", {clean_text(s.signed_at, max_len=60)}")
+        if s.issuer:
+            text.append(f"\n  certificate issued by {clean_text(s.issuer, max_len=200)}")
+    if node.digital_source_type or node.claim_generator:
+        bits = []
+        if node.digital_source_type:
+            bits.append("source: " + clean_text(node.digital_source_type.rsplit("/", 1)[-1],
+                                                max_len=120))
+        if node.claim_generator:
+            bits.append("made with " + clean_text(node.claim_generator, max_len=200))
+        text.append("\n  " + "; ".join(bits))
+    for identity in node.identities[:4]:
+        text.append("\n  identity: " + identity_line(identity))
+    if node.manifest_label:
+        text.append("\n  manifest " + clean_text(node.manifest_label, max_len=200), style="dim")
+    for issue in node.failures[:8]:
+        text.append(f"\n  x {clean_text(issue.code, max_len=120)}: "
+                    f"{clean_text(explain_code(issue.code, issue.explanation))}", style="red")
+    if node.recorded_failures:
+        codes = ", ".join(clean_text(i.code, max_len=80) for i in node.recorded_failures[:4])
+        text.append(f"\n  recorded when it was added: {codes} (known then; not counted "
+                    "against this file)", style="yellow")
+    if node.thumbnail is not None:
+        kind = node.thumbnail.format.split("/")[-1].upper()
+        text.append(f"\n  thumbnail: {kind}, {_kb(node.thumbnail.size_bytes)} (shown in the "
+                    "HTML report)", style="dim")
+    if node.omitted:
+        text.append(f"\n  {node.omitted} more ingredient(s) not shown (listed by a manifest "
+                    "that fails, a cycle, or past the size limit)", style="dim")
+    return text
+
+
+def chain_tree(chain: ProvenanceNode) -> Tree:
+    """The provenance chain as a rich tree: this file at the root, ingredients below."""
+    tree = Tree(_node_label(chain, root=True), guide_style="dim")
+    budget = [_MAX_TREE_NODES]
+
+    def add(parent: Tree, node: ProvenanceNode) -> None:
+        for child in node.ingredients:
+            if budget[0] <= 0:
+                return
+            budget[0] -= 1
+            add(parent.add(_node_label(child, root=False)), child)
+
+    add(tree, chain)
+    return tree
+
+
+def credential_lines(cred: CredentialCheck, grid: Table) -> list[Any]:
+    """Fill ``grid`` with the credentials; return what follows it (tables, the chain tree)."""
+    extra: list[Any] = []
     _row(grid, "State", CREDENTIAL_STATE_WORDS.get(cred.state, cred.state))
     if cred.state in _INTACT:
         signer = cred.signer
@@ -113,6 +197,11 @@ def credential_lines(cred: CredentialCheck, grid: Table) -> list[Table]:
             _row(grid, "Issuer", signer.issuer)
             _row(grid, "Signed at", signer.signed_at)
             _row(grid, "Algorithm", signer.algorithm)
+        for identity in cred.identities[:8]:
+            _row(grid, "Identity", identity_line(identity), max_len=700)
+        if cred.time is not None:
+            for key, value in time_lines(cred.time):
+                _row(grid, key, value, max_len=600)
         _row(grid, "Title", cred.title)
         _row(grid, "Generator", cred.claim_generator)
         _row(grid, "Source type", cred.digital_source_type)
@@ -126,7 +215,7 @@ def credential_lines(cred: CredentialCheck, grid: Table) -> list[Table]:
                 table.add_row(_t(action.get("action", "?")), _t(_agent(action)), _t(dst),
                               _t(_params(action.get("parameters")), max_len=600))
             extra.append(table)
-        if cred.ingredients:
+        if cred.ingredients and cred.chain is None:
             table = Table(title="Ingredients", title_justify="left", show_edge=False)
             for col in ("title", "format", "relationship", "validation"):
                 table.add_column(col, overflow="fold")
@@ -139,21 +228,37 @@ def credential_lines(cred: CredentialCheck, grid: Table) -> list[Table]:
                               _t(ing.get("relationship", "")), _t(status))
             extra.append(table)
     elif cred.state is CredentialState.INVALID:
+        where = where_it_failed(cred)
+        if where:
+            grid.add_row("Where", _t(where, max_len=900))
         grid.add_row("Note", Text("The credentials failed validation, so what they claim "
                                   "(signer, generator, actions) is not shown as fact."))
+        if cred.time is not None and cred.time.inside_validity is False:
+            for key, value in time_lines(cred.time):
+                _row(grid, key, value, max_len=600)
     elif cred.state is CredentialState.ABSENT:
         grid.add_row("Note", Text("No credentials is common (cameras, editors and platforms "
                                   "strip or never write them); it is not evidence of fakery."))
+    if cred.stricter_than_reference:
+        _row(grid, "Stricter", f"veriframe says {cred.state.value} where the C2PA reference "
+                               f"validator says {cred.reference_state}: "
+                               f"{clean_text(cred.stricter_than_reference)}", max_len=900)
     if cred.error:
         _row(grid, "Error", _error_text(cred.error))
-    if cred.failures:
+    rows = failure_rows(cred)
+    if rows:
         table = Table(title="Failed checks", title_justify="left", show_edge=False)
+        table.add_column("where", overflow="fold")
         table.add_column("code", style="red", no_wrap=True)
         table.add_column("meaning", overflow="fold")
-        for issue in cred.failures[:50]:
-            table.add_row(_t(issue.code, max_len=120),
+        for where, issue in rows[:50]:
+            table.add_row(_t(where, max_len=300), _t(issue.code, max_len=120),
                           _t(explain_code(issue.code, issue.explanation)))
         extra.append(table)
+    if cred.chain is not None and cred.chain.ingredients:
+        extra.append(Text("Provenance chain (this file first, then what it was made from):",
+                          style="bold"))
+        extra.append(chain_tree(cred.chain))
     return extra
 
 
