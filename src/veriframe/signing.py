@@ -36,8 +36,8 @@ from veriframe.settings import Settings, resolve_settings
 if TYPE_CHECKING:
     from veriframe.credentials.keys import SigningIdentity
     from veriframe.credentials.store import ManifestStore
-    from veriframe.media.encode import LumaTransform
 
+READ_BACK_FRAMES = 32  # frames decoded from the encoded output to check the mark survived
 # Containers C2PA signs in place; anything else is converted to MP4 and the report says so.
 _MP4_FAMILY = {"mp4", "mov", "m4v", "mov,mp4,m4a,3gp,3g2,mj2"}
 _OUTPUT_SUFFIXES = {".mp4", ".m4v"}
@@ -173,12 +173,11 @@ def sign_video(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".veriframe-", dir=out_path.parent) as tmp:
         marked = Path(tmp) / "marked.mp4"
-        media.rewrite_video(
-            src_path, marked, transform=_marker(key, payload), crf=crf, limits=cfg.limits
-        )
+        marker = _Marker(key, payload)
+        media.rewrite_video(src_path, marked, transform=marker, crf=crf, limits=cfg.limits)
         return _check_and_sign(
-            marked, out_path, spec=spec, identity=ident, store=manifest_store, key=key,
-            payload=payload, publish=publish,
+            marked, out_path, spec=spec, identity=ident, store=manifest_store, marker=marker,
+            publish=publish,
         )
 
 
@@ -218,17 +217,18 @@ def sign_frames(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".veriframe-", dir=out_path.parent) as tmp:
         marked = Path(tmp) / "marked.mp4"
+        marker = _Marker(key, payload)
         media.write_video(
             marked,
             frames,
             fps=fps,
             audio_from=Path(audio_from) if audio_from is not None else None,
             crf=crf,
-            transform=_marker(key, payload),
+            transform=marker,
         )
         return _check_and_sign(
-            marked, out_path, spec=spec, identity=ident, store=manifest_store, key=key,
-            payload=payload, publish=publish,
+            marked, out_path, spec=spec, identity=ident, store=manifest_store, marker=marker,
+            publish=publish,
         )
 
 
@@ -270,13 +270,36 @@ def _ingredients(spec: ManifestSpec) -> list[Path]:
     return ingredients
 
 
-def _marker(key: watermark.WatermarkKey, payload: watermark.Payload) -> LumaTransform:
-    """The per-frame luma transform that embeds ``payload`` under ``key``."""
+class _Marker:
+    """The per-frame transform of the encoding pass: embeds the payload, and keeps a bounded,
+    evenly spread set of the marked luma frames for the content fingerprint (so the output is
+    never decoded in full again)."""
 
-    def mark(index: int, y: np.ndarray) -> np.ndarray:
-        return watermark.embed_luma(y, key=key, payload=payload)
+    KEEP = 64
 
-    return mark
+    def __init__(self, key: watermark.WatermarkKey, payload: watermark.Payload) -> None:
+        self.key = key
+        self.payload = payload
+        self.kept: list[np.ndarray] = []
+        self.stride = 1
+        self.frames = 0
+
+    def __call__(self, index: int, y: np.ndarray) -> np.ndarray:
+        out = watermark.embed_luma(y, key=self.key, payload=self.payload)
+        if index % self.stride == 0:
+            self.kept.append(out.copy())
+            if len(self.kept) > self.KEEP:  # thin out: every other kept frame, twice the stride
+                self.kept = self.kept[::2]
+                self.stride *= 2
+        self.frames += 1
+        return out
+
+    def fingerprint(self) -> str:
+        """The content fingerprint of the marked frames (as encoded, before compression)."""
+        if not self.kept:
+            raise WatermarkError("watermark.embed-failed", "no frame was marked",
+                                 "the input holds no pictures; nothing was written")
+        return watermark.fingerprint(np.stack(self.kept))
 
 
 def _check_and_sign(
@@ -286,16 +309,17 @@ def _check_and_sign(
     spec: ManifestSpec,
     identity: SigningIdentity,
     store: ManifestStore,
-    key: watermark.WatermarkKey,
-    payload: watermark.Payload,
+    marker: _Marker,
     publish: Publication | None,
 ) -> SignResult:
     from veriframe import media
     from veriframe.credentials.sign import sign_mp4
     from veriframe.credentials.store import StoreRecord
 
-    # Fail closed: the mark must be found again in what will be published.
-    sample = media.sample_frames(marked, count=32)
+    key, payload = marker.key, marker.payload
+    # Fail closed: the mark must be found again in what will be published. The mark is the
+    # same in every stretch of the clip, so the first frames are a fair, cheap read-back.
+    sample = media.first_frames(marked, count=READ_BACK_FRAMES)
     check = watermark.detect(sample, keys=[key])
     if check.state is not WatermarkState.PRESENT or check.payload_id != payload.hex:
         raise WatermarkError(
@@ -310,9 +334,9 @@ def _check_and_sign(
         payload_id=payload.hex,
         key_id=key.key_id,
         frame_start=0,
-        frame_end=int(info.frame_count or len(sample.indices)),
+        frame_end=int(info.frame_count or marker.frames),
         duration_s=float(info.duration or 0.0),
-        fingerprint=watermark.fingerprint(sample),
+        fingerprint=marker.fingerprint(),
     )
     spec = dataclasses.replace(spec, soft_binding=soft)
     manifest = build_manifest(spec)

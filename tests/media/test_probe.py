@@ -70,6 +70,7 @@ def test_public_api_is_exactly_all():
             "FrameSample",
             "Limits",
             "MediaInfo",
+            "first_frames",
             "probe",
             "read_frames",
             "remux",

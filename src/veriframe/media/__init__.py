@@ -14,7 +14,7 @@ never escape. Writers are atomic: on failure no output file is left behind.
 from __future__ import annotations
 
 from veriframe.media._open import require_file
-from veriframe.media.decode import FrameSample, read_frames, sample_frames
+from veriframe.media.decode import FrameSample, first_frames, read_frames, sample_frames
 from veriframe.media.encode import rewrite_video, write_video
 from veriframe.media.limits import Limits
 from veriframe.media.probe import MediaInfo, probe
@@ -24,6 +24,7 @@ __all__ = [
     "FrameSample",
     "Limits",
     "MediaInfo",
+    "first_frames",
     "probe",
     "read_frames",
     "remux",

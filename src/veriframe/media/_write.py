@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import numpy as np
 
 from veriframe.errors import MediaError
 from veriframe.media._open import AV_ERRORS, describe, unreadable
+
+T = TypeVar("T")
 
 # Audio codecs an MP4 can carry that every player (and c2pa) handles: copied untouched.
 MP4_AUDIO_COPY = frozenset({"aac", "mp3", "alac"})
@@ -242,8 +246,9 @@ class AudioPass:
 MAX_PACKET_ERRORS = 32
 
 
-def decoded_frames(inp: Any, v_in: Any, a_in: Any, audio: Any, src: Path) -> Iterator[Any]:
-    """Demux ``inp`` once: audio packets go to ``audio``, video frames are yielded decoded.
+def demuxed(inp: Any, v_in: Any, a_in: Any, src: Path) -> Iterator[tuple[str, Any]]:
+    """Demux ``inp`` once: ``("audio", packet)`` for the audio stream, ``("video", frame)``
+    for each decoded video frame.
 
     A few undecodable packets are skipped (a damaged GOP); past ``MAX_PACKET_ERRORS`` in a row
     the stream ends there if something decoded, else it is unreadable. A stream whose packets
@@ -255,8 +260,7 @@ def decoded_frames(inp: Any, v_in: Any, a_in: Any, audio: Any, src: Path) -> Ite
     decoded = errors = packets = 0
     for packet in inp.demux(*streams):
         if packet.stream.type == "audio":
-            if audio is not None:
-                audio.feed(packet)
+            yield "audio", packet
             continue
         packets += 1 if packet.size else 0
         try:
@@ -271,9 +275,70 @@ def decoded_frames(inp: Any, v_in: Any, a_in: Any, audio: Any, src: Path) -> Ite
         errors = 0
         for frame in frames:
             decoded += 1
-            yield frame
+            yield "video", frame
     if decoded == 0 and packets:
         raise unreadable(src, "none of the video packets decodes")
+
+
+def decoded_frames(inp: Any, v_in: Any, a_in: Any, audio: Any, src: Path) -> Iterator[Any]:
+    """:func:`demuxed`, with the audio packets handed to ``audio`` and the frames yielded."""
+    for kind, item in demuxed(inp, v_in, a_in, src):
+        if kind == "video":
+            yield item
+        elif audio is not None:
+            audio.feed(item)
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterator[T], *, depth: int) -> Iterator[T]:
+    """Run the iterator ``items`` in a background thread, at most ``depth`` items ahead.
+
+    Decoding and marking a frame then overlap with encoding the previous ones (FFmpeg's
+    codecs release the GIL). An exception in the thread is raised here, at the point its
+    item would have come; when the consumer stops early the thread is told to stop too.
+    """
+    slots: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(_Raised(exc))
+            return
+        put(_DONE)
+
+    worker = threading.Thread(target=produce, name="veriframe-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Raised):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+class _Raised:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
 
 
 def flush(out: Any, v_out: Any, audio: Any) -> None:

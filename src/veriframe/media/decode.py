@@ -333,6 +333,35 @@ def _sample_seeking(dec: _Decoder, col: _Collector, targets: list[int]) -> None:
             return
 
 
+def first_frames(
+    path: str | os.PathLike[str],
+    *,
+    count: int = 32,
+    info: MediaInfo | None = None,
+    limits: Limits | None = None,
+    rgb: bool = False,
+    luma: bool = True,
+) -> FrameSample:
+    """Decode only the first ``count`` frames (a contiguous run: the cheapest read of a clip).
+
+    What a read-back check needs when it does not need frames spread over the whole clip (the
+    watermark is the same in every stretch of a clip).
+    """
+    if count < 1:
+        raise ValueError(f"count must be at least 1, got {count}")
+    p, info, lim = _prepare(path, info, limits)
+    with open_input(p) as container:
+        dec = _Decoder(container, p, info, lim)
+        col = _Collector(count, info.height, info.width, rgb, luma)
+        for index, frame in enumerate(dec.frames()):
+            col.add(frame, index, dec.time_of(frame, index))
+            if index + 1 >= count:
+                break
+    if col.n == 0:
+        raise dec.nothing_decoded()
+    return col.result(info)
+
+
 def read_frames(
     path: str | os.PathLike[str],
     *,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,13 @@ from veriframe.media._write import (
     YUV420,
     AudioPass,
     add_h264,
-    decoded_frames,
+    demuxed,
     encode_failed,
     even,
     flush,
     open_output,
     pass_errors,
+    prefetch,
     same_file_guard,
     yuv_frame,
     yuv_planes,
@@ -46,6 +47,7 @@ from veriframe.media.probe import (
 )
 
 LumaTransform = Callable[[int, np.ndarray], np.ndarray]
+PIPELINE_DEPTH = 4  # frames decoded and marked ahead of the encoder
 
 
 def _too_small(path: Path, w: int, h: int) -> MediaError:
@@ -158,42 +160,53 @@ def _pump(
     full_range: bool,
 ) -> int:
     """Demux ``inp`` once: video through ``transform`` into ``v_out``, audio through ``audio``."""
-    index = 0
-    last_pts: int | None = None
     step = max(1, round(1 / (rate * tb))) if tb else 1
+    count = 0
 
-    def emit(frame: Any) -> None:
-        nonlocal index, last_pts
-        if index >= lim.max_frames:
-            raise limit_error(
-                "frame count", f"more than {lim.max_frames}", lim.max_frames, "VERIFRAME_MAX_FRAMES"
-            )
-        check_size(frame.width, frame.height, lim)
-        size_ok = even(frame.width) == w2 and even(frame.height) == h2
-        if size_ok and frame.format.name in YUV420:
-            frame_yuv = frame
-        elif size_ok:
-            frame_yuv = frame.reformat(format="yuv420p")
-        else:  # the stream changed size mid-way: scale back to the first frame's size
-            frame_yuv = frame.reformat(width=w2, height=h2, format="yuv420p")
-        y, u, v = yuv_planes(frame_yuv, w2, h2)
-        y2 = _checked_luma(transform(index, y.copy()), h2, w2)
-        new = yuv_frame(y2, u, v, full_range=full_range)
-        pts = frame.pts if tb is not None else None
-        if pts is None or (last_pts is not None and pts <= last_pts):
-            pts = (last_pts + step) if last_pts is not None else 0
-        new.pts = pts
-        new.time_base = tb if tb is not None else Fraction(1, 1) / rate
-        last_pts = pts
-        for pkt in v_out.encode(new):
-            out.mux(pkt)
-        index += 1
+    def marked() -> Iterator[tuple[str, Any]]:
+        # Runs in prefetch's thread: decode and mark frame i while frame i-1 is encoded.
+        index = 0
+        for kind, item in demuxed(inp, v_in, a_in, src):
+            if kind == "audio":
+                yield kind, item
+                continue
+            frame = item
+            if index >= lim.max_frames:
+                raise limit_error("frame count", f"more than {lim.max_frames}",
+                                  lim.max_frames, "VERIFRAME_MAX_FRAMES")
+            check_size(frame.width, frame.height, lim)
+            size_ok = even(frame.width) == w2 and even(frame.height) == h2
+            if size_ok and frame.format.name in YUV420:
+                frame_yuv = frame
+            elif size_ok:
+                frame_yuv = frame.reformat(format="yuv420p")
+            else:  # the stream changed size mid-way: scale back to the first frame's size
+                frame_yuv = frame.reformat(width=w2, height=h2, format="yuv420p")
+            y, u, v = yuv_planes(frame_yuv, w2, h2)
+            y2 = _checked_luma(transform(index, y.copy()), h2, w2)
+            new = yuv_frame(y2, u, v, full_range=full_range)
+            yield "video", (new, frame.pts)
+            index += 1
 
-    with pass_errors(src, dst, lambda: index > 0):
-        for frame in decoded_frames(inp, v_in, a_in, audio, src):
-            emit(frame)
+    last_pts: int | None = None
+    with pass_errors(src, dst, lambda: count > 0):
+        for kind, item in prefetch(marked(), depth=PIPELINE_DEPTH):
+            if kind == "audio":
+                if audio is not None:
+                    audio.feed(item)
+                continue
+            new, src_pts = item
+            pts = src_pts if tb is not None else None
+            if pts is None or (last_pts is not None and pts <= last_pts):
+                pts = (last_pts + step) if last_pts is not None else 0
+            new.pts = pts
+            new.time_base = tb if tb is not None else Fraction(1, 1) / rate
+            last_pts = pts
+            for pkt in v_out.encode(new):
+                out.mux(pkt)
+            count += 1
         flush(out, v_out, audio)
-    return index
+    return count
 
 
 def write_video(
