@@ -331,24 +331,14 @@ class ManifestStore:
 
     def get(self, payload_id: str) -> StoreRecord | None:
         """The newest record for ``payload_id`` (hex), or None."""
-        if not self.path.exists():
-            return None
-
-        def op() -> StoreRecord | None:
-            with self._open(create=False) as conn:
-                if not _has_table(conn):
-                    return None
-                row = conn.execute(
-                    f"SELECT {_COLUMNS} FROM manifests "
-                    "WHERE payload_id = ? ORDER BY created_at DESC LIMIT 1",
-                    (payload_id.lower(),),
-                ).fetchone()
-            return None if row is None else _row_record(row)
-
-        return self._retry(op)
+        return self._newest("payload_id", payload_id.lower())
 
     def get_by_label(self, manifest_label: str) -> StoreRecord | None:
         """The record of the manifest labelled ``manifest_label`` (a C2PA manifest id), or None."""
+        return self._newest("manifest_label", manifest_label)
+
+    def _newest(self, column: str, value: str) -> StoreRecord | None:
+        """The newest record whose indexed ``column`` equals ``value``."""
         if not self.path.exists():
             return None
 
@@ -357,8 +347,8 @@ class ManifestStore:
                 if not _has_table(conn):
                     return None
                 row = conn.execute(
-                    f"SELECT {_COLUMNS} FROM manifests WHERE manifest_label = ? "
-                    "ORDER BY created_at DESC LIMIT 1", (manifest_label,),
+                    f"SELECT {_COLUMNS} FROM manifests WHERE {column} = ? "
+                    "ORDER BY created_at DESC LIMIT 1", (value,),
                 ).fetchone()
             return None if row is None else _row_record(row)
 
