@@ -47,8 +47,10 @@ __all__ = [
     "Clip",
     "Detector",
     "ForensicFeatures",
+    "evaluate",
     "extract",
     "load_dataset",
     "metadata_evidence",
     "provenance_evidence",
+    "train",
 ]
