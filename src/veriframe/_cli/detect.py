@@ -70,12 +70,12 @@ def train_command(
     cache: Path | None = typer.Option(None, "--cache", envvar="VERIFRAME_CACHE",
                                       help="Feature cache folder."),
 ) -> None:
-    """Train a detector; write model.skops, metrics.json and card.md into --out."""
+    """Train a detector; write model.json, metrics.json and card.md into --out."""
     from veriframe.detect.training import train
 
     det = train(data=data, out=out, include_gif=include_gif, with_metrics=not no_metrics,
                 reencode=reencode, cache_dir=cache, progress=_progress("features"))
-    err_console().print(f"wrote {out}/model.skops ({det.info.get('n_clips')} clips, "
+    err_console().print(f"wrote {out}/model.json ({det.info.get('n_clips')} clips, "
                         f"forensic family {det.info.get('forensic_family')})")
 
 
