@@ -371,6 +371,11 @@ footer{margin-top:32px;font-size:12px;color:#666}
 """
 
 
+def stylesheet() -> str:
+    """The report's CSS (the verify service serves it as a file to show reports in its page)."""
+    return _CSS
+
+
 def render_html(report: VerifyReport, *, sample: FrameSampleLike | None = None) -> str:
     """One self-contained HTML page for ``report`` (thumbnails from ``sample`` if given)."""
     from veriframe._version import __version__
