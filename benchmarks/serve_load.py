@@ -6,9 +6,11 @@
    another, ``--rounds`` times (the work ``POST /v1/verify`` does, detector loaded once):
    per-file latency and files per second.
 3. ``veriframe serve`` (the real command: uvicorn, ``--concurrency C``, a queue that holds every
-   client) on 127.0.0.1; ``--clients`` keep-alive clients post random clips until
-   ``--requests`` answers or ``--max-seconds``: throughput and p50/p99 per request, statuses,
-   and whether each answer's verdict is the in-process one.
+   client) on 127.0.0.1; one client posts as many clips as the in-process run checked (the
+   per-request cost of HTTP, multipart and the temporary folder), then ``--clients``
+   keep-alive clients post random clips until ``--requests`` answers or ``--max-seconds``:
+   throughput and p50/p99 per request, statuses, and whether each answer's verdict is the
+   in-process one.
 4. Overload: a server with ``--concurrency 1 --queue 2``; ``--burst`` clients post at once;
    then as many announce a 400 MB upload and send only its first bytes. The queue refuses what
    it cannot hold with 503 (``Retry-After``) at once, without reading the announced bodies; the
@@ -251,11 +253,14 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             asyncio.run(drive(url, bodies, clients=2, requests=4, max_seconds=120))  # warm
+            one = asyncio.run(drive(url, bodies, clients=1, requests=len(base),
+                                    max_seconds=args.max_seconds))
             lat, statuses, got, wall = asyncio.run(drive(
                 url, bodies, clients=args.clients, requests=args.requests,
                 max_seconds=args.max_seconds))
         finally:
             stop(server)
+        got = got + one[2]
         same = sum(verdicts[name] == verdict for name, verdict in got)
 
         print(f"\n{len(clips)} clips of {args.seconds:g} s at {args.size} (mean "
@@ -266,9 +271,11 @@ def main() -> None:
         print("|---|---|---|---|---|---|")
         print(table_row("verify in one process, one at a time", base, sum(base),
                         f"{args.rounds} rounds"))
+        print(table_row("POST /v1/verify, 1 client", one[0], one[3],
+                        "statuses " + ", ".join(f"{k}: {v}" for k, v in sorted(one[1].items()))))
         print(table_row(f"POST /v1/verify, {args.clients} clients", lat, wall,
                         "statuses " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
-                        + f"; verdict as in process {same}/{len(got)}"))
+                        + f"; verdicts as in process: {same}/{len(got)} answers"))
 
         port = free_port()
         server = start_server(home, port, pin=pinned,

@@ -23,7 +23,8 @@ def register(app: typer.Typer) -> None:
 
 def _config(*, store: Path | None, trust: Path | None, policy: str, resolvers: list[str],
             resolver_mode: str, concurrency: int, queue: int, timeout: float,
-            max_upload_mb: int, samples: int, work_dir: Path | None) -> dict[str, Any]:
+            max_upload_mb: int, samples: int, work_dir: Path | None,
+            detector: str = "default") -> dict[str, Any]:
     """The service's config from options and ``VERIFRAME_*``: plain JSON, token hashes only."""
     from veriframe._service.auth import hash_token
     from veriframe.errors import VeriframeError
@@ -41,7 +42,7 @@ def _config(*, store: Path | None, trust: Path | None, policy: str, resolvers: l
             "max_pixels", "max_frames", "max_duration_s", "max_file_bytes",
             "max_decoded_bytes")},
         "resolvers": list(cfg.resolvers), "resolver_mode": cfg.resolver_mode,
-        "tokens": [hash_token(t) for t in tokens], "policy": policy,
+        "tokens": [hash_token(t) for t in tokens], "policy": policy, "detector": detector,
         "workers": concurrency, "queue": queue, "timeout_s": timeout,
         "max_upload_bytes": max_upload_mb * 1024 * 1024, "samples": samples,
         "work_dir": None if work_dir is None else str(work_dir),
@@ -61,6 +62,7 @@ def build_app(config: dict[str, Any]) -> Any:
                   resolvers=tuple(config["resolvers"]), resolver_mode=config["resolver_mode"])
     return create_app(ServeConfig(
         settings=st, policy=config["policy"], token_hashes=tuple(config["tokens"]),
+        detector=config["detector"],
         workers=int(config["workers"]), queue=int(config["queue"]),
         timeout_s=float(config["timeout_s"]), max_upload_bytes=int(config["max_upload_bytes"]),
         sample_count=int(config["samples"]),
@@ -97,6 +99,8 @@ def serve(
                                       help="Largest upload in MB (1 MB = 2^20 bytes)."),
     samples: int = typer.Option(32, "--samples", min=1, max=256,
                                 help="Frames sampled for the checks."),
+    detector: str = typer.Option("default", "--detector", envvar="VERIFRAME_DETECTOR",
+                                 help="Detector name or model folder."),
     work_dir: Path | None = typer.Option(
         None, "--work-dir", help="Where uploads are held while checked (default: the "
         "system's temporary folder; a tmpfs keeps them off disk)."),
@@ -114,7 +118,7 @@ def serve(
     config = _config(store=store, trust=trust, policy=policy, resolvers=resolver,
                      resolver_mode=resolver_mode, concurrency=concurrency, queue=queue,
                      timeout=timeout, max_upload_mb=max_upload_mb, samples=samples,
-                     work_dir=work_dir)
+                     work_dir=work_dir, detector=detector)
     build_app(config)  # a bad policy or work folder fails here, with its message
     console = err_console()
     auth = f"uploads need a bearer token ({TOKEN_ENV})" if config["tokens"] else "no token"

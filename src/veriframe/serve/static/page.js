@@ -120,6 +120,7 @@
     xhr.send(body);
   }
 
+  form.addEventListener("submit", (e) => e.preventDefault()); // Enter in a field: no navigation
   input.addEventListener("change", () => {
     check(input.files[0]);
     input.value = ""; // the same file can be chosen again
