@@ -17,7 +17,8 @@
    server's resident memory is printed before and after, and its peak.
 
 With ``--pin`` (default) the server and the in-process run use CPU 0 and the clients CPU 1, so
-the comparison is one core against one core; both share the machine otherwise.
+the comparison is one core against one core (one BLAS thread each); both share the machine
+otherwise.
 
     python benchmarks/serve_load.py --clients 8 --requests 80
     python benchmarks/serve_load.py --clips 4 --clients 4 --requests 24 --rounds 2   # quick
@@ -36,6 +37,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+# One BLAS/OpenMP thread here and in the service (it inherits the environment): on a pinned core,
+# a library that starts a thread per machine core only makes them wait on each other.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
