@@ -6,9 +6,11 @@
   ``Retry-After``). Behind a proxy, run uvicorn with ``--forwarded-allow-ips`` so the client
   address is the real one.
 - :class:`Gate`: at most ``workers`` jobs run at once and at most ``queue`` wait; more is
-  refused with 503 and ``Retry-After`` instead of queueing without bound. Jobs run in threads
-  with a time budget; a job past its budget answers 504 while its thread finishes (a thread
-  cannot be killed), still holding its slot, so the bound on work stays true.
+  refused with 503 and ``Retry-After`` instead of queueing without bound. A route with a large
+  body takes its place (:meth:`Gate.admit`) before reading it, so a full gate accepts no more
+  uploads. Jobs run in threads with a time budget; a job past its budget answers 504 while its
+  thread finishes (a thread cannot be killed), still holding its slot, so the bound on work
+  stays true.
 """
 
 from __future__ import annotations
