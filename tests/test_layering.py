@@ -2,8 +2,9 @@
 
 Layers, lowest first (docs/internals.md): ground (errors, results, config, text and file
 helpers) -> parts (media, watermark, credentials, detect, policy, report) -> paths (signing,
-verification, moderation, generators, the demo, settings) -> interfaces (the CLI). A module may
-import its own layer and the ones below, never above; lazy imports inside functions count.
+verification, uploads, moderation, generators, the demo, settings) -> interfaces (the CLI, the
+services: resolver, serve, and their toolkit _service). A module may import its own layer and
+the ones below, never above; lazy imports inside functions count.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("media", "watermark", "credentials", "detect", "policy", "report",
                      "softbinding"), 1),
     **dict.fromkeys(("settings", "signing", "verification", "moderation", "generators",
-                     "demo", "resolution"), 2),
-    **dict.fromkeys(("_cli", "_service", "resolver"), 3),
+                     "demo", "resolution", "uploads"), 2),
+    **dict.fromkeys(("_cli", "_service", "resolver", "serve"), 3),
 }
 NAMES = {0: "ground", 1: "part", 2: "path", 3: "interface"}
 CLI_ONLY = ("typer", "rich.console", "veriframe._cli")

@@ -75,3 +75,28 @@ def signed_set(tmp_path_factory: pytest.TempPathFactory) -> Signed:
     other = street_clip(root / "other.mp4", seed=5)
     assert result.payload_id
     return Signed(home, signed, stripped, reposted, other, other_signed, result.payload_id)
+
+
+@dataclass(frozen=True)
+class SmallSigned:
+    """A newsroom's home and one small clip it signed (for the verify service's tests)."""
+
+    home: Path
+    signed: Path
+    org: str
+
+
+@pytest.fixture(scope="session")
+def small_signed(tmp_path_factory: pytest.TempPathFactory) -> SmallSigned:
+    from veriframe.credentials.keys import init_keys
+    from veriframe.signing import sign_video
+
+    root = tmp_path_factory.mktemp("serve")
+    home = root / "newsroom-home"
+    org = "Serve Test Desk"
+    init_keys(org=org, passphrase=PASSPHRASE, home=home)
+    src = make_clip(root / "src.mp4", seconds=1.5, width=320, height=180, fps=12, seed=31)
+    signed = root / "signed.mp4"
+    sign_video(src, output=signed, model="Wan2.1-I2V-14B-480P", home=home,
+               passphrase=PASSPHRASE)
+    return SmallSigned(home, signed, org)

@@ -23,6 +23,7 @@ from veriframe._cli import (
     policy,
     resolver,
     scan,
+    serve,
     sign,
     verify,
 )
@@ -58,7 +59,8 @@ def _root(
     _common.set_root_options(debug=debug, home=home)
 
 
-for _module in (keys, sign, verify, demo, detect, generate, policy, scan, resolver):
+for _module in (keys, sign, verify, demo, detect, generate, policy, scan, resolver,
+                serve):
     _module.register(app)
 
 

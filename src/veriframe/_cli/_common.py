@@ -46,6 +46,7 @@ EXTRAS = {
     "accelerate": "generate", "peft": "generate", "safetensors": "generate",
     "ray": "scale", "pyarrow": "scale", "sklearn": "train",
     "starlette": "serve", "uvicorn": "serve", "httpx": "serve", "multipart": "serve",
+    "python_multipart": "serve",
 }
 
 _state: dict[str, Any] = {"debug": False, "home": None}

@@ -6,9 +6,11 @@
   ``Retry-After``). Behind a proxy, run uvicorn with ``--forwarded-allow-ips`` so the client
   address is the real one.
 - :class:`Gate`: at most ``workers`` jobs run at once and at most ``queue`` wait; more is
-  refused with 503 and ``Retry-After`` instead of queueing without bound. Jobs run in threads
-  with a time budget; a job past its budget answers 504 while its thread finishes (a thread
-  cannot be killed), still holding its slot, so the bound on work stays true.
+  refused with 503 and ``Retry-After`` instead of queueing without bound. A route with a large
+  body takes its place (:meth:`Gate.admit`) before reading it, so a full gate accepts no more
+  uploads. Jobs run in threads with a time budget; a job past its budget answers 504 while its
+  thread finishes (a thread cannot be killed), still holding its slot, so the bound on work
+  stays true.
 """
 
 from __future__ import annotations
@@ -153,7 +155,13 @@ class RateLimit:
 
 
 class Gate:
-    """Bounded concurrency for expensive work: ``workers`` at once, ``queue`` waiting."""
+    """Bounded concurrency for expensive work: ``workers`` at once, ``queue`` waiting.
+
+    :meth:`run` admits and runs in one step. A route that must read a large request body first
+    takes its place with :meth:`admit` *before* reading it (a full gate then answers 503 without
+    accepting the upload), reads the body, and runs the job with :meth:`Ticket.run`: the time
+    budget starts there, so a slow upload does not eat the budget of the work.
+    """
 
     def __init__(self, *, workers: int, queue: int, timeout_s: float,
                  retry_after_s: int = 5) -> None:
@@ -169,60 +177,99 @@ class Gate:
 
     @property
     def admitted(self) -> int:
-        """Jobs running or waiting now."""
+        """Jobs running or waiting now (and, with :meth:`admit`, uploads being received)."""
         return self._admitted
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` in a worker thread under the limits (503 full, 504 past budget)."""
+    @property
+    def capacity(self) -> int:
+        """How many jobs may be admitted at once: ``workers + queue``."""
+        return self.workers + self.queue
+
+    def admit(self) -> Ticket:
+        """Take a place now, or raise ``http.busy`` (503 with ``Retry-After``) when full.
+
+        Use the ticket as an async context manager: leaving it gives the place back, unless a
+        job is still running in its thread (that job gives it back when it really ends).
+        """
         if self._sem is None or self._limiter is None:
             self._sem = anyio.Semaphore(self.workers)
             self._limiter = anyio.CapacityLimiter(self.workers)
-        sem, limiter = self._sem, self._limiter
-        if self._admitted >= self.workers + self.queue:
+        if self._admitted >= self.capacity:
             raise HTTPError(503, "http.busy", "the service is at capacity",
                             "retry later; the Retry-After header says when",
-                            headers={"Retry-After": str(self.retry_after_s)})
+                            headers={"Retry-After": str(self.retry_after_s),
+                                     "Connection": "close"})
         self._admitted += 1
-        released = False
+        return Ticket(self, self._sem, self._limiter)
 
-        def release() -> None:  # always runs in the event loop, exactly once
-            nonlocal released
-            if not released:
-                released = True
-                sem.release()
-                self._admitted -= 1
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` in a worker thread under the limits (503 full, 504 past budget)."""
+        async with self.admit() as ticket:
+            return await ticket.run(fn, *args)
 
-        deadline = time.monotonic() + self.timeout_s
-        try:
-            with anyio.fail_after(self.timeout_s):
-                await sem.acquire()
-        except TimeoutError:
-            self._admitted -= 1
-            raise self._timeout() from None
-
-        started = False
-
-        def job() -> T:
-            nonlocal started
-            started = True
-            try:
-                return fn(*args)
-            finally:
-                # The slot is freed when the work really ends, even after a 504: a thread
-                # cannot be stopped, so it keeps counting against the bound until it returns.
-                with contextlib.suppress(Exception):
-                    anyio.from_thread.run_sync(release)
-
-        try:
-            with anyio.fail_after(max(0.0, deadline - time.monotonic())):
-                return await anyio.to_thread.run_sync(job, limiter=limiter,
-                                                      abandon_on_cancel=True)
-        except TimeoutError:
-            raise self._timeout() from None
-        finally:
-            if not started:
-                release()  # cancelled before a thread took the job: it will never run
+    def _leave(self) -> None:
+        self._admitted -= 1
 
     def _timeout(self) -> HTTPError:
         return HTTPError(504, "http.timeout", f"the request took longer than {self.timeout_s:g} s",
                          "retry with a shorter excerpt, or later")
+
+
+class Ticket:
+    """A place in a :class:`Gate`, taken by :meth:`Gate.admit`; runs at most one job."""
+
+    def __init__(self, gate: Gate, sem: anyio.Semaphore, limiter: anyio.CapacityLimiter) -> None:
+        self._gate = gate
+        self._sem = sem
+        self._limiter = limiter
+        self._holds_place = True
+        self._holds_slot = False
+        self._thread_owns = False  # a started job gives the place back when it ends
+
+    async def __aenter__(self) -> Ticket:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if not self._thread_owns:
+            self._release()
+
+    def _release(self) -> None:  # always runs in the event loop; idempotent
+        if self._holds_slot:
+            self._holds_slot = False
+            self._sem.release()
+        if self._holds_place:
+            self._holds_place = False
+            self._gate._leave()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Wait for a worker slot and run ``fn(*args)`` in a thread, within the time budget."""
+        if not self._holds_place or self._holds_slot or self._thread_owns:
+            raise RuntimeError("a ticket runs one job, inside its context")
+        gate = self._gate
+        deadline = time.monotonic() + gate.timeout_s
+        try:
+            with anyio.fail_after(gate.timeout_s):
+                await self._sem.acquire()
+        except TimeoutError:
+            raise gate._timeout() from None
+        self._holds_slot = True
+
+        def job() -> T:
+            self._thread_owns = True
+            try:
+                return fn(*args)
+            finally:
+                # The place is freed when the work really ends, even after a 504: a thread
+                # cannot be stopped, so it keeps counting against the bound until it returns.
+                with contextlib.suppress(Exception):
+                    anyio.from_thread.run_sync(self._release)
+
+        try:
+            with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+                return await anyio.to_thread.run_sync(job, limiter=self._limiter,
+                                                      abandon_on_cancel=True)
+        except TimeoutError:
+            raise gate._timeout() from None
+        finally:
+            if not self._thread_owns:
+                self._release()  # cancelled before a thread took the job: it will never run

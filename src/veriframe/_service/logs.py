@@ -1,8 +1,9 @@
 """Structured access logs: one JSON line per request, nothing a client sent but the route.
 
 Logged: time, method, the route's path template (``/manifests/{manifestId}``, never the id),
-status, response bytes, duration, and a short hash of the client address. Never logged: query
-strings, bodies, headers, tokens, file names or paths.
+status, request and response bytes, duration, a short hash of the client address (unless the
+service turns it off), and what a route notes with :func:`note` from a fixed list
+(``verdict``). Never logged: query strings, bodies, headers, tokens, file names or paths.
 """
 
 from __future__ import annotations
@@ -17,6 +18,18 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ACCESS_LOGGER = "veriframe.access"
+NOTE_FIELDS = frozenset({"verdict"})  # what a route may add to its access line
+_NOTES = "veriframe.access_notes"  # the scope key AccessLog hands to the route
+
+
+def note(scope: Scope, **fields: str) -> None:
+    """Add ``fields`` (names from :data:`NOTE_FIELDS` only) to this request's access line."""
+    unknown = set(fields) - NOTE_FIELDS
+    if unknown:
+        raise ValueError(f"not loggable: {sorted(unknown)}")
+    notes = scope.get(_NOTES)
+    if isinstance(notes, dict):
+        notes.update(fields)
 
 
 def _route_template(scope: Scope) -> str:
@@ -30,13 +43,17 @@ def _route_template(scope: Scope) -> str:
 
 
 class AccessLog:
-    """ASGI middleware writing one JSON access line per HTTP request to ``logger``."""
+    """ASGI middleware writing one JSON access line per HTTP request to ``logger``.
 
-    def __init__(self, app: ASGIApp, *, service: str,
-                 logger: logging.Logger | None = None) -> None:
+    ``hash_client=False`` leaves the client's address out entirely (not even hashed).
+    """
+
+    def __init__(self, app: ASGIApp, *, service: str, logger: logging.Logger | None = None,
+                 hash_client: bool = True) -> None:
         self.app = app
         self.service = service
         self.logger = logger or logging.getLogger(ACCESS_LOGGER)
+        self.hash_client = hash_client
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,6 +62,16 @@ class AccessLog:
         start = time.perf_counter()
         status = 500
         sent = 0
+        received = 0
+        notes: dict[str, str] = {}
+        scope[_NOTES] = notes
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+            return message
 
         async def recording_send(message: Message) -> None:
             nonlocal status, sent
@@ -55,7 +82,7 @@ class AccessLog:
             await send(message)
 
         try:
-            await self.app(scope, receive, recording_send)
+            await self.app(scope, counting_receive, recording_send)
         finally:
             client = (scope.get("client") or ("?", 0))[0]
             record: dict[str, Any] = {
@@ -64,8 +91,11 @@ class AccessLog:
                 "method": scope.get("method"),
                 "route": _route_template(scope),
                 "status": status,
+                "in": received,
                 "bytes": sent,
                 "ms": round((time.perf_counter() - start) * 1000, 1),
-                "client": hashlib.sha256(str(client).encode()).hexdigest()[:12],
+                **{k: v for k, v in notes.items() if k in NOTE_FIELDS},
             }
+            if self.hash_client:
+                record["client"] = hashlib.sha256(str(client).encode()).hexdigest()[:12]
             self.logger.info(json.dumps(record, separators=(",", ":")))

@@ -477,6 +477,11 @@ border-color:#c62828;color:#b71c1c;font-weight:600}.badge.muted{color:#666}
 """
 
 
+def stylesheet() -> str:
+    """The report's CSS (the verify service serves it as a file to show reports in its page)."""
+    return _CSS
+
+
 def render_html(report: VerifyReport, *, sample: FrameSampleLike | None = None) -> str:
     """One self-contained HTML page for ``report`` (thumbnails from ``sample`` if given)."""
     from veriframe._version import __version__
