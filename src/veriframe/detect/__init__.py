@@ -5,8 +5,10 @@ source type, the veriframe watermark's recovered manifest, known open-generator 
 bounds the result when decisive; container/metadata fingerprints (a separate term, off with
 ``use_metadata=False``); and a learned forensic score from pixels alone, with per-frame scores.
 
-No torch on this path: NumPy, SciPy, PyWavelets, scikit-learn, skops. Models are skops files
-loaded with an explicit list of trusted types.
+Scoring is NumPy and SciPy only: a model is a small JSON file of coefficients
+(:mod:`veriframe.detect.modelfile`), never a pickled object. Training and evaluation
+(:mod:`veriframe.detect.training`) use scikit-learn, the ``[train]`` extra; importing this
+package does not import them (``train`` and ``evaluate`` are loaded on first use).
 
 >>> from veriframe.detect import Detector
 >>> det = Detector.load("default")
@@ -15,18 +17,33 @@ loaded with an explicit list of trusted types.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from veriframe.detect.dataset import Clip, load_dataset
 from veriframe.detect.features import CLIP_FEATURES, ForensicFeatures, extract
 from veriframe.detect.metadata import KNOWN_FORMATS, METADATA_FEATURES, metadata_evidence
-from veriframe.detect.model import TRUSTED_TYPES, Detector
+from veriframe.detect.model import Detector
 from veriframe.detect.provenance import provenance_evidence
-from veriframe.detect.training import evaluate, train
+
+if TYPE_CHECKING:
+    from veriframe.detect.training import evaluate, train
+
+_LAZY = {"evaluate", "train"}
+
+
+def __getattr__(name: str) -> Any:
+    """``train`` and ``evaluate`` import scikit-learn's side of the package on first use."""
+    if name in _LAZY:
+        from veriframe.detect import training
+
+        return getattr(training, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CLIP_FEATURES",
     "KNOWN_FORMATS",
     "METADATA_FEATURES",
-    "TRUSTED_TYPES",
     "Clip",
     "Detector",
     "ForensicFeatures",

@@ -1,4 +1,4 @@
-"""The detector: a forensic model, a metadata fusion term, provenance bounds; skops on disk.
+"""The detector: a forensic model, a metadata fusion term, provenance bounds; JSON on disk.
 
 Fusion, in log-odds:
 
@@ -11,16 +11,15 @@ Fusion, in log-odds:
 3. provenance bounds: decisive AI provenance sets a floor (0.99), a trusted capture claim a
    ceiling (0.10) — see :mod:`veriframe.detect.provenance`.
 
-Models are saved with ``skops.io.dump`` and loaded with an explicit list of trusted types;
-a file that needs any other type is refused (``detector.untrusted-model``).
+A model is a small JSON data file (``model.json``, see :mod:`veriframe.detect.modelfile`):
+standardisation constants, coefficients, intercepts and the calibration, scored here with
+NumPy alone. No object is ever deserialised: a file whose values are not exactly the numbers,
+lists and strings the format names is refused (``detector.untrusted-model``).
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,33 +27,16 @@ from typing import Any
 import numpy as np
 
 from veriframe.detect import features as fx
+from veriframe.detect import modelfile as mf
 from veriframe.detect.metadata import METADATA_FEATURES, metadata_evidence
 from veriframe.detect.provenance import provenance_evidence
 from veriframe.errors import DetectorError
 from veriframe.results import CredentialCheck, DetectionCheck, FrameScore, Signal, WatermarkCheck
 
-MODEL_FORMAT = "veriframe.detector/1"
-MODEL_FILE = "model.skops"
+MODEL_FORMAT = mf.FORMAT
+MODEL_FILE = "model.json"
 TOOL_TAG_LLR = 4.0  # log-odds added when generation-tool tags are present (prior, not learned)
 _CLIP = 1e-4
-
-# Every type a veriframe detector file may contain. skops refuses anything else.
-TRUSTED_TYPES: tuple[str, ...] = (
-    "sklearn.pipeline.Pipeline",
-    "sklearn.preprocessing._data.StandardScaler",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "numpy.ndarray",
-    "numpy.dtype",
-    "numpy.float64",
-    "numpy.int64",
-    "builtins.dict",
-    "builtins.list",
-    "builtins.tuple",
-    "builtins.str",
-    "builtins.int",
-    "builtins.float",
-    "builtins.bool",
-)
 
 _SIGNAL_TEXT = {
     "meta_format_match": "size/frame count/fps match a known open model's output",
@@ -67,67 +49,50 @@ _SIGNAL_TEXT = {
 }
 
 
-class _BlockTorch(importlib.abc.MetaPathFinder):
-    """Make ``import torch`` fail (ImportError) while it is on ``sys.meta_path``."""
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError(f"{name} is not imported on veriframe's detection path")
-        return None
-
-
-def _skops_io() -> Any:
-    """``skops.io``, imported without importing torch.
-
-    skops builds its default trusted-type list with scikit-learn's ``all_estimators()``,
-    which walks and imports every scikit-learn module, including the array-API shim for
-    torch, which imports torch when it is installed (seconds and gigabytes for nothing). The
-    walk skips modules that raise ImportError, so torch is blocked for the duration of the
-    import; skops never needs it for our trusted types.
-    """
-    if "skops.io" in sys.modules or "torch" in sys.modules:
-        import skops.io as sio
-
-        return sio
-    blocker = _BlockTorch()
-    sys.meta_path.insert(0, blocker)
-    try:
-        import skops.io as sio
-    finally:
-        sys.meta_path.remove(blocker)
-    return sio
-
-
 def _logit(p: np.ndarray | float) -> np.ndarray:
     q = np.clip(np.asarray(p, dtype=np.float64), _CLIP, 1 - _CLIP)
     return np.asarray(np.log(q / (1 - q)))
 
 
 def _sigmoid(z: np.ndarray | float) -> np.ndarray:
-    return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64))))
+    """The logistic function, without overflow warnings for large ``|z|``."""
+    x = np.asarray(z, dtype=np.float64)
+    e = np.exp(-np.abs(x))
+    return np.asarray(np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)))
 
 
 @dataclass
 class Detector:
-    """A loaded detector model. Build with :meth:`load` or :func:`veriframe.detect.train`."""
+    """A loaded detector model. Build with :meth:`load` or :func:`veriframe.detect.training.fit`.
 
-    forensic: Any  # Pipeline(StandardScaler, LogisticRegression) on CLIP_FEATURES
-    calibrator: Any  # LogisticRegression on [logit(raw forensic p)]
-    fusion: Any  # Pipeline(StandardScaler, LogisticRegression) on [forensic logit, metadata]
+    Every part is an array of numbers (see :mod:`veriframe.detect.modelfile`), scored with
+    NumPy.
+    """
+
+    forensic: mf.Linear  # standardised logistic regression on the ``columns`` of the clip vector
+    calibration: mf.Platt  # on the logit of the forensic model's raw probability
+    fusion: mf.Linear  # on [forensic logit, metadata features]
     columns: tuple[int, ...] = ()  # forensic feature columns used (empty: all)
     name: str = "custom"
     info: dict[str, Any] = field(default_factory=dict)
     feature_names: tuple[str, ...] = fx.CLIP_FEATURES
     metadata_names: tuple[str, ...] = METADATA_FEATURES
+    training_data: dict[str, Any] = field(default_factory=dict)
+    tool_tag_llr: float = TOOL_TAG_LLR
 
     # ---------------------------------------------------------------- persistence
     @classmethod
     def load(cls, name: str | os.PathLike[str] = "default") -> Detector:
-        """Load a shipped detector by name (``"default"``) or a model folder / ``.skops`` file."""
+        """Load a shipped detector by name (``"default"``) or a model folder / ``.json`` file.
+
+        Raises :class:`~veriframe.errors.DetectorError`: ``detector.not-found``,
+        ``detector.untrusted-model`` (unknown format version, malformed values),
+        ``detector.stale-model`` (trained on other features than this veriframe computes).
+        """
         from veriframe._resources import data_dir
 
         path = Path(name)
-        if path.suffix != ".skops" and not path.is_dir():
+        if path.suffix != ".json" and not path.is_dir():
             if os.sep in str(name) or "/" in str(name):
                 candidate = path
             else:
@@ -139,78 +104,88 @@ class Detector:
             raise DetectorError(
                 "detector.not-found",
                 f"no detector model at {path}",
-                "use 'default', a folder with model.skops, or train one with "
+                "use 'default', a folder with model.json, or train one with "
                 "'veriframe detector train'",
             )
-        bundle = load_bundle(path)
-        if bundle.get("format") != MODEL_FORMAT:
-            raise DetectorError("detector.bad-model",
-                                f"{path} is not a {MODEL_FORMAT} model",
-                                "retrain it with 'veriframe detector train'")
-        if int(bundle.get("feature_version", -1)) != fx.FEATURE_VERSION:
+        doc = mf.read(path)
+        if doc.feature_version != fx.FEATURE_VERSION or doc.features != fx.CLIP_FEATURES:
             raise DetectorError(
                 "detector.stale-model",
-                f"{path} was trained on feature version {bundle.get('feature_version')}, "
+                f"{path} was trained on feature version {doc.feature_version}, "
                 f"this veriframe computes version {fx.FEATURE_VERSION}",
+                "retrain it with 'veriframe detector train'",
+            )
+        if doc.metadata_features != METADATA_FEATURES:
+            raise DetectorError(
+                "detector.stale-model",
+                f"{path} was trained on other metadata features than this veriframe computes",
                 "retrain it with 'veriframe detector train'",
             )
         label = path.parent.name if path.name == MODEL_FILE else path.stem
         return cls(
-            forensic=bundle["forensic"],
-            calibrator=bundle["calibrator"],
-            fusion=bundle["fusion"],
-            columns=tuple(int(c) for c in bundle.get("columns", [])),
+            forensic=doc.forensic,
+            calibration=doc.calibration,
+            fusion=doc.fusion,
+            columns=doc.columns,
             name=label,
-            info=json.loads(bundle.get("info", "{}")),
-            feature_names=tuple(bundle["feature_names"]),
-            metadata_names=tuple(bundle["metadata_names"]),
+            info=doc.info,
+            feature_names=doc.features,
+            metadata_names=doc.metadata_features,
+            training_data=doc.training_data,
+            tool_tag_llr=doc.tool_tag_llr,
+        )
+
+    def model_file(self) -> mf.ModelFile:
+        """This detector as a :class:`~veriframe.detect.modelfile.ModelFile`."""
+        columns = self.columns or tuple(range(len(self.feature_names)))
+        return mf.ModelFile(
+            feature_version=fx.FEATURE_VERSION,
+            features=tuple(self.feature_names),
+            metadata_features=tuple(self.metadata_names),
+            columns=tuple(int(c) for c in columns),
+            forensic=self.forensic,
+            calibration=self.calibration,
+            fusion=self.fusion,
+            tool_tag_llr=self.tool_tag_llr,
+            training_data=dict(self.training_data),
+            info=dict(self.info),
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``model.skops`` into the folder ``path`` (atomically); return the file."""
-        from veriframe._atomic import atomic_output
-
-        sio = _skops_io()
+        """Write ``model.json`` into the folder ``path`` (atomically); return the file."""
+        from veriframe._atomic import write_bytes_atomic
 
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         dst = folder / MODEL_FILE
-        bundle = {
-            "format": MODEL_FORMAT,
-            "feature_version": fx.FEATURE_VERSION,
-            "feature_names": list(self.feature_names),
-            "metadata_names": list(self.metadata_names),
-            "forensic": self.forensic,
-            "calibrator": self.calibrator,
-            "fusion": self.fusion,
-            "columns": [int(c) for c in self.columns],
-            "info": json.dumps(self.info, sort_keys=True),
-        }
-        with atomic_output(dst) as tmp:
-            sio.dump(bundle, tmp)
+        text = self.model_file().dumps()
+        mf.loads(text, source=str(dst))  # never write a file this veriframe would refuse
+        write_bytes_atomic(dst, text.encode("utf-8"), mode=0o644)
         return dst
 
     # ---------------------------------------------------------------- scoring parts
-    def forensic_p(self, vectors: np.ndarray) -> np.ndarray:
-        """Calibrated forensic p_synthetic for clip-shaped feature vectors (rows)."""
-        x = np.atleast_2d(vectors)
+    def raw_forensic_p(self, vectors: np.ndarray) -> np.ndarray:
+        """The forensic model's uncalibrated probability for clip-shaped vectors (rows)."""
+        x = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
         if self.columns:
             x = x[:, list(self.columns)]
-        raw = self.forensic.predict_proba(x)[:, 1]
-        return np.asarray(self.calibrator.predict_proba(_logit(raw)[:, None])[:, 1])
+        return _sigmoid(self.forensic.decision(x))
+
+    def forensic_p(self, vectors: np.ndarray) -> np.ndarray:
+        """Calibrated forensic p_synthetic for clip-shaped feature vectors (rows)."""
+        raw = self.raw_forensic_p(vectors)
+        cal = self.calibration
+        return _sigmoid(_logit(raw) * cal.slope + cal.intercept)
 
     def fused_logit(self, p_forensic: np.ndarray, meta: np.ndarray) -> np.ndarray:
         """Fusion log-odds from forensic p and metadata vectors (rows)."""
         x = np.column_stack([_logit(p_forensic), np.atleast_2d(meta)])
-        return np.asarray(self.fusion.decision_function(x))
+        return self.fusion.decision(x)
 
     def _contributions(self, p_forensic: float, meta: np.ndarray) -> np.ndarray:
         """Per-term log-odds contributions of the fusion (forensic first, then metadata)."""
-        scaler = self.fusion.steps[0][1]
-        lr = self.fusion.steps[-1][1]
         x = np.concatenate([[float(_logit(p_forensic))], meta])
-        z = (x - scaler.mean_) / scaler.scale_
-        return np.asarray(lr.coef_[0] * z)
+        return np.asarray(self.fusion.coef * self.fusion.standardise(x))
 
     # ---------------------------------------------------------------- public scoring
     def score(
@@ -250,8 +225,8 @@ class Detector:
             contrib = self._contributions(p_f, meta.vector)
             logit = float(self.fused_logit(np.array([p_f]), meta.vector[None, :])[0])
             if meta.tool_tags:
-                logit += TOOL_TAG_LLR
-            tool_c = TOOL_TAG_LLR if meta.tool_tags else 0.0
+                logit += self.tool_tag_llr
+            tool_c = self.tool_tag_llr if meta.tool_tags else 0.0
             total = float(np.abs(contrib).sum()) + tool_c or 1.0
             signals.append(Signal(
                 name="forensic", kind="forensic", value=round(p_f, 4),
@@ -268,7 +243,8 @@ class Detector:
                     detail=_meta_detail(fname, float(meta.vector[i]), meta.facts)))
             signals.append(Signal(
                 name="tool_tags", kind="metadata", value=", ".join(meta.tool_tags) or None,
-                p_synthetic=round(float(_sigmoid(TOOL_TAG_LLR)), 4) if meta.tool_tags else None,
+                p_synthetic=(round(float(_sigmoid(self.tool_tag_llr)), 4)
+                             if meta.tool_tags else None),
                 weight=round(tool_c / total, 4),
                 detail="generation-tool metadata tags (ComfyUI prompt/workflow, diffusers...)"
                 if meta.tool_tags else "no generation-tool metadata tags"))
@@ -336,56 +312,4 @@ def _meta_detail(name: str, value: float, facts: dict[str, str]) -> str:
     return f"{'yes' if value >= 0.5 else 'no'}, {text} ({fact})"
 
 
-def _schema_types(path: Path) -> set[str]:
-    """Every ``module.class`` named anywhere in a skops file's schema.
-
-    skops' own ``get_untrusted_types`` leaves out the types skops trusts by default (most
-    scikit-learn estimators); veriframe trusts only :data:`TRUSTED_TYPES`, so it reads the
-    schema itself.
-    """
-    import zipfile
-
-    with zipfile.ZipFile(path) as zf:
-        schema = json.loads(zf.read("schema.json"))
-    found: set[str] = set()
-    stack: list[Any] = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "__class__" in node:
-                found.add(f"{node.get('__module__', '')}.{node['__class__']}")
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
-
-
-def load_bundle(path: Path) -> dict[str, Any]:
-    """Load a skops file, refusing any type outside :data:`TRUSTED_TYPES`."""
-    sio = _skops_io()
-
-    try:
-        named = _schema_types(path) | set(sio.get_untrusted_types(file=path))
-    except Exception as exc:  # zipfile/json/skops raise a variety of errors on a bad archive
-        raise DetectorError("detector.bad-model", f"cannot read {path}: {exc}",
-                            "the file is not a skops model; retrain it") from None
-    unknown = sorted(named - set(TRUSTED_TYPES))
-    if unknown:
-        raise DetectorError(
-            "detector.untrusted-model",
-            f"{path} contains types veriframe does not trust: {', '.join(unknown)}",
-            "only load detectors trained by veriframe; retrain it with "
-            "'veriframe detector train'",
-        )
-    try:
-        bundle = sio.load(path, trusted=list(TRUSTED_TYPES))
-    except Exception as exc:
-        raise DetectorError("detector.bad-model", f"cannot load {path}: {exc}",
-                            "retrain it with 'veriframe detector train'") from None
-    if not isinstance(bundle, dict):
-        raise DetectorError("detector.bad-model", f"{path} does not hold a detector bundle",
-                            "retrain it with 'veriframe detector train'")
-    return bundle
-
-
-__all__ = ["MODEL_FORMAT", "TOOL_TAG_LLR", "TRUSTED_TYPES", "Detector", "load_bundle"]
+__all__ = ["MODEL_FILE", "MODEL_FORMAT", "TOOL_TAG_LLR", "Detector"]

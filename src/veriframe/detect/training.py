@@ -11,6 +11,7 @@ H.264 CRF 28 re-encode.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -28,6 +29,7 @@ from veriframe.detect.dataset import (
     load_dataset,
 )
 from veriframe.detect.model import Detector, _logit
+from veriframe.detect.modelfile import Linear, Platt
 from veriframe.errors import DetectorError
 
 THRESHOLDS = (0.3, 0.5, 0.7)  # 0.5 plus the policies' review/label thresholds
@@ -102,6 +104,59 @@ def _fit_forensic(x: np.ndarray, y: np.ndarray, groups: np.ndarray, c: float) ->
     return _forensic_estimator(c).fit(x, y, logreg__sample_weight=group_weights(y, groups))
 
 
+def linear_from_sklearn(est: Any) -> Linear:
+    """Export ``Pipeline(StandardScaler, LogisticRegression)`` (binary) as a :class:`Linear`.
+
+    :meth:`Linear.decision` then equals the pipeline's ``decision_function``.
+    """
+    scaler = est.steps[0][1]
+    lr = est.steps[-1][1]
+    coef = np.asarray(lr.coef_, dtype=np.float64)
+    if coef.shape[0] != 1:
+        raise DetectorError("detector.bad-model", "only binary logistic regressions export",
+                            "train with two classes")
+    return Linear(mean=np.array(scaler.mean_, dtype=np.float64),
+                  scale=np.array(scaler.scale_, dtype=np.float64),
+                  coef=coef[0].copy(), intercept=float(np.asarray(lr.intercept_)[0]))
+
+
+def platt_from_sklearn(lr: Any) -> Platt:
+    """Export a 1-D ``LogisticRegression`` calibrator as a :class:`Platt` calibration."""
+    return Platt(slope=float(np.asarray(lr.coef_)[0, 0]),
+                 intercept=float(np.asarray(lr.intercept_)[0]))
+
+
+def matrix_digest(m: Matrix) -> dict[str, Any]:
+    """SHA-256 of the training rows (features, metadata, labels, groups), for the model file."""
+    h = hashlib.sha256()
+    for arr in (m.forensic, m.meta, m.y.astype(np.int64)):
+        a = np.ascontiguousarray(arr, dtype=np.float64 if arr is not m.y else np.int64)
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    h.update("\n".join(str(g) for g in m.groups).encode())
+    return {"sha256": h.hexdigest(), "n_rows": len(m.y),
+            "method": "sha256 of the training matrix (features, metadata, labels, groups)"}
+
+
+def clips_digest(clips: Sequence[Clip], root: Path | None = None) -> dict[str, Any]:
+    """SHA-256 over the training clips: each file's bytes, label and source, in path order.
+
+    ``root`` makes the recorded paths relative (to the dataset folder).
+    """
+    rows = []
+    for c in clips:
+        fh = hashlib.sha256()
+        with c.path.open("rb") as f:
+            while block := f.read(1 << 20):
+                fh.update(block)
+        rel = c.path.relative_to(root) if root is not None else c.path
+        rows.append(f"{rel.as_posix()}\t{c.label}\t{c.group}\t{fh.hexdigest()}")
+    rows.sort()
+    return {"sha256": hashlib.sha256("\n".join(rows).encode()).hexdigest(),
+            "n_clips": len(clips),
+            "method": "sha256 of the sorted lines 'path<TAB>label<TAB>source<TAB>sha256(file)'"}
+
+
 def fit(
     m: Matrix,
     *,
@@ -111,6 +166,7 @@ def fit(
     augment: Matrix | None = None,
     name: str = "custom",
     info: dict[str, Any] | None = None,
+    training_data: dict[str, Any] | None = None,
 ) -> Detector:
     """Fit a :class:`Detector` on ``m`` (calibrator and fusion on grouped out-of-fold scores).
 
@@ -124,6 +180,11 @@ def fit(
 
     ``augment`` (the same clips re-encoded, rows aligned with ``m``) is added to the training
     rows: every step then also learns from compressed copies (compression augmentation).
+
+    The fitted scikit-learn estimators are exported to plain arrays
+    (:func:`linear_from_sklearn`, :func:`platt_from_sklearn`): the returned detector scores
+    with NumPy alone. ``training_data`` is recorded in the model file (default: a digest of
+    ``m``, :func:`matrix_digest`).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
@@ -175,8 +236,10 @@ def fit(
                       "n_clips": len(m.y) // (2 if augment is not None else 1),
                       "n_synthetic": int(m.y.sum()) // (2 if augment is not None else 1),
                       "n_sources": len(groups)})
-    return Detector(forensic=forensic, calibrator=calibrator, fusion=fusion,
-                    columns=tuple(cols), name=name, info=meta_info)
+    return Detector(forensic=linear_from_sklearn(forensic),
+                    calibration=platt_from_sklearn(calibrator),
+                    fusion=linear_from_sklearn(fusion), columns=tuple(cols), name=name,
+                    info=meta_info, training_data=training_data or matrix_digest(m))
 
 
 def _nested_oof(m: Matrix, choices: Sequence[int], *, c_forensic: float,
@@ -477,7 +540,7 @@ def train(
     augment_crf: bool = False,
     progress: Progress | None = None,
 ) -> Detector:
-    """Train a detector on ``data``; with ``out``, write model.skops, metrics.json, card.md.
+    """Train a detector on ``data``; with ``out``, write model.json, metrics.json, card.md.
 
     ``with_metrics`` runs the leave-one-source-out evaluation (``reencode`` adds the CRF 28
     re-encoded pass, which transcodes every clip once and caches it). ``augment_crf`` also
@@ -502,8 +565,9 @@ def train(
         augment = Matrix.build(clips, dataset_features(clips, cache_dir=cache_dir,
                                                        reencode_crf=REENCODE_CRF,
                                                        progress=progress))
+    root = Path(data).parent if Path(data).is_file() else Path(data)
     det = fit(m, c_forensic=c_forensic, c_fusion=c_fusion, top_k=top_k, augment=augment,
-              name=label, info=info)
+              name=label, info=info, training_data=clips_digest(clips, root))
     if out is not None:
         folder = Path(out)
         det.save(folder)
@@ -683,14 +747,18 @@ __all__ = [
     "Matrix",
     "auc",
     "auc_ci",
+    "clips_digest",
     "ece",
     "evaluate",
     "fit",
     "generator_table",
     "group_weights",
+    "linear_from_sklearn",
     "loso_predictions",
+    "matrix_digest",
     "metrics_table",
     "model_card",
+    "platt_from_sklearn",
     "rank_features",
     "single_feature_oof_auc",
     "summarize",
