@@ -45,6 +45,7 @@ def test_shipped_model_is_plain_data() -> None:
     assert doc["format"] == mf.FORMAT and doc["version"] in mf.SUPPORTED_VERSIONS
     assert len(doc["training_data"]["sha256"]) == 64
     assert isinstance(doc["info"], dict)
+    assert not list((REPO / "detectors").rglob("*.skops"))
     det = Detector.load("default")
     assert det.forensic.size == len(det.columns)
     assert det.fusion.size == 1 + len(det.metadata_names)
