@@ -206,6 +206,7 @@ class DetectionCheck(_Result):
     frame_scores: tuple[FrameScore, ...] = ()
     used_metadata: bool = True
     error: dict[str, str] | None = None
+    inconclusive: str | None = None  # why the detector abstains (out of depth, uncertain)
 
 
 @dataclass(frozen=True)
