@@ -467,6 +467,7 @@ class DetectionCheck(_Result):
     frame_scores: tuple[FrameScore, ...] = ()
     used_metadata: bool = True
     error: ErrorInfo | None = None
+    inconclusive: str | None = None  # why the detector abstains (out of depth, uncertain)
 
 
 @dataclass(frozen=True)

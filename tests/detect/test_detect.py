@@ -12,19 +12,20 @@ import pytest
 
 from tests.clipgen import make_clip
 from veriframe.detect import features as fx
+from veriframe.detect.dataset import Clip, family_groups
 from veriframe.detect.metadata import METADATA_FEATURES, match_format, metadata_evidence
+from veriframe.detect.metrics import auc, ece
 from veriframe.detect.model import Detector
 from veriframe.detect.training import (
-    TOP_K_CHOICES,
-    Matrix,
-    auc,
-    ece,
+    Dataset,
+    Recipe,
+    View,
     fit,
     group_weights,
+    grouped_folds,
     rank_features,
     single_feature_oof_auc,
     train,
-    within_source_table,
 )
 from veriframe.errors import DetectorError
 from veriframe.results import (
@@ -222,17 +223,30 @@ def test_exact_format_match_and_tool_tags() -> None:
 
 
 # ------------------------------------------------------------------ models
-def _toy_matrix(n_groups: int = 4, per: int = 6) -> Matrix:
-    rng = np.random.default_rng(1)
-    rows, meta, y, groups = [], [], [], []
-    for g in range(n_groups):
-        for i in range(per):
-            label = i % 2
-            rows.append(rng.normal(0, 1, len(fx.CLIP_FEATURES)) + 1.5 * label)
-            meta.append(rng.integers(0, 2, len(METADATA_FEATURES)).astype(float))
-            y.append(label)
-            groups.append(f"src{g}")
-    return Matrix(np.array(rows), np.array(meta), np.array(y), np.array(groups))
+def _toy_dataset(n_groups: int = 4, per: int = 6, copies: int = 0, seed: int = 1,
+                 informative: int | None = None) -> Dataset:
+    """Random clips: every source holds both classes; with ``informative`` only that column
+    carries the label, otherwise every column does a little."""
+    rng = np.random.default_rng(seed)
+    p, m = len(fx.CLIP_FEATURES), len(METADATA_FEATURES)
+    y = np.array([i % 2 for _ in range(n_groups) for i in range(per)])
+    groups = np.array([f"src{g}" for g in range(n_groups) for _ in range(per)])
+    shift = np.zeros(p)
+    if informative is None:
+        shift[:] = 1.5
+    else:
+        shift[informative] = 3.0
+
+    def view() -> View:
+        x = rng.normal(0, 1, (len(y), p)) + y[:, None] * shift
+        quality = np.tile([32, 32, 640, 360, 0.0], (len(y), 1)).astype(float)
+        return View(x=x, meta=rng.integers(0, 2, (len(y), m)).astype(float), quality=quality)
+
+    clips = tuple(Clip(path=Path(f"{g}_{i}.mp4"), label=int(lab), group=str(g),
+                       generator="toy" if lab else "camera", is_gif=False)
+                  for i, (lab, g) in enumerate(zip(y, groups, strict=True)))
+    return Dataset(clips=clips, y=y, groups=groups, family_groups=groups.copy(), orig=view(),
+                   augmented=tuple(view() for _ in range(copies)), normalised=view())
 
 
 def test_group_weights_balance_sources_and_classes() -> None:
@@ -245,21 +259,25 @@ def test_group_weights_balance_sources_and_classes() -> None:
     assert np.isclose(w.mean(), 1.0)
 
 
+def test_grouped_folds_keep_groups_whole_and_balanced() -> None:
+    g = np.array(["a"] * 9 + ["b"] * 5 + ["c"] * 4 + ["d"] * 3 + ["e"] * 2)
+    folds = grouped_folds(g, 3)
+    for name in "abcde":
+        assert len(set(folds[g == name])) == 1
+    sizes = np.bincount(folds)
+    assert sizes.max() - sizes.min() <= 4 and len(sizes) == 3
+
+
 def test_rank_features_and_fit_keep_the_informative_column() -> None:
-    rng = np.random.default_rng(5)
-    m = _toy_matrix(n_groups=5)
-    noise = rng.normal(0, 1, m.forensic.shape)
     j = 7
-    noise[:, j] += 3.0 * m.y  # only column j carries the label
-    m = Matrix(noise, m.meta, m.y, m.groups)
-    order, ranking = rank_features(m)
+    ds = _toy_dataset(n_groups=5, informative=j)
+    order, ranking = rank_features(ds.orig.x, ds.y, ds.groups)
     assert order[0] == j
     assert ranking[0][0] == fx.CLIP_FEATURES[j] and ranking[0][1] > 0.9
-    det = fit(m)
-    assert j in det.columns and len(det.columns) in TOP_K_CHOICES
-    assert det.info["forensic_nested_oof_auc"] > 0.9
-    fixed = fit(m, top_k=2)
-    assert len(fixed.columns) == 2 and j in fixed.columns
+    det = fit(ds, recipe=Recipe(k_grid=(1, 5), c_grid=(0.1, 1.0), inner_folds=3))
+    assert j in det.columns and len(det.columns) in (1, 5)
+    assert det.info["inner_oof_auc"] > 0.9
+    assert det.info["calibrator_slope"] > 0
 
 
 def test_vectorised_single_feature_auc_matches_sklearn() -> None:
@@ -278,34 +296,80 @@ def test_vectorised_single_feature_auc_matches_sklearn() -> None:
     scores = single_feature_oof_auc(x, y, g)
     assert scores.shape == (3,)
     assert scores[2] > 0.8 and scores[1] > 0.6
+    assert np.allclose(scores, [auc(y, s) for s in _oof_columns(x, y, g)])
 
 
-def test_within_source_table() -> None:
-    rows = [{"source": "a/b", "n": 4, "n_synthetic": 2, "auc_forensic": 0.75, "auc_all": 1.0}]
-    text = within_source_table(rows)
-    assert "| a/b | 4 | 2 | 0.750 | 1.000 |" in text
+def _oof_columns(x: np.ndarray, y: np.ndarray, g: np.ndarray) -> list[np.ndarray]:
+    from veriframe.detect.training import _univariate_logreg
+
+    out = np.zeros(x.shape)
+    for name in np.unique(g):
+        te = g == name
+        coef, icpt, mean, scale = _univariate_logreg(x[~te], y[~te],
+                                                     group_weights(y[~te], g[~te]))
+        out[te] = (x[te] - mean) / scale * coef + icpt
+    return [out[:, j] for j in range(x.shape[1])]
 
 
-def test_fit_with_augmentation_uses_both_copies() -> None:
-    m = _toy_matrix(n_groups=4)
-    rng = np.random.default_rng(7)
-    copy = Matrix(m.forensic + rng.normal(0, 0.1, m.forensic.shape), m.meta, m.y, m.groups)
-    det = fit(m, augment=copy)
-    assert det.info["augmented"] is True
-    assert det.info["n_clips"] == len(m.y)
-    assert m.stack(copy).forensic.shape == (2 * len(m.y), m.forensic.shape[1])
-    assert auc(m.y, det.forensic_p(m.forensic)) > 0.9
+def test_pixel_model_learns_from_the_copies_only() -> None:
+    ds = _toy_dataset(n_groups=4, copies=2)
+    # Published clips carry no signal at all: a model trained on them could not rank.
+    flat = View(x=np.zeros_like(ds.orig.x), meta=ds.orig.meta, quality=ds.orig.quality)
+    ds = Dataset(clips=ds.clips, y=ds.y, groups=ds.groups, family_groups=ds.family_groups,
+                 orig=flat, augmented=ds.augmented, normalised=ds.normalised)
+    det = fit(ds, recipe=Recipe(k_grid=(0,), c_grid=(0.1,), inner_folds=4))
+    assert det.info["n_rows_pixel_model"] == 2 * len(ds.y)
+    assert det.info["n_rows_calibration"] == 3 * len(ds.y)
+    assert auc(ds.y, det.forensic_p(ds.augmented[0].x)) > 0.9
 
 
-def test_fit_learns_separable_toy_data(tmp_path: Path) -> None:
-    m = _toy_matrix()
-    det = fit(m)
-    p = det.forensic_p(m.forensic)
-    assert auc(m.y, p) > 0.9
+def test_fit_exports_numbers_and_round_trips(tmp_path: Path) -> None:
+    ds = _toy_dataset()
+    det = fit(ds, recipe=Recipe(k_grid=(5, 0), c_grid=(0.1,), inner_folds=4))
+    p = det.forensic_p(ds.orig.x)
+    assert auc(ds.y, p) > 0.9
+    assert det.abstain.ood is not None and det.abstain.ood.threshold > 0
     det.save(tmp_path / "toy")
     again = Detector.load(tmp_path / "toy")
-    assert np.allclose(again.forensic_p(m.forensic), p)
+    assert np.array_equal(again.forensic_p(ds.orig.x), p)
     assert again.columns == det.columns
+
+
+def test_cross_validation_never_trains_on_the_held_out_source(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from veriframe.detect import evaluation
+
+    ds = _toy_dataset(n_groups=4, copies=1)
+    seen: list[set[str]] = []
+    real_fit = evaluation.fit
+
+    def spy(train: Dataset, **kw: Any) -> Detector:
+        seen.append(set(train.groups.tolist()))
+        return real_fit(train, **kw)
+
+    monkeypatch.setattr(evaluation, "fit", spy)
+    fs = evaluation.cross_validate(ds, "loso", recipe=Recipe(k_grid=(0,), c_grid=(0.1,),
+                                                             inner_folds=3))
+    assert [sorted({"src0", "src1", "src2", "src3"} - s) for s in seen] == [
+        ["src0"], ["src1"], ["src2"], ["src3"]]
+    for key in (("published", "pixels"), ("normalised", "all")):
+        assert np.isfinite(fs.p[key]).all()
+
+
+def test_family_groups_keep_families_together() -> None:
+    def clip(gen: str, label: int, group: str) -> Clip:
+        return Clip(path=Path(f"{group}-{gen}.mp4"), label=label, group=group, generator=gen,
+                    is_gif=False)
+
+    clips = [clip("CogVideoX", 1, "a/one"), clip("camera", 0, "a/one"),
+             clip("CogVideoX (SAT)", 1, "b/two"), clip("unknown", 1, "b/two"),
+             clip("Open-Sora-Plan v0", 1, "c/three"), clip("OpenAI Sora", 1, "d/four"),
+             clip("camera", 0, "e/five")]
+    assert [c.family for c in clips] == ["CogVideoX", "real", "CogVideoX", "unknown (b/two)",
+                                         "Open-Sora-Plan", "Sora", "real"]
+    groups = family_groups(clips)
+    assert groups[0] == groups[1] == groups[2] == groups[3]
+    assert groups[4] != groups[5] and groups[6] == "e/five"
 
 
 def test_missing_model() -> None:
@@ -322,12 +386,16 @@ def test_train_on_tiny_synthetic_dataset(tmp_path: Path) -> None:
         make_clip(data / "synthetic" / f"gen{g}__a.mp4", seconds=1.0, width=128, height=96,
                   fps=8, audio=False, seed=10 + g)
     out = tmp_path / "models" / "tiny"
-    det = train(data=data, out=out, cache_dir=tmp_path / "cache")
+    recipe = Recipe(k_grid=(5,), c_grid=(0.1,), inner_folds=3)
+    det = train(data=data, out=out, cache_dir=tmp_path / "cache", copies=1, recipe=recipe)
     assert (out / "model.json").is_file()
+    assert len(list((tmp_path / "cache" / "transcodes").glob("*.mp4"))) == 12  # copy + norm
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics["summary"]) == {"forensic", "all"}
+    assert {"loso/published/pixels", "loso/normalised/all", "logo/published/all"} <= set(
+        metrics["summary"])
+    assert metrics["summary"]["loso/published/pixels"]["n"] == 6
     card = (out / "card.md").read_text()
-    assert "Known failure modes" in card and "Licences" in card
+    assert "Known failure modes" in card and "Licences" in card and "inconclusive" in card
     loaded = Detector.load(out)
     check = loaded.score_file(data / "synthetic" / "gen0__a.mp4")
     assert check.state == "scored" and 0.0 <= check.p_synthetic <= 1.0
@@ -396,3 +464,77 @@ def test_cli_detect_json(small_clip: Path, capsys: pytest.CaptureFixture[str]) -
     assert doc["detection"]["state"] == "scored"
     assert main(["detect", str(small_clip), "--json", "--model", "nope"]) == 1
     assert json.loads(capsys.readouterr().out)["error"]["code"] == "detector.not-found"
+
+
+# ------------------------------------------------------------------ abstention
+def _animation(n: int = 12, h: int = 270, w: int = 480) -> FakeSample:
+    """Flat mid-tone shapes sliding over a flat background: a cartoon or a slide deck."""
+    frames = np.empty((n, h, w, 3), dtype=np.uint8)
+    for i in range(n):
+        f = np.empty((h, w, 3), dtype=np.uint8)
+        f[:] = (90, 150, 200)
+        f[40:140, 30 + 8 * i : 160 + 8 * i] = (230, 200, 60)
+        f[150:250, 300 - 6 * i : 420 - 6 * i] = (30, 60, 40)
+        frames[i] = f
+    return FakeSample(rgb=frames, luma=None, indices=tuple(range(n)),
+                      timestamps=tuple(i / 10 for i in range(n)), info=FakeInfo())
+
+
+def test_sample_quality_sees_flat_pictures_and_repeated_frames() -> None:
+    anim = fx.extract(_animation()).quality
+    assert anim is not None and anim.flat_fraction > 0.6
+    camera = fx.extract(_sample(n=12, h=270, w=480)).quality
+    assert camera is not None and camera.flat_fraction < 0.05 and camera.distinct == 12
+    # a frame-rate up-conversion repeats frames: each one counted once
+    rep = _sample(n=4, h=96, w=128)
+    doubled = FakeSample(rgb=rep.rgb.repeat(3, axis=0), luma=None, indices=tuple(range(12)),
+                         timestamps=tuple(i / 30 for i in range(12)), info=FakeInfo())
+    q = fx.extract(doubled).quality
+    assert q is not None and (q.frames, q.distinct) == (12, 4)
+
+
+def test_block_match_finds_a_shift() -> None:
+    rng = np.random.default_rng(9)
+    a = ndimage_smooth(rng.normal(0, 20, (96, 160)))
+    b = np.roll(a, (2, -3), axis=(0, 1))
+    vy, vx, best, zero = fx.block_match(a, b)
+    inner = (slice(1, -1), slice(1, -1))
+    assert np.median(vy[inner]) == 2 and np.median(vx[inner]) == -3
+    assert float(best[inner].mean()) < 0.1 * float(zero[inner].mean())
+    vy0, vx0, _, _ = fx.block_match(a, a)
+    assert not vy0.any() and not vx0.any()
+
+
+def ndimage_smooth(x: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return np.asarray(ndimage.gaussian_filter(x, 2.0) + 128.0, dtype=np.float32)
+
+
+def test_detector_abstains_out_of_its_depth() -> None:
+    ds = _toy_dataset(n_groups=4, copies=1)
+    det = fit(ds, recipe=Recipe(k_grid=(0,), c_grid=(0.1,), inner_folds=4))
+    q = fx.SampleQuality(frames=32, distinct=32, width=640, height=360, flat_fraction=0.0)
+    inside = ds.orig.x[:1]
+    assert det.out_of_depth(q, inside) is None
+    short = fx.SampleQuality(frames=5, distinct=5, width=640, height=360, flat_fraction=0.0)
+    assert "too short" in (det.out_of_depth(short, inside) or "")
+    tiny = fx.SampleQuality(frames=32, distinct=32, width=120, height=96, flat_fraction=0.0)
+    assert "too small" in (det.out_of_depth(tiny, inside) or "")
+    flat = fx.SampleQuality(frames=32, distinct=32, width=640, height=360, flat_fraction=0.7)
+    assert "animation" in (det.out_of_depth(flat, inside) or "")
+    far = inside + 50.0
+    assert "unlike the clips" in (det.out_of_depth(q, far) or "")
+    assert det.uncertain(0.5) and det.uncertain(0.9) is None and det.uncertain(0.1) is None
+
+
+def test_scoring_an_animation_is_inconclusive_and_provenance_still_decides() -> None:
+    ds = _toy_dataset(n_groups=4, copies=1)
+    det = fit(ds, recipe=Recipe(k_grid=(0,), c_grid=(0.1,), inner_folds=4))
+    check = det.score(_animation())
+    assert check.state == "scored" and check.inconclusive
+    assert "animation" in check.inconclusive
+    assert check.to_dict()["inconclusive"] == check.inconclusive
+    cred = CredentialCheck(state=CredentialState.VALID, digital_source_type=AI)
+    decided = det.score(_animation(), credentials=cred)
+    assert decided.p_synthetic >= 0.99 and decided.inconclusive is None

@@ -21,8 +21,29 @@ CLIPS = REPO / ".." / "shared" / "clips"
 TOL = 1e-9
 
 
+def _handmade() -> Detector:
+    """A small valid detector built from numbers (no training, no scikit-learn)."""
+    from veriframe.detect import features as fx
+    from veriframe.detect.metadata import METADATA_FEATURES
+
+    rng = np.random.default_rng(3)
+    p, m = len(fx.CLIP_FEATURES), len(METADATA_FEATURES)
+    cols = (0, 3, 7, 11, 20)
+    ood = mf.Ood(columns=tuple(range(p)), mean=rng.normal(0, 1, p), scale=rng.uniform(0.5, 2, p),
+                 whiten=rng.normal(0, 0.3, (p, p)), threshold=2.5)
+    return Detector(
+        forensic=mf.Linear(mean=rng.normal(0, 1, 5), scale=rng.uniform(0.5, 2, 5),
+                           coef=rng.normal(0, 1, 5), intercept=-0.2),
+        calibration=mf.Platt(slope=1.1, intercept=-0.3),
+        fusion=mf.Linear(mean=rng.normal(0, 1, m + 1), scale=rng.uniform(0.5, 2, m + 1),
+                         coef=rng.normal(0, 1, m + 1), intercept=0.1),
+        columns=cols, name="handmade", info={"note": "test"},
+        training_data={"sha256": "0" * 64, "n_clips": 0, "method": "none"},
+        abstain=mf.Abstain(ood=ood))
+
+
 def _doc() -> dict[str, Any]:
-    return json.loads((REPO / "detectors" / "default" / MODEL_FILE).read_text())
+    return _handmade().model_file().to_json()
 
 
 def _load_doc(tmp_path: Path, doc: Any) -> Detector:
@@ -41,7 +62,7 @@ def _refused(tmp_path: Path, doc: Any) -> str:
 
 # ------------------------------------------------------------------ format
 def test_shipped_model_is_plain_data() -> None:
-    doc = _doc()
+    doc = json.loads((REPO / "detectors" / "default" / MODEL_FILE).read_text())
     assert doc["format"] == mf.FORMAT and doc["version"] in mf.SUPPORTED_VERSIONS
     assert len(doc["training_data"]["sha256"]) == 64
     assert isinstance(doc["info"], dict)
@@ -52,7 +73,7 @@ def test_shipped_model_is_plain_data() -> None:
 
 
 def test_round_trip_is_exact(tmp_path: Path) -> None:
-    det = Detector.load("default")
+    det = _handmade()
     det.save(tmp_path / "copy")
     again = Detector.load(tmp_path / "copy")
     assert again.model_file().to_json() == det.model_file().to_json()
@@ -87,6 +108,14 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
         (lambda d: d["fusion"].update(inputs=["x"]), "fusion.inputs"),
         (lambda d: d.update(info=[]), "info must be an object"),
         (lambda d: d.update(tool_tag_llr="4"), "must be a number"),
+        (lambda d: d.pop("abstain"), "lacks abstain"),
+        (lambda d: d["abstain"].update(band=[0.7, 0.3]), "band must be"),
+        (lambda d: d["abstain"].update(min_side=-1), "non-negative integer"),
+        (lambda d: d["abstain"].update(min_side=128.0), "non-negative integer"),
+        (lambda d: d["abstain"].update(max_flat_fraction=2.0), "in [0, 1]"),
+        (lambda d: d["abstain"]["ood"]["whiten"][0].pop(), "whiten[0] has"),
+        (lambda d: d["abstain"]["ood"].update(whiten=[]), "1 to"),
+        (lambda d: d["abstain"]["ood"].update(threshold=0), "threshold must be positive"),
     ],
 )
 def test_malformed_values_are_refused(tmp_path: Path, change: Any, words: str) -> None:
@@ -154,7 +183,7 @@ def _training_matrix(
     if not CLIPS.is_dir():
         pytest.skip(f"shared clips not found at {CLIPS.resolve()} (they sit beside the checkout)")
     from veriframe.detect.dataset import dataset_features, default_cache_dir, load_dataset
-    from veriframe.detect.training import Matrix, clips_digest
+    from veriframe.detect.training import View, clips_digest
 
     clips = load_dataset(CLIPS, include_gif=bool(det.info.get("include_gif")))
     sources = set(det.info.get("sources", []))
@@ -163,9 +192,10 @@ def _training_matrix(
         pytest.skip("../shared/clips no longer holds exactly the clips this model was trained on")
     # Cached across runs (first run: one decode per clip).
     feats = dataset_features(clips, cache_dir=default_cache_dir())
-    m = Matrix.build(clips, feats)
+    v = View.build(feats)
     frames = np.vstack([f.forensic().frame_vectors() for f in feats])
-    return m.forensic, m.meta, m.y, m.groups, frames
+    y = np.array([c.label for c in clips])
+    return v.x, v.meta, y, np.array([c.group for c in clips]), frames
 
 
 @pytest.mark.slow

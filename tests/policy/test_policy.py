@@ -233,3 +233,36 @@ def test_policy_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["policy", "show", "strict"]) == 0
     assert 'name = "strict"' in capsys.readouterr().out
     assert HOSTILE  # factory import kept for the hostile test above
+
+
+def test_inconclusive_detector_finding() -> None:
+    from dataclasses import replace
+
+    from tests.policy.factory import scored
+
+    base = report("absent")
+    unsure = replace(base, detection=replace(
+        scored(0.92), inconclusive="looks like animation, a screen recording or a slide"))
+    actions = {"newsroom": "label", "platform": "allow", "strict": "review"}
+    for name, action in actions.items():
+        pol = load_policy(name)
+        assert pol.spec.detection.inconclusive.value == action
+        decision = pol.decide(unsure)
+        # the score is not used: no likely-ai label however high it is
+        assert decision.label not in ("likely-ai", "possibly-ai")
+        text = " ".join(decision.reasons)
+        assert "inconclusive" in text and "screen recording" in text
+    # with no provenance at all, the detector's abstention is the label
+    assert load_policy("platform").decide(unsure).label == "inconclusive"
+    # provenance evidence still outranks it
+    trusted = replace(report("trusted_capture"), detection=unsure.detection)
+    assert load_policy("platform").decide(trusted).label == "signed-trusted"
+
+
+def test_policies_without_inconclusive_key_still_load(tmp_path: Path) -> None:
+    old = re.sub(r"(?m)^inconclusive = .*$\n", "", BASE)
+    assert "inconclusive" not in old
+    pol = load_policy(write(tmp_path, old))
+    assert pol.spec.detection.inconclusive is Action.ALLOW
+    bad = edit(BASE, "detection", "inconclusive", '"maybe"')
+    assert code_of(tmp_path, bad) == "policy.value"

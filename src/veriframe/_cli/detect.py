@@ -45,6 +45,9 @@ def detect_command(
     con.print(f"{clean_text(str(path))}: p_synthetic = {check.p_synthetic:.2f} "
               f"(model {clean_text(check.model or '?')}, metadata "
               f"{'on' if check.used_metadata else 'off'})", markup=False, soft_wrap=True)
+    if check.inconclusive:
+        con.print(f"  inconclusive: {clean_text(check.inconclusive)} (the score is not used)",
+                  markup=False, soft_wrap=True)
     for s in sorted(check.signals, key=lambda s: -s.weight):
         p = "  -  " if s.p_synthetic is None else f"{s.p_synthetic:.2f}"
         con.print(f"  {s.kind:<10} {s.name:<22} p={p}  weight={s.weight:.2f}  "
@@ -64,8 +67,9 @@ def train_command(
     data: Path = typer.Option(..., "--data", help="INDEX.csv, its folder, or real/+synthetic/."),
     out: Path = typer.Option(..., "--out", help="Model folder to write (detectors/NAME)."),
     include_gif: bool = typer.Option(False, "--include-gif", help="Also use GIF clips."),
-    reencode: bool = typer.Option(False, "--reencode",
-                                  help="Add CRF 28 re-encoded metrics (transcodes every clip)."),
+    copies: int = typer.Option(6, "--copies", min=1, max=32,
+                               help="Platform copies made of every clip to train the pixel model "
+                               "on (H.264/H.265 CRF 23-32, rescaled, cut; cached)."),
     no_metrics: bool = typer.Option(False, "--no-metrics", help="Skip the evaluation."),
     cache: Path | None = typer.Option(None, "--cache", envvar="VERIFRAME_CACHE",
                                       help="Feature cache folder."),
@@ -74,7 +78,7 @@ def train_command(
     from veriframe.detect.training import train
 
     det = train(data=data, out=out, include_gif=include_gif, with_metrics=not no_metrics,
-                reencode=reencode, cache_dir=cache, progress=_progress("features"))
+                copies=copies, cache_dir=cache, progress=_progress("features"))
     err_console().print(f"wrote {out}/model.json ({det.info.get('n_clips')} clips, "
                         f"forensic family {det.info.get('forensic_family')})")
 
@@ -85,17 +89,20 @@ def eval_command(
     data: Path = typer.Option(..., "--data", help="INDEX.csv, its folder, or real/+synthetic/."),
     model: str = typer.Option("default", "--model", "-m", help="Detector name or folder."),
     no_cv: bool = typer.Option(False, "--no-cv",
-                               help="Score with the fixed model instead of leave-one-source-out "
-                               "cross-validation of its recipe."),
-    no_reencode: bool = typer.Option(False, "--no-reencode", help="Skip the CRF 28 pass."),
+                               help="Score with the fixed model instead of cross-validating its "
+                               "recipe (leave-one-source-out and leave-one-generator-family-out)."),
+    no_reencode: bool = typer.Option(False, "--no-reencode",
+                                     help="Skip the normalised pass (4 s, 25 fps, 640 px)."),
     include_gif: bool = typer.Option(False, "--include-gif", help="Also use GIF clips."),
     cache: Path | None = typer.Option(None, "--cache", envvar="VERIFRAME_CACHE",
                                       help="Feature cache folder."),
     as_json: bool = typer.Option(False, "--json", help="Write the report as JSON to stdout."),
 ) -> None:
-    """Evaluate a detector: AUC (95% CI), accuracy at 0.3/0.5/0.7, ECE, per generator."""
+    """Evaluate a detector: AUC (95% CI), ECE, coverage, per generator; as published and
+    normalised, pixels only and all signals."""
+    from veriframe.detect.evaluation import generator_table, summary_table
     from veriframe.detect.model import Detector
-    from veriframe.detect.training import evaluate, generator_table, metrics_table
+    from veriframe.detect.training import evaluate
 
     det = Detector.load(model)
     report = evaluate(data=data, model=det, cv=not no_cv, reencode=not no_reencode,
@@ -107,7 +114,7 @@ def eval_command(
         return
     con = out_console()
     con.print(f"{report['protocol']} on {report['data']}", markup=False, soft_wrap=True)
-    con.print(metrics_table(report["summary"]), markup=False, soft_wrap=True)
+    con.print(summary_table(report["summary"]), markup=False, soft_wrap=True)
     con.print(generator_table(report["per_generator"]), markup=False, soft_wrap=True)
 
 

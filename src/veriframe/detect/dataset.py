@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from veriframe.detect import augment
 from veriframe.detect import features as fx
+from veriframe.detect.augment import TranscodeSpec
 from veriframe.detect.metadata import metadata_evidence
 from veriframe.errors import DetectorError, VeriframeError
 
@@ -40,23 +42,100 @@ class Clip:
     generator: str
     is_gif: bool
 
+    @property
+    def family(self) -> str:
+        """The generator family (:func:`generator_family`); ``"real"`` for real clips."""
+        return generator_family(self.generator, label=self.label, group=self.group)
+
 
 @dataclass(frozen=True)
 class ClipFeatures:
-    """What training needs from one clip: forensic per-frame/pooled and metadata vectors."""
+    """What training needs from one clip: forensic per-frame/pooled and metadata vectors,
+    and the sample's quality (frames, distinct frames, width, height, flat fraction)."""
 
     frames: np.ndarray
     pooled: np.ndarray
     meta: np.ndarray
     tool_tags: tuple[str, ...]
+    quality: np.ndarray
 
     def forensic(self) -> fx.ForensicFeatures:
         """The forensic part as :class:`~veriframe.detect.features.ForensicFeatures`."""
+        q = self.quality
         return fx.ForensicFeatures(
             frames=self.frames,
             pooled=self.pooled,
             frame_positions=np.arange(self.frames.shape[0]),
+            quality=fx.SampleQuality(frames=int(q[0]), distinct=int(q[1]), width=int(q[2]),
+                                     height=int(q[3]), flat_fraction=float(q[4])),
         )
+
+
+# Generator families: one model lineage, wherever its samples were published. Checked in
+# order (Open-Sora-Plan before Sora). Unknown generators form a family of their own per
+# source repository.
+_FAMILY_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("CogVideoX", ("cogvideo",)),
+    ("Cosmos", ("cosmos",)),
+    ("Wan", ("wan2", "wan-like")),
+    ("SD1.5 video editors", ("text2video-zero", "controlvideo", "sd1.5")),
+    ("ModelScope-T2V", ("modelscope", "instructvideo")),
+    ("VideoCrafter", ("videocrafter", "motionctrl")),
+    ("Stable Video Diffusion", ("svd", "stable video")),
+    ("Latte", ("latte",)),
+    ("Open-Sora-Plan", ("open-sora-plan",)),
+    ("Kling", ("kling",)),
+    ("Sora", ("sora",)),
+    ("Allegro", ("allegro",)),
+    ("EasyAnimate", ("easyanimate",)),
+    ("HunyuanVideo", ("hunyuan",)),
+    ("LTX-Video", ("ltx",)),
+    ("Mochi", ("mochi",)),
+)
+
+
+def generator_family(generator: str, *, label: int, group: str) -> str:
+    """The generator family of a clip (``"real"`` for real clips)."""
+    if label == 0:
+        return "real"
+    text = generator.lower()
+    for family, needles in _FAMILY_RULES:
+        if any(n in text for n in needles):
+            return family
+    return f"unknown ({group})"
+
+
+def family_groups(clips: Sequence[Clip]) -> list[str]:
+    """A split key that keeps generator families together across repositories.
+
+    Sources and families are linked whenever a source holds a family's clips; each connected
+    set of them is one group (named after its families), so holding a group out holds out a
+    whole family with every repository it appears in (and those repositories' real clips).
+    Sources with only real clips stay groups of their own.
+    """
+    parent: dict[str, str] = {}
+
+    def find(a: str) -> str:
+        while parent.setdefault(a, a) != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for c in clips:
+        find(f"src:{c.group}")
+        if c.label == 1:
+            parent[find(f"fam:{c.family}")] = find(f"src:{c.group}")
+    names: dict[str, set[str]] = {}
+    for c in clips:
+        root = find(f"src:{c.group}")
+        if c.label == 1:
+            names.setdefault(root, set()).add(c.family)
+    out = []
+    for c in clips:
+        root = find(f"src:{c.group}")
+        fams = names.get(root)
+        out.append(" + ".join(sorted(fams)) if fams else c.group)
+    return out
 
 
 def _label(text: str, where: str) -> int:
@@ -167,8 +246,11 @@ def clip_features(path: Path) -> ClipFeatures:
     sample = sample_frames(path, count=SAMPLE_COUNT, info=info)
     forensic = fx.extract(sample)  # type: ignore[arg-type]
     meta = metadata_evidence(info)
+    q = forensic.quality
+    assert q is not None
+    quality = np.array([q.frames, q.distinct, q.width, q.height, q.flat_fraction])
     return ClipFeatures(frames=forensic.frames, pooled=forensic.pooled,
-                        meta=meta.vector, tool_tags=meta.tool_tags)
+                        meta=meta.vector, tool_tags=meta.tool_tags, quality=quality)
 
 
 def reencoded_path(path: Path, *, cache_dir: Path, crf: int = 28) -> Path:
@@ -194,16 +276,25 @@ def dataset_features(
     *,
     cache_dir: Path | None = None,
     reencode_crf: int | None = None,
+    transform: TranscodeSpec | Callable[[Clip], TranscodeSpec] | None = None,
     progress: Callable[[int, int, Clip], None] | None = None,
 ) -> list[ClipFeatures]:
-    """Features of every clip (optionally of its CRF re-encode), cached under ``cache_dir``."""
+    """Features of every clip, cached under ``cache_dir``: of the file as it is, of its CRF
+    ``reencode_crf`` re-encode, or of its ``transform`` (a
+    :class:`~veriframe.detect.augment.TranscodeSpec`, or a function giving one per clip)."""
     cache = cache_dir or default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     out: list[ClipFeatures] = []
     for i, clip in enumerate(clips):
         if progress is not None:
             progress(i, len(clips), clip)
-        variant = f"crf{reencode_crf}" if reencode_crf is not None else "orig"
+        spec = transform(clip) if callable(transform) else transform
+        if spec is not None:
+            variant = f"spec-{spec.key()}"
+        elif reencode_crf is not None:
+            variant = f"crf{reencode_crf}"
+        else:
+            variant = "orig"
         try:
             key = _cache_key(clip.path, variant)
         except OSError as exc:
@@ -214,11 +305,14 @@ def dataset_features(
             with np.load(cached, allow_pickle=False) as z:
                 out.append(ClipFeatures(frames=z["frames"], pooled=z["pooled"],
                                         meta=z["meta"],
-                                        tool_tags=tuple(json.loads(str(z["tool_tags"])))))
+                                        tool_tags=tuple(json.loads(str(z["tool_tags"]))),
+                                        quality=z["quality"]))
             continue
         src = clip.path
         try:
-            if reencode_crf is not None:
+            if spec is not None:
+                src = augment.apply(clip.path, spec, cache_dir=cache)
+            elif reencode_crf is not None:
                 src = reencoded_path(clip.path, cache_dir=cache, crf=reencode_crf)
             feats = clip_features(src)
         except VeriframeError as exc:
@@ -226,7 +320,7 @@ def dataset_features(
                                 exc.hint or "remove the clip from the dataset") from None
         tmp = cached.with_suffix(".tmp.npz")
         np.savez(tmp, frames=feats.frames, pooled=feats.pooled, meta=feats.meta,
-                 tool_tags=np.array(json.dumps(list(feats.tool_tags))))
+                 tool_tags=np.array(json.dumps(list(feats.tool_tags))), quality=feats.quality)
         os.replace(tmp, cached)
         out.append(feats)
     return out
@@ -239,6 +333,8 @@ __all__ = [
     "clip_features",
     "dataset_features",
     "default_cache_dir",
+    "family_groups",
+    "generator_family",
     "load_dataset",
     "reencoded_path",
 ]

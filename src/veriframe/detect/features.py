@@ -1,44 +1,60 @@
-"""Forensic features from pixels alone, computed on a bounded, evenly spread frame sample.
+"""Forensic features from pixels alone, computed on the bounded frame sample verify decodes.
 
-Everything here is NumPy/SciPy on the CPU and reads only decoded pixels: no container field
-(fps, frame count, size, encoder) enters these features, so the forensic score can be reported
-on its own.
+Everything here is NumPy/SciPy on the CPU and reads only decoded pixels, in frame order: no
+container field (fps, frame count, size, encoder, timestamps) enters these features, so the
+forensic score can be reported on its own.
 
-The features are built to say as little as possible about *where a clip comes from* (camera,
-codec, bitrate, resolution) and as much as possible about how its pixels were made: the first
-version (absolute spectral energies, residual moments, blockiness...) separated the source
-repositories and ranked real against synthetic *worse than chance* out of source. Here every
-cue is a ratio, a correlation, or is measured at a fixed scale:
+The features are meant to say as little as possible about *where a clip comes from* (camera,
+codec, bitrate, resolution) and as much as possible about *how its pixels were made*, and to
+survive what a platform does to an upload (re-encode, resize, new frame rate, crop). Every cue
+is a ratio, a correlation, or is measured at a fixed scale:
 
-- **fixed-scale noise** (Immerkær 1996 fast noise estimation; Lyu et al. 2014 on noise-level
-  inconsistency): each frame's luma is area-resampled to a short side of :data:`FIXED_SIDE`
-  pixels (never up-sampled), then the noise level is estimated (Immerkær's Laplacian-difference
-  estimator, and the residual of the flattest blocks), with the residual/gradient ratio and the
-  residual magnitude. Camera footage, once brought to a common scale, and decoder output differ
-  in how much pixel-level noise survives in flat areas.
-- **noise residual normalised by local contrast** (Fridrich & Kodovsky 2012 rich models;
-  Cozzolino & Verdoliva 2020 "Noiseprint"): on native-resolution crops, the residual of the
-  flattest and of the most textured 16x16 blocks relative to the median block, the correlation
-  of residual and local contrast over blocks, the kurtosis and mean of the residual divided by
-  the local standard deviation, and the neighbour correlation of the residual in flat blocks
-  (white sensor noise versus a decoder's spatially correlated texture).
-- **scale ratios**: residual energy at 1, 2 and 4 pixel scales relative to each other;
-  gradient-magnitude quantile ratios (edge sharpness profile, independent of contrast).
-- **spectral ratios** (Durall et al. 2020; Frank et al. 2020): ratios of the luma power in
-  neighbouring radial bands, not absolute energies.
-- **up-sampling grid peaks** (Zhang et al. 2019 "AutoGAN"; Corvi et al. 2023 on diffusion
-  models): the noise-residual power spectrum *averaged over every analysed crop and frame* (as
-  Corvi et al. average residual spectra to expose the generator's fingerprint), then the peak
-  ratio at the points of the period-2/4/8 grid, on the axes and off the axes. Codec block edges
-  put their energy mostly on the axes; a VAE decoder's up-sampling leaves off-axis peaks too.
-- **cross-channel residual correlation** (McCloskey & Albright 2019): demosaiced camera pixels
-  have coupled R/G/B residuals.
-- **temporal**: correlation of the noise residual between consecutive analysed frames (camera
-  noise is independent from frame to frame; decoder texture tends to stay put).
+**Temporal** (every sampled frame, as block-mean thumbnails of about 100 pixels' short side):
 
-Per frame, at most :data:`CROPS_PER_FRAME` native crops of :data:`CROP` pixels (aligned to the
-16-pixel grid, spread over the frame) plus one fixed-scale copy of the frame are analysed: cost
-does not grow much with resolution.
+- *acceleration of frame descriptors* (Zheng et al., "D3: Training-free AI-generated video
+  detection using second-order features", ICCV 2025): for a descriptor sequence d(t) the
+  first differences (velocity) and second differences (acceleration); camera footage has
+  jerkier, more variable second-order change than the smooth trajectories a video generator
+  draws. D3 uses a pretrained encoder's embedding; here two cheap descriptors stand in for it:
+  the thumbnail at a fixed 24x24 grid (appearance) and its gradient energy at 12x12
+  (texture). Features: mean acceleration over mean velocity, the coefficient of variation of
+  the acceleration norm, and the same for texture.
+- *flow-field statistics* from a block matcher (8x8 blocks, +-4 px exhaustive SAD search on
+  the thumbnails): smoothness (neighbouring vectors' difference over magnitude), divergence
+  and curl over magnitude, the share of moving blocks, how much of the frame difference
+  motion compensation explains, how consistent the field is from one pair to the next, and
+  how global (camera-like) the motion is.
+- *temporal noise-residual correlation* between consecutive analysed frames (camera noise is
+  independent from frame to frame; decoder texture tends to stay put).
+
+Frames that repeat the previous one (a frame-rate up-conversion duplicates frames) are left
+out of the temporal statistics.
+
+**Spatial** (at most :data:`MAX_FRAMES` frames, evenly spread):
+
+- *fixed-scale noise* (Immerkær 1996; Lyu et al. 2014): luma area-resampled to a short side of
+  :data:`FIXED_SIDE` (and half that), then Immerkær's noise estimate at both scales, the
+  residual of the flattest blocks, the residual magnitude, its ratio to the gradient, and the
+  kurtosis of the contrast-normalised residual.
+- *noise residual on a native crop* (Fridrich & Kodovsky 2012; Cozzolino & Verdoliva 2020):
+  flattest / most textured 16x16 blocks against the median block, residual-contrast
+  correlation, contrast-normalised residual kurtosis, neighbour correlation of the residual in
+  flat blocks, residual energy at 1/2/4-pixel scales, gradient quantile ratios, radial
+  spectral band ratios.
+- *up-sampling grid traces* (Zhang et al. 2019; Corvi et al. 2023): the residual power
+  spectrum averaged over every analysed crop, peak ratios at the period-2/4/8 grid points on
+  and off the axes, and the strongest isolated spectral peak anywhere (a decoder's grid moves
+  when a platform resizes the clip, so it is looked for everywhere, not only at 1/8).
+- *cross-channel residual structure* (McCloskey & Albright 2019): correlation of the R/G/B
+  residuals and the chroma-to-luma residual ratio.
+
+Cost is bounded: thumbnails of at most :data:`SAMPLE_MAX` frames, block matching on at most
+:data:`FLOW_PAIRS` pairs, spatial analysis of :data:`MAX_FRAMES` frames with one native crop
+of :data:`CROP` pixels each.
+
+:class:`ForensicFeatures` also carries what the detector needs to decide whether the sample is
+inside what it was trained on (:class:`SampleQuality`): how many distinct frames, how small
+the frames, how much of the picture is perfectly flat (animation, screen recordings).
 """
 
 from __future__ import annotations
@@ -53,12 +69,18 @@ import numpy as np
 from scipy import fft as sp_fft
 from scipy import ndimage, sparse
 
-FEATURE_VERSION = 4
+FEATURE_VERSION = 5
 CROP = 256
-CROPS_PER_FRAME = 2
-MAX_FRAMES = 16  # frames analysed at most (evenly spread over the sample)
+CROPS_PER_FRAME = 1
+MAX_FRAMES = 8  # frames analysed for the spatial features (evenly spread over the sample)
+SAMPLE_MAX = 32  # frames used for the temporal features at most
 FIXED_SIDE = 256  # short side of the fixed-scale copy of each frame
+THUMB_SIDE = 96  # thumbnails: block means by an integer factor, short side in [96, 191]
+FLOW_PAIRS = 16  # block-matched frame pairs at most
+FLOW_BLOCK = 8
+FLOW_RADIUS = 4
 BLOCK = 16  # block size of the flat/textured block statistics
+DUPLICATE_MAD = 0.15  # mean |thumbnail difference| (grey levels) below which a frame repeats
 _EPS = 1e-8
 
 # Radial bands of normalised frequency (cycles/pixel, 0..0.5) for the spectral ratios.
@@ -66,13 +88,12 @@ _BAND_EDGES = np.array([0.02, 0.06, 0.12, 0.25, 0.5])
 _GRID_PERIODS = (2, 4, 8)
 
 FRAME_FEATURES: tuple[str, ...] = (
-    # native-resolution crops
+    # native-resolution crop
     "flat_res",
     "flat_over_med",
     "tex_over_med",
     "res_contrast_corr",
     "nres_kurt",
-    "nres_mad",
     "flat_res_corr_h",
     "flat_res_corr_v",
     "res_scale_ratio12",
@@ -81,18 +102,37 @@ FRAME_FEATURES: tuple[str, ...] = (
     "grad_q90_q50",
     "rgb_res_corr_rg",
     "rgb_res_corr_gb",
+    "chroma_res_ratio",
     "spec_ratio1",
     "spec_ratio2",
     "spec_ratio3",
     # the whole frame at a fixed scale
     "fs_noise",
+    "fs_noise_half",
     "fs_flat_res",
     "fs_res_mad",
     "fs_lap_over_grad",
+    "fs_nres_kurt",
+)
+TEMPORAL_FEATURES: tuple[str, ...] = (
+    "t_d3_acc_vel",
+    "t_d3_acc_cv",
+    "t_d3_vel_cv",
+    "t_d3_tex_acc_vel",
+    "t_d3_tex_acc_cv",
+    "t_flow_smooth",
+    "t_flow_div",
+    "t_flow_curl",
+    "t_flow_moving",
+    "t_flow_comp",
+    "t_flow_consist",
+    "t_flow_global",
+    "t_res_corr",
 )
 POOLED_FEATURES: tuple[str, ...] = (
     *(f"grid{p}_{where}" for p in _GRID_PERIODS for where in ("axis", "off")),
-    "t_res_corr",
+    "spec_peak_max",
+    *TEMPORAL_FEATURES,
 )
 CLIP_FEATURES: tuple[str, ...] = (
     *(f"{n}_mean" for n in FRAME_FEATURES),
@@ -104,10 +144,12 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "fixed_scale_noise": ("fs_",),
     "noise_residual": ("flat_", "tex_", "res_", "nres_"),
     "sharpness": ("grad_",),
-    "cross_channel": ("rgb_res_",),
+    "cross_channel": ("rgb_res_", "chroma_"),
     "spectrum": ("spec_",),
     "grid_peaks": ("grid",),
-    "temporal": ("t_",),
+    "temporal_d3": ("t_d3_",),
+    "temporal_flow": ("t_flow_",),
+    "temporal_residual": ("t_res_",),
 }
 
 
@@ -128,13 +170,37 @@ class SampleLike(Protocol):
 
 
 @dataclass(frozen=True)
+class SampleQuality:
+    """What the sample looks like, for deciding whether the detector is out of its depth.
+
+    ``frames``: frames in the sample; ``distinct``: of those, frames that differ from the one
+    before (a frame-rate up-conversion repeats frames); ``width``/``height``: frame size;
+    ``flat_fraction``: share of 8x8 blocks of the analysed native crops whose luma range is at
+    most 1 grey level at a mid-tone (large perfectly flat areas that are neither black nor
+    white: animation, screen recordings, slides).
+    """
+
+    frames: int
+    distinct: int
+    width: int
+    height: int
+    flat_fraction: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        """As plain values."""
+        return {"frames": self.frames, "distinct": self.distinct, "width": self.width,
+                "height": self.height, "flat_fraction": round(self.flat_fraction, 4)}
+
+
+@dataclass(frozen=True)
 class ForensicFeatures:
-    """Per-frame features (``frames``, shape (F, len(FRAME_FEATURES))) and the features pooled
-    over the clip (``pooled``, :data:`POOLED_FEATURES`)."""
+    """Per-frame features (``frames``, shape (F, len(FRAME_FEATURES))), the features pooled
+    over the clip (``pooled``, :data:`POOLED_FEATURES`) and the sample's quality."""
 
     frames: np.ndarray
     pooled: np.ndarray
     frame_positions: np.ndarray  # positions (into the sample) of the analysed frames
+    quality: SampleQuality | None = None
 
     def clip_vector(self) -> np.ndarray:
         """The clip-level vector in :data:`CLIP_FEATURES` order."""
@@ -293,8 +359,9 @@ def _flat_order(res: np.ndarray, x_inner: np.ndarray,
 
 
 # ------------------------------------------------------------------ per-crop / per-frame
-def _crop_features(y: np.ndarray, rgb: np.ndarray) -> list[float]:
-    """Native-resolution cues of one square luma crop ``y`` (float32) and its RGB crop."""
+def _crop_features(y: np.ndarray, rgb: np.ndarray) -> tuple[list[float], float]:
+    """Native-resolution cues of one square luma crop ``y`` (float32) and its RGB crop, and
+    the share of its 8x8 blocks that are perfectly flat."""
     res = _residual(y)
     inner = y[1:-1, 1:-1]
     rs, ls, order, lstd = _flat_order(res, inner)
@@ -316,19 +383,24 @@ def _crop_features(y: np.ndarray, rgb: np.ndarray) -> list[float]:
     q50, q90, q99 = np.percentile(_sobel_mag(y), [50, 90, 99])
     c = np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)
     rr, rg, rb = (_residual(c[i]) for i in range(3))
-    # spectral band ratios
+    chroma = float(np.abs(rr - rg).mean() + np.abs(rb - rg).mean()) / 2.0 + 1e-2
     g = _grid(y.shape[0])
     power = (np.abs(sp_fft.rfft2((y - y.mean()) * g.window)) ** 2).ravel()
     sums = np.bincount(g.bands, weights=power, minlength=len(_BAND_EDGES) + 1)
     mean_band = sums / np.maximum(g.band_sizes, 1.0) + _EPS
     ratios = [float(np.log10(mean_band[b + 1] / mean_band[b])) for b in (1, 2, 3)]
-    return [
+    b8 = _blocks(y, 8)
+    level = b8.mean(axis=1)
+    # Perfectly flat blocks away from black and white: clipped studio backgrounds and dark
+    # shadows are flat in camera footage too, flat mid-tones are not.
+    flat_share = float((((b8.max(axis=1) - b8.min(axis=1)) <= 1.0)
+                        & (level > 24.0) & (level < 230.0)).mean())
+    feats = [
         math.log10(flat),
         math.log10(flat / med),
         math.log10(tex / med),
         res_contrast,
         math.log1p(max(kurt, -2.0) + 2.0),
-        math.log10(float(np.abs(rn).mean()) + 1e-3),
         _corr(fb[:, :, :-1], fb[:, :, 1:]),
         _corr(fb[:, :-1, :], fb[:, 1:, :]),
         math.log10(a1 / a2),
@@ -337,51 +409,53 @@ def _crop_features(y: np.ndarray, rgb: np.ndarray) -> list[float]:
         math.log10((q90 + 1.0) / (q50 + 1.0)),
         _corr(rr, rg),
         _corr(rg, rb),
+        math.log10(chroma / a1),
         *ratios,
     ]
+    return feats, flat_share
 
 
 def _fixed_scale_features(luma: np.ndarray) -> list[float]:
     """Cues of the whole frame brought to a short side of :data:`FIXED_SIDE`."""
     s = fixed_scale(luma)
     res = _residual(s)
-    rs, _ls, order, _lstd = _flat_order(res, s[1:-1, 1:-1])
+    rs, _ls, order, lstd = _flat_order(res, s[1:-1, 1:-1])
     k = max(1, order.size // 10)
     mad = float(np.abs(res).mean())
     grad = float(_sobel_mag(s).mean()) / 8.0  # Sobel gain 8 -> per-pixel gradient
+    rn = res / (lstd + 2.0)
+    rn = rn - rn.mean()
+    var = float((rn * rn).mean())
+    kurt = float((rn**4).mean()) / (var * var + _EPS) - 3.0
     return [
         math.log10(immerkaer_sigma(s) + 1e-2),
+        math.log10(immerkaer_sigma(_half(s)) + 1e-2),
         math.log10(float(np.median(rs[order[:k]])) + 1e-2),
         math.log10(mad + 1e-2),
         math.log10((mad + 1e-2) / (grad + 1e-2)),
+        math.log1p(max(kurt, -2.0) + 2.0),
     ]
 
 
-def _frame_features(luma: np.ndarray, rgb: np.ndarray, spectrum: np.ndarray | None,
-                    ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Features of one frame (native crops averaged, plus fixed-scale ones) and its residual
-    crops; adds the crops' windowed residual power spectra into ``spectrum`` (in place)."""
+def _frame_features(luma: np.ndarray, rgb: np.ndarray, spectrum: np.ndarray,
+                    ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Features of one frame (native crop plus fixed-scale cues), its residual crop and the
+    crop's flat-block share; adds the crop's windowed residual power spectrum into
+    ``spectrum`` (in place)."""
     h, w = luma.shape
-    size = min(CROP, (min(h, w) // 16) * 16)
-    if size < 32:
-        raise ValueError(f"frame {w}x{h} is too small for forensic features")
-    rows = []
-    residuals = []
-    for cy, cx in _crop_origins(h, w, size, CROPS_PER_FRAME):
-        y = luma[cy : cy + size, cx : cx + size].astype(np.float32)
-        rows.append(_crop_features(y, rgb[cy : cy + size, cx : cx + size]))
-        res = _residual(y)
-        residuals.append(res)
-        if spectrum is not None and spectrum.shape[0] == size:
-            padded = np.pad(res, 1)
-            spectrum += np.abs(sp_fft.fft2(padded * _grid(size).window)) ** 2
-    native = np.asarray(rows, dtype=np.float64).mean(axis=0)
-    return np.concatenate([native, _fixed_scale_features(luma)]), residuals
+    size = spectrum.shape[0]
+    cy, cx = _crop_origins(h, w, size, CROPS_PER_FRAME)[0]
+    y = luma[cy : cy + size, cx : cx + size].astype(np.float32)
+    native, flat_share = _crop_features(y, rgb[cy : cy + size, cx : cx + size])
+    res = _residual(y)
+    spectrum += np.abs(sp_fft.fft2(np.pad(res, 1) * _grid(size).window)) ** 2
+    feats = np.asarray([*native, *_fixed_scale_features(luma)], dtype=np.float64)
+    return feats, res, flat_share
 
 
 def grid_peaks(spectrum: np.ndarray) -> list[float]:
     """log10 peak-to-neighbourhood ratios of a (n, n) power spectrum at the points of the
-    period-2/4/8 grids: on the axes and off the axes, per period (:data:`POOLED_FEATURES`)."""
+    period-2/4/8 grids: on the axes and off the axes, per period."""
     n = spectrum.shape[0]
 
     def peak(i: int, j: int) -> float:
@@ -401,40 +475,194 @@ def grid_peaks(spectrum: np.ndarray) -> list[float]:
     return out
 
 
-def _temporal(residuals: Sequence[list[np.ndarray]]) -> float:
-    if len(residuals) < 2:
-        return 0.0
-    corrs = [
-        float(np.mean([_corr(ra, rb) for ra, rb in zip(a, b, strict=True)]))
-        for a, b in itertools.pairwise(residuals)
-    ]
-    return float(np.median(corrs))
+def spectral_peak(spectrum: np.ndarray) -> float:
+    """The strongest isolated peak of a (n, n) power spectrum: the maximum, above 1/32
+    cycles/pixel, of the log-power minus its 9x9 local mean (log10 units)."""
+    n = spectrum.shape[0]
+    logp = np.log10(np.fft.fftshift(spectrum) + _EPS)
+    local = ndimage.uniform_filter(logp, 9, mode="wrap")
+    fy = np.fft.fftshift(np.fft.fftfreq(n))[:, None]
+    fx_ = np.fft.fftshift(np.fft.fftfreq(n))[None, :]
+    mask = np.sqrt(fy**2 + fx_**2) > 1.0 / 32.0
+    return float((logp - local)[mask].max())
 
 
-def extract(sample: SampleLike, *, max_frames: int = MAX_FRAMES) -> ForensicFeatures:
+# ------------------------------------------------------------------ temporal
+def thumbnails(luma: np.ndarray) -> np.ndarray:
+    """Block-mean thumbnails (float32) of every frame: an integer factor brings the short side
+    into [THUMB_SIDE, 2 * THUMB_SIDE) (frames smaller than that are kept as they are)."""
+    n, h, w = luma.shape
+    k = max(1, min(h, w) // THUMB_SIDE)
+    hh, ww = h // k, w // k
+    if k == 1:
+        return luma.astype(np.float32)
+    rows = np.ascontiguousarray(luma[:, : hh * k])  # no copy for a C-ordered sample
+    kind = np.uint16 if k * k * 255 < 65536 else np.uint32
+    sums = rows.reshape(n, hh, k, w).sum(axis=2, dtype=kind)[:, :, : ww * k]
+    sums = sums.reshape(n, hh, ww, k).sum(axis=3, dtype=kind)
+    return (sums.astype(np.float32) / float(k * k)).astype(np.float32)
+
+
+def distinct_frames(thumbs: np.ndarray) -> list[int]:
+    """Positions of the frames that differ from the previous kept one (mean absolute
+    thumbnail difference above :data:`DUPLICATE_MAD` grey levels)."""
+    keep = [0] if len(thumbs) else []
+    for i in range(1, len(thumbs)):
+        if float(np.abs(thumbs[i] - thumbs[keep[-1]]).mean()) > DUPLICATE_MAD:
+            keep.append(i)
+    return keep
+
+
+def _descriptors(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Appearance (24x24 area grid of the thumbnail) and texture (12x12 grid of its gradient
+    magnitude) descriptors of each thumbnail, as rows."""
+    _n, h, w = thumbs.shape
+    ah, aw = area_matrix(h, min(24, h)), area_matrix(w, min(24, w))
+    gy = np.abs(np.diff(thumbs, axis=1))[:, :, :-1]
+    gx = np.abs(np.diff(thumbs, axis=2))[:, :-1, :]
+    grad = gy + gx
+    th, tw = area_matrix(h - 1, min(12, h - 1)), area_matrix(w - 1, min(12, w - 1))
+    app = np.stack([(ah @ (aw @ t.T).T).ravel() for t in thumbs])
+    tex = np.stack([(th @ (tw @ g.T).T).ravel() for g in grad])
+    return app.astype(np.float64), tex.astype(np.float64)
+
+
+def _second_order(d: np.ndarray) -> tuple[float, float, float]:
+    """(mean |acceleration| / mean |velocity|, CV of |acceleration|, CV of |velocity|) of a
+    descriptor sequence (rows in time order)."""
+    if len(d) < 4:
+        return 0.0, 0.0, 0.0
+    v = np.diff(d, axis=0)
+    a = np.diff(v, axis=0)
+    nv = np.linalg.norm(v, axis=1)
+    na = np.linalg.norm(a, axis=1)
+    mv, ma = float(nv.mean()), float(na.mean())
+    return (ma / (mv + 1e-3), float(na.std()) / (ma + 1e-3), float(nv.std()) / (mv + 1e-3))
+
+
+def block_match(a: np.ndarray, b: np.ndarray, *, block: int = FLOW_BLOCK,
+                radius: int = FLOW_RADIUS) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Exhaustive block matching of ``a`` against ``b`` (same shape, float32).
+
+    Returns per-block vectors ``(vy, vx)`` (where each block of ``a`` is found in ``b``), the
+    best mean absolute difference and the zero-motion one. Blocks tile ``a`` inside a margin
+    of ``radius`` pixels; ties keep the shortest vector.
+    """
+    h, w = a.shape
+    r = radius
+    hb, wb = (h - 2 * r) // block, (w - 2 * r) // block
+    if hb < 1 or wb < 1:
+        z = np.zeros((max(hb, 0), max(wb, 0)))
+        return z, z, z, z
+    ref = a[r : r + hb * block, r : r + wb * block]
+    span = 2 * r + 1
+    win = np.lib.stride_tricks.sliding_window_view(
+        b[: hb * block + 2 * r, : wb * block + 2 * r], (hb * block, wb * block))
+    diff = np.abs(win - ref)  # (span, span, hb * block, wb * block)
+    sad = diff.reshape(span, span, hb, block, wb, block).sum(axis=(3, 5)).reshape(
+        span * span, hb, wb) / float(block * block)
+    dy, dx = np.divmod(np.arange(span * span), span)
+    dy, dx = dy - r, dx - r
+    # Prefer short vectors on ties: order candidates by length, then take the first minimum.
+    order = np.argsort(dy * dy + dx * dx, kind="stable")
+    pick = order[np.argmin(sad[order], axis=0)]
+    best = np.take_along_axis(sad, pick[None], axis=0)[0]
+    zero = sad[r * span + r]
+    return (dy[pick].astype(np.float64), dx[pick].astype(np.float64),
+            best.astype(np.float64), zero.astype(np.float64))
+
+
+def _flow_stats(vy: np.ndarray, vx: np.ndarray, best: np.ndarray, zero: np.ndarray,
+                ) -> list[float]:
+    """Smoothness, divergence, curl, moving share, compensation ratio and globality of one
+    block-matched field."""
+    mag = np.hypot(vy, vx)
+    m = float(mag.mean()) + 0.5
+    dxx = np.diff(vx, axis=1)[:-1, :] if vx.shape[0] > 1 else np.zeros((0, 0))
+    dyy = np.diff(vy, axis=0)[:, :-1] if vy.shape[1] > 1 else np.zeros((0, 0))
+    dxy = np.diff(vx, axis=0)[:, :-1] if vx.shape[1] > 1 else np.zeros((0, 0))
+    dyx = np.diff(vy, axis=1)[:-1, :] if vy.shape[0] > 1 else np.zeros((0, 0))
+    if dxx.size == 0:
+        return [0.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    smooth = float((np.abs(dxx) + np.abs(dyy) + np.abs(dxy) + np.abs(dyx)).mean()) / m
+    div = float(np.abs(dxx + dyy).mean()) / m
+    curl = float(np.abs(dyx - dxy).mean()) / m
+    moving = float(((mag > 0) & (best < 0.9 * zero)).mean())
+    comp = float(best.sum()) / (float(zero.sum()) + _EPS)
+    glob = float(np.hypot(np.median(vy), np.median(vx))) / m
+    return [smooth, div, curl, moving, comp, glob]
+
+
+def _temporal_features(thumbs: np.ndarray, crop_residuals: Sequence[np.ndarray]) -> list[float]:
+    """:data:`TEMPORAL_FEATURES` from the distinct thumbnails and the analysed residual crops."""
+    app, tex = _descriptors(thumbs)
+    d3 = _second_order(app)
+    d3t = _second_order(tex)
+    n = len(thumbs)
+    flows: list[list[float]] = []
+    consist: list[float] = []
+    if n >= 3:
+        starts = np.unique(np.linspace(0, n - 3, min(FLOW_PAIRS // 2, n - 2)).round().astype(int))
+        for s in starts:
+            f1 = block_match(thumbs[s], thumbs[s + 1])
+            f2 = block_match(thumbs[s + 1], thumbs[s + 2])
+            flows += [_flow_stats(*f1), _flow_stats(*f2)]
+            m1, m2 = np.hypot(f1[0], f1[1]), np.hypot(f2[0], f2[1])
+            change = np.hypot(f2[0] - f1[0], f2[1] - f1[1])
+            consist.append(float(change.mean()) / (float(m1.mean() + m2.mean()) + 1.0))
+    flow = np.median(np.asarray(flows), axis=0).tolist() if flows else [0.0] * 5 + [0.0]
+    if not flows:
+        flow[4] = 1.0
+    res_corr = 0.0
+    if len(crop_residuals) >= 2:
+        res_corr = float(np.median([_corr(a, b) for a, b in itertools.pairwise(crop_residuals)]))
+    return [d3[0], d3[1], d3[2], d3t[0], d3t[1], flow[0], flow[1], flow[2], flow[3], flow[4],
+            float(np.median(consist)) if consist else 0.0, flow[5], res_corr]
+
+
+def extract(sample: SampleLike, *, max_frames: int = MAX_FRAMES,
+            temporal: bool = True) -> ForensicFeatures:
     """Forensic features of a decoded frame sample (deterministic, pixels only).
 
-    At most ``max_frames`` frames, evenly spread over the sample, are analysed.
+    At most ``max_frames`` frames, evenly spread over the sample, are analysed for the spatial
+    features; the temporal ones use every distinct frame (at most :data:`SAMPLE_MAX`). With
+    ``temporal=False`` the :data:`TEMPORAL_FEATURES` are left at 0 (not computed: for a model
+    that does not use them). Raises ValueError for a sample that is not (N, H, W, 3) or whose
+    frames are under 32 pixels on a side.
     """
     rgb = np.asarray(sample.rgb)
     if rgb.ndim != 4 or rgb.shape[0] == 0 or rgb.shape[-1] != 3:
         raise ValueError(f"expected an (N, H, W, 3) RGB sample, got shape {rgb.shape}")
     luma = _luma_of(sample)
     n, h, w = rgb.shape[:3]
-    pos = np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))
     size = min(CROP, (min(h, w) // 16) * 16)
-    spectrum = np.zeros((size, size), dtype=np.float64) if size >= 32 else None
+    if size < 32:
+        raise ValueError(f"frame {w}x{h} is too small for forensic features")
+    take = np.unique(np.linspace(0, n - 1, min(n, SAMPLE_MAX)).round().astype(int))
+    thumbs = thumbnails(luma[take])
+    keep = distinct_frames(thumbs)
+    distinct = take[keep]
+    # spatial analysis on distinct frames when there are enough of them
+    pool = distinct if len(distinct) >= min(max_frames, len(take)) else take
+    pos = pool[np.unique(np.linspace(0, len(pool) - 1, min(len(pool), max_frames))
+                         .round().astype(int))]
+    spectrum = np.zeros((size, size), dtype=np.float64)
     rows = []
     residuals = []
+    flat_shares = []
     for p in pos:
-        feats, res = _frame_features(luma[p], rgb[p], spectrum)
+        feats, res, flat_share = _frame_features(luma[p], rgb[p], spectrum)
         rows.append(feats)
         residuals.append(res)
+        flat_shares.append(flat_share)
     frames = np.nan_to_num(np.vstack(rows), nan=0.0, posinf=0.0, neginf=0.0)
-    assert spectrum is not None  # _frame_features raised otherwise
-    pooled = np.array([*grid_peaks(spectrum), _temporal(residuals)])
+    times = (_temporal_features(thumbs[keep], residuals) if temporal
+             else [0.0] * len(TEMPORAL_FEATURES))
+    pooled = np.array([*grid_peaks(spectrum), spectral_peak(spectrum), *times])
     pooled = np.nan_to_num(pooled, nan=0.0, posinf=0.0, neginf=0.0)
-    return ForensicFeatures(frames=frames, pooled=pooled, frame_positions=pos)
+    quality = SampleQuality(frames=int(n), distinct=len(keep), width=int(w), height=int(h),
+                            flat_fraction=float(np.mean(flat_shares)))
+    return ForensicFeatures(frames=frames, pooled=pooled, frame_positions=pos, quality=quality)
 
 
 __all__ = [
@@ -444,12 +672,18 @@ __all__ = [
     "FIXED_SIDE",
     "FRAME_FEATURES",
     "POOLED_FEATURES",
+    "TEMPORAL_FEATURES",
     "ForensicFeatures",
     "SampleLike",
+    "SampleQuality",
     "area_matrix",
+    "block_match",
+    "distinct_frames",
     "extract",
     "family_columns",
     "fixed_scale",
     "grid_peaks",
     "immerkaer_sigma",
+    "spectral_peak",
+    "thumbnails",
 ]

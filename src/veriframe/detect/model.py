@@ -86,6 +86,7 @@ class Detector:
     metadata_names: tuple[str, ...] = METADATA_FEATURES
     training_data: dict[str, Any] = field(default_factory=dict)
     tool_tag_llr: float = TOOL_TAG_LLR
+    abstain: mf.Abstain = field(default_factory=mf.Abstain)
 
     # ---------------------------------------------------------------- persistence
     @classmethod
@@ -140,6 +141,7 @@ class Detector:
             metadata_names=doc.metadata_features,
             training_data=doc.training_data,
             tool_tag_llr=doc.tool_tag_llr,
+            abstain=doc.abstain,
         )
 
     def model_file(self) -> mf.ModelFile:
@@ -154,6 +156,7 @@ class Detector:
             calibration=self.calibration,
             fusion=self.fusion,
             tool_tag_llr=self.tool_tag_llr,
+            abstain=self.abstain,
             training_data=dict(self.training_data),
             info=dict(self.info),
         )
@@ -189,6 +192,51 @@ class Detector:
         x = np.column_stack([_logit(p_forensic), np.atleast_2d(meta)])
         return self.fusion.decision(x)
 
+    @property
+    def uses_temporal(self) -> bool:
+        """Whether any column this model reads (pixel model or out-of-distribution check) is a
+        temporal feature; when none is, scoring skips computing them."""
+        used = set(self.columns or range(len(self.feature_names)))
+        if self.abstain.ood is not None:
+            used |= set(self.abstain.ood.columns)
+        temporal = set(fx.TEMPORAL_FEATURES)
+        return any(self.feature_names[c] in temporal for c in used)
+
+    def out_of_depth(self, quality: fx.SampleQuality | None, vector: np.ndarray) -> str | None:
+        """Why the sample is outside what this detector was trained on, or None.
+
+        Checks, in order: too few distinct frames, frames too small, large perfectly flat
+        areas (animation, screen recordings, slides), and a clip vector far from every
+        training clip (the ``ood`` distance).
+        """
+        ab = self.abstain
+        if quality is not None:
+            if quality.distinct < ab.min_distinct_frames:
+                return (f"too short for the detector: {quality.distinct} distinct frame(s) in "
+                        f"the sample, it needs {ab.min_distinct_frames}")
+            side = min(quality.width, quality.height)
+            if side < ab.min_side:
+                return (f"frames too small for the detector: {quality.width}x"
+                        f"{quality.height}, it needs {ab.min_side} px on the short side")
+            if quality.flat_fraction > ab.max_flat_fraction:
+                return (f"looks like animation, a screen recording or a slide "
+                        f"({quality.flat_fraction:.0%} of the analysed picture is perfectly "
+                        f"flat; the detector was trained on camera and generator footage)")
+        if ab.ood is not None:
+            d = float(ab.ood.distance(vector)[0])
+            if d > ab.ood.threshold:
+                return (f"unlike the clips the detector was trained on (feature distance "
+                        f"{d:.2f}, limit {ab.ood.threshold:.2f})")
+        return None
+
+    def uncertain(self, p: float) -> str | None:
+        """Why ``p`` is too close to a coin flip to label, or None."""
+        lo, hi = self.abstain.band
+        if lo < p < hi:
+            return (f"p_synthetic {p:.2f} is inside the detector's uncertain band "
+                    f"({lo:.2f}-{hi:.2f})")
+        return None
+
     def _contributions(self, p_forensic: float, meta: np.ndarray) -> np.ndarray:
         """Per-term log-odds contributions of the fusion (forensic first, then metadata)."""
         x = np.concatenate([[float(_logit(p_forensic))], meta])
@@ -206,13 +254,17 @@ class Detector:
         """Score a decoded :class:`veriframe.media.FrameSample` (its ``info`` gives metadata).
 
         Returns a scored :class:`DetectionCheck` with ``p_synthetic``, the per-signal breakdown
-        and per-frame forensic scores with timestamps. The label is left to the policy.
+        and per-frame forensic scores with timestamps. ``inconclusive`` says why the score
+        should not be labelled when the sample is out of the detector's depth (too short, too
+        small, animation or screen recording, unlike the training clips) or the learned score
+        sits in the model's uncertain band; it stays None when provenance decided. The label
+        is left to the policy.
         """
         if getattr(sample, "rgb", None) is None:
             raise DetectorError("detector.no-pixels", "the frame sample holds no RGB frames",
                                 "sample frames with rgb=True")
         try:
-            forensic = fx.extract(sample)
+            forensic = fx.extract(sample, temporal=self.uses_temporal)
         except ValueError as exc:
             raise DetectorError("detector.bad-sample", str(exc),
                                 "the clip is too small or empty for forensic analysis") from None
@@ -276,6 +328,10 @@ class Detector:
             Signal(s.name, s.kind, s.value, s.p_synthetic, 0.0, s.detail)
             for s in prov.signals
         ]
+        inconclusive = None
+        if not decided:  # provenance that decides is never inconclusive
+            inconclusive = (self.out_of_depth(forensic.quality, forensic.clip_vector())
+                            or self.uncertain(p))
         p = bounded
         signals = [*prov_signals, *signals]
         return DetectionCheck(
@@ -286,6 +342,7 @@ class Detector:
             signals=tuple(signals),
             frame_scores=frame_scores,
             used_metadata=use_metadata and info is not None,
+            inconclusive=inconclusive,
         )
 
     def score_file(

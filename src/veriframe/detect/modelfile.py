@@ -6,12 +6,12 @@ NumPy: nothing is deserialised into objects, so loading a model cannot run code,
 verify path needs neither scikit-learn nor skops. Training (scikit-learn, the ``[train]``
 extra) writes this file.
 
-Format ``veriframe.detector``, version 1::
+Format ``veriframe.detector``, version 2::
 
     {
       "format": "veriframe.detector",
-      "version": 1,
-      "feature_version": 4,              # veriframe.detect.features.FEATURE_VERSION
+      "version": 2,
+      "feature_version": 5,              # veriframe.detect.features.FEATURE_VERSION
       "features": ["fs_noise_mean", ...],  # the clip vector's columns, in order
       "metadata_features": ["meta_format_match", ...],
       "columns": [17, 18, ...],          # forensic model's columns of the clip vector
@@ -20,9 +20,22 @@ Format ``veriframe.detector``, version 1::
       "fusion": {"inputs": ["forensic_logit", "meta_format_match", ...],
                  "mean": [...], "scale": [...], "coef": [...], "intercept": 0.1},
       "tool_tag_llr": 4.0,
-      "training_data": {"sha256": "…", "n_clips": 76, "method": "…"},
+      "abstain": {                       # when the detector says "inconclusive"
+        "band": [0.35, 0.65],            # learned p_synthetic inside this band
+        "min_distinct_frames": 6,        # fewer distinct frames in the sample
+        "min_side": 128,                 # frames smaller than this on the short side
+        "max_flat_fraction": 0.6,        # more of the picture perfectly flat
+        "ood": {"columns": [...], "mean": [...], "scale": [...], "whiten": [[...], ...],
+                "threshold": 1.9}
+      },
+      "training_data": {"sha256": "…", "n_clips": 184, "method": "…"},
       "info": {...}                      # free-form JSON shown in the model card
     }
+
+Version 1 (veriframe 0.1's exported model) had no ``abstain`` block; version 2 requires it.
+``ood`` measures how far a clip vector is from the training clips: over its ``columns`` (the
+recipe's candidate features), ``z = (x[columns] - mean) / scale`` and
+``d = sqrt(mean((whiten @ z) ** 2))``; beyond ``threshold`` the sample is out of distribution.
 
 A linear block scores ``z = sum(coef * (x - mean) / scale) + intercept`` and
 ``p = 1 / (1 + exp(-z))``; the calibration maps the forensic model's raw probability ``q`` to
@@ -45,8 +58,8 @@ import numpy as np
 from veriframe.errors import DetectorError
 
 FORMAT = "veriframe.detector"
-VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+VERSION = 2
+SUPPORTED_VERSIONS = (2,)
 MAX_BYTES = 4 << 20  # a model is a few kB; anything this large is not one
 FORENSIC_INPUT = "forensic_logit"
 _HINT = "only load detectors written by 'veriframe detector train'; retrain it"
@@ -84,6 +97,16 @@ def _names(v: Any, where: str, source: str) -> tuple[str, ...]:
     if len(set(v)) != len(v):
         raise _bad(f"{where} names a feature twice", source)
     return tuple(v)
+
+
+def _columns(v: Any, where: str, source: str, features: int) -> tuple[int, ...]:
+    if not isinstance(v, list) or not v or not all(
+            isinstance(c, int) and not isinstance(c, bool) for c in v):
+        raise _bad(f"{where} must be a non-empty list of integers", source)
+    columns = tuple(v)
+    if len(set(columns)) != len(columns) or min(columns) < 0 or max(columns) >= features:
+        raise _bad(f"{where} must be distinct indices into the {features} features", source)
+    return columns
 
 
 def _table(v: Any, where: str, source: str, keys: Sequence[str],
@@ -173,6 +196,96 @@ class Platt:
 
 
 @dataclass(frozen=True)
+class Ood:
+    """Distance of a clip vector from the training clips (whitened, root-mean-square), over
+    the clip vector's ``columns``."""
+
+    columns: tuple[int, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    whiten: np.ndarray  # (components, len(columns))
+    threshold: float
+
+    def distance(self, x: np.ndarray) -> np.ndarray:
+        """RMS whitened distance of each row of ``x`` (whole clip vectors) from the mean."""
+        rows = np.atleast_2d(np.asarray(x, dtype=np.float64))[:, list(self.columns)]
+        z = (rows - self.mean) / self.scale
+        w = z @ self.whiten.T
+        return np.asarray(np.sqrt((w * w).mean(axis=1)))
+
+    def to_json(self) -> dict[str, Any]:
+        """The block as JSON values."""
+        return {"columns": [int(c) for c in self.columns],
+                "mean": [float(v) for v in self.mean], "scale": [float(v) for v in self.scale],
+                "whiten": [[float(v) for v in row] for row in self.whiten],
+                "threshold": float(self.threshold)}
+
+    @classmethod
+    def parse(cls, v: Any, where: str, source: str, *, features: int) -> Ood:
+        """Validate and build the block for clip vectors of ``features`` features."""
+        t = _table(v, where, source, ("columns", "mean", "scale", "whiten", "threshold"))
+        columns = _columns(t["columns"], f"{where}.columns", source, features)
+        size = len(columns)
+        scale = _vector(t["scale"], f"{where}.scale", source, length=size)
+        if (scale <= 0).any():
+            raise _bad(f"{where}.scale must be positive", source)
+        rows = t["whiten"]
+        if not isinstance(rows, list) or not rows or len(rows) > size:
+            raise _bad(f"{where}.whiten must be a list of 1 to {size} rows", source)
+        whiten = np.vstack([_vector(r, f"{where}.whiten[{i}]", source, length=size)
+                            for i, r in enumerate(rows)])
+        threshold = _number(t["threshold"], f"{where}.threshold", source)
+        if threshold <= 0:
+            raise _bad(f"{where}.threshold must be positive", source)
+        return cls(columns=columns,
+                   mean=_vector(t["mean"], f"{where}.mean", source, length=size), scale=scale,
+                   whiten=whiten, threshold=threshold)
+
+
+@dataclass(frozen=True)
+class Abstain:
+    """When the detector answers "inconclusive" instead of a score-based label."""
+
+    band: tuple[float, float] = (0.35, 0.65)
+    min_distinct_frames: int = 6
+    min_side: int = 128
+    max_flat_fraction: float = 0.6
+    ood: Ood | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The block as JSON values (``ood`` is required in a saved file)."""
+        if self.ood is None:
+            raise ValueError("a saved detector needs its out-of-distribution model")
+        return {"band": [float(self.band[0]), float(self.band[1])],
+                "min_distinct_frames": int(self.min_distinct_frames),
+                "min_side": int(self.min_side),
+                "max_flat_fraction": float(self.max_flat_fraction),
+                "ood": self.ood.to_json()}
+
+    @classmethod
+    def parse(cls, v: Any, where: str, source: str, *, size: int) -> Abstain:
+        """Validate and build the block for clip vectors of ``size`` features."""
+        t = _table(v, where, source, ("band", "min_distinct_frames", "min_side",
+                                      "max_flat_fraction", "ood"))
+        band = _vector(t["band"], f"{where}.band", source, length=2)
+        if not 0.0 <= band[0] <= band[1] <= 1.0:
+            raise _bad(f"{where}.band must be [low, high] with 0 <= low <= high <= 1", source)
+        ints = {}
+        for key in ("min_distinct_frames", "min_side"):
+            val = t[key]
+            if not isinstance(val, int) or isinstance(val, bool) or val < 0:
+                raise _bad(f"{where}.{key} must be a non-negative integer", source)
+            ints[key] = val
+        flat = _number(t["max_flat_fraction"], f"{where}.max_flat_fraction", source)
+        if not 0.0 <= flat <= 1.0:
+            raise _bad(f"{where}.max_flat_fraction must be in [0, 1]", source)
+        return cls(band=(float(band[0]), float(band[1])),
+                   min_distinct_frames=ints["min_distinct_frames"], min_side=ints["min_side"],
+                   max_flat_fraction=flat,
+                   ood=Ood.parse(t["ood"], f"{where}.ood", source, features=size))
+
+
+@dataclass(frozen=True)
 class ModelFile:
     """Everything in a ``model.json``, validated."""
 
@@ -184,6 +297,7 @@ class ModelFile:
     calibration: Platt
     fusion: Linear
     tool_tag_llr: float
+    abstain: Abstain
     training_data: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     version: int = VERSION
@@ -202,6 +316,7 @@ class ModelFile:
             "calibration": self.calibration.to_json(),
             "fusion": fusion,
             "tool_tag_llr": float(self.tool_tag_llr),
+            "abstain": self.abstain.to_json(),
             "training_data": self.training_data,
             "info": self.info,
         }
@@ -212,7 +327,8 @@ class ModelFile:
 
 
 _TOP_KEYS = ("format", "version", "feature_version", "features", "metadata_features", "columns",
-             "forensic", "calibration", "fusion", "tool_tag_llr", "training_data", "info")
+             "forensic", "calibration", "fusion", "tool_tag_llr", "abstain", "training_data",
+             "info")
 
 
 def _reject_constant(name: str) -> float:
@@ -236,13 +352,7 @@ def parse(doc: Any, *, source: str = "model") -> ModelFile:
         raise _bad("feature_version must be an integer", source)
     features = _names(doc["features"], "features", source)
     meta = _names(doc["metadata_features"], "metadata_features", source)
-    cols_raw = doc["columns"]
-    if not isinstance(cols_raw, list) or not cols_raw or not all(
-            isinstance(c, int) and not isinstance(c, bool) for c in cols_raw):
-        raise _bad("columns must be a non-empty list of integers", source)
-    columns = tuple(cols_raw)
-    if len(set(columns)) != len(columns) or min(columns) < 0 or max(columns) >= len(features):
-        raise _bad(f"columns must be distinct indices into the {len(features)} features", source)
+    columns = _columns(doc["columns"], "columns", source, len(features))
     forensic = Linear.parse(doc["forensic"], "forensic", source, size=len(columns))
     calibration = Platt.parse(doc["calibration"], "calibration", source)
     fusion_doc = doc["fusion"]
@@ -251,12 +361,14 @@ def parse(doc: Any, *, source: str = "model") -> ModelFile:
     if inputs != [FORENSIC_INPUT, *meta]:
         raise _bad(f"fusion.inputs must be {[FORENSIC_INPUT, *meta]}", source)
     llr = _number(doc["tool_tag_llr"], "tool_tag_llr", source)
+    abstain = Abstain.parse(doc["abstain"], "abstain", source, size=len(features))
     for key in ("training_data", "info"):
         if not isinstance(doc[key], dict):
             raise _bad(f"{key} must be an object", source)
     return ModelFile(feature_version=fv, features=features, metadata_features=meta,
                      columns=columns, forensic=forensic, calibration=calibration, fusion=fusion,
-                     tool_tag_llr=llr, training_data=dict(doc["training_data"]),
+                     tool_tag_llr=llr, abstain=abstain,
+                     training_data=dict(doc["training_data"]),
                      info=dict(doc["info"]), version=version)
 
 
@@ -287,8 +399,10 @@ __all__ = [
     "FORMAT",
     "SUPPORTED_VERSIONS",
     "VERSION",
+    "Abstain",
     "Linear",
     "ModelFile",
+    "Ood",
     "Platt",
     "loads",
     "parse",

@@ -40,6 +40,7 @@ LABEL_PRIORITY = (
     "signed-trusted",  # intact credentials from a trusted signer
     "recovered-credentials",  # manifest removed, recovered through the watermark, matches
     "signed-unknown-signer",  # intact credentials, signer not trusted
+    "inconclusive",  # the detector abstained: out of its depth, or a score near a coin flip
     "no-provenance",  # no credentials and no watermark: says nothing about authenticity
 )
 _RANK = {label: i for i, label in enumerate(LABEL_PRIORITY)}
@@ -153,7 +154,9 @@ class Policy:
         """``report`` with this policy's decision and the detection label of its thresholds."""
         detection = report.detection
         if detection.state is DetectionState.SCORED:
-            detection = replace(detection, label=self.label_for(detection.p_synthetic))
+            label = "inconclusive" if detection.inconclusive else self.label_for(
+                detection.p_synthetic)
+            detection = replace(detection, label=label)
         report = replace(report, detection=detection)
         return replace(report, decision=self.decide(report))
 
@@ -388,6 +391,14 @@ class Policy:
         evidence = ", ".join(f"{clean_text(s.name, max_len=60)} {s.p_synthetic:.2f}" for s in top)
         model = f" ({clean_text(det.model, max_len=60)})" if det.model else ""
         tail = f"; strongest signals: {evidence}" if evidence else ""
+        if det.inconclusive:
+            yield Finding(
+                self.spec.detection.inconclusive,
+                "inconclusive",
+                f"the detector{model} is inconclusive (p_synthetic = {p:.2f} not used): "
+                f"{clean_text(det.inconclusive, max_len=300)}",
+            )
+            return
         if label == "likely-ai":
             yield Finding(
                 self.spec.detection.likely_ai,

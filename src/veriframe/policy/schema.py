@@ -30,6 +30,8 @@ A policy turns a :class:`~veriframe.results.VerifyReport` into a
     [detection]             # action when the detector's score reaches a threshold
     likely_ai = "label"
     possibly_ai = "allow"
+    # inconclusive = "allow" # optional (default allow): the detector abstained because the
+    #                        # clip is out of its depth or its score sits in its uncertain band
 
     [errors]                # a check (or the whole verification) could not run
     action = "review"       # fail closed: review or block ...
@@ -91,7 +93,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
         "invalid": "action",
         "not_found": "action",
     },
-    "detection": {"likely_ai": "action", "possibly_ai": "action"},
+    "detection": {"likely_ai": "action", "possibly_ai": "action", "inconclusive": "action"},
     "errors": {"action": "action", "allow_errors": "bool"},
     "signers": {"trusted": "names"},
 }
@@ -101,6 +103,7 @@ _OPTIONAL_KEYS = {
     ("policy", "allow_tampered"),
     ("policy", "resolvers"),
     ("errors", "allow_errors"),
+    ("detection", "inconclusive"),
 }
 _KIND_WORDS = {
     "action": "one of " + ", ".join(f'"{a.value}"' for a in Action),
@@ -144,10 +147,11 @@ class WatermarkActions:
 
 @dataclass(frozen=True)
 class DetectionActions:
-    """Action when the detector's score reaches a threshold."""
+    """Action when the detector's score reaches a threshold, or when it abstains."""
 
     likely_ai: Action
     possibly_ai: Action
+    inconclusive: Action = Action.ALLOW
 
 
 @dataclass(frozen=True)

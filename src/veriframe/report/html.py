@@ -414,7 +414,9 @@ def _detection_html(report: VerifyReport) -> str:
                    f"{esc(message)}</p></section>")
         return "".join(out)
     out.append(_dl([("p_synthetic", None if det.p_synthetic is None else
-                     f"{det.p_synthetic:.2f}"), ("Label", det.label), ("Model", det.model),
+                     f"{det.p_synthetic:.2f}"), ("Label", det.label),
+                    ("Inconclusive", None if not det.inconclusive else
+                     f"{det.inconclusive} (the score is not used)"), ("Model", det.model),
                     ("Metadata used", "yes" if det.used_metadata else "no (pixels only)")]))
     out.append("<p>A detector score is a statistical estimate, not proof.</p>")
     out.append("<h3>Per-frame score</h3>" + score_plot_svg(det.frame_scores))

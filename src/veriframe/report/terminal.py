@@ -315,6 +315,8 @@ def detection_lines(det: DetectionCheck, grid: Table) -> list[Table]:
     if det.p_synthetic is not None:
         _row(grid, "p_synthetic", f"{det.p_synthetic:.2f}"
                                   + (f" ({det.label})" if det.label else ""))
+    if det.inconclusive:
+        _row(grid, "Inconclusive", f"{det.inconclusive} (the score is not used)")
     _row(grid, "Model", det.model)
     if not det.used_metadata:
         _row(grid, "Metadata", "not used (pixels only)")
