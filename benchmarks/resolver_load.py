@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -58,29 +59,33 @@ def fill(store_path: Path, records: int, *, batch: int = 20_000) -> list[tuple[s
     sample: list[tuple[str, str]] = []
     mask = (1 << BAND_BITS) - 1
     t0 = time.perf_counter()
+    next_id = int(conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM manifests").fetchone()[0])
     for start in range(0, records, batch):
         n = min(batch, records - start)
         payloads = rng.integers(0, 2**63, size=n, dtype=np.int64)
         fps = rng.integers(0, 256, size=(n, 8 * 144), dtype=np.uint8)
         rows, bands = [], []
         for i in range(n):
+            next_id += 1
             pid = f"{int(payloads[i]) | (1 << 56):016x}"
             label = f"urn:c2pa:{uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | i)}"
             fp_bytes = fps[i].tobytes()
-            rows.append((pid, label, blob, "video/mp4", "0" * 16, "load test", "2026-01-01",
-                         None, "p2:" + fp_bytes.hex(), None))
+            rows.append((next_id, pid, label, blob, "video/mp4", "0" * 16, "load test",
+                         "2026-01-01", None, "p2:" + fp_bytes.hex(), None))
+            keys = set()
             for f in range(8):
                 coarse = int.from_bytes(fp_bytes[f * 72:f * 72 + 8], "big")
                 for b in range(BANDS):
-                    bands.append((b, (coarse >> (b * BAND_BITS)) & mask, pid, label))
+                    keys.add((b, (coarse >> (b * BAND_BITS)) & mask))
+            bands += [(b, v, next_id) for b, v in keys]
             if len(sample) < 20_000 and i % 7 == 0:
                 sample.append((pid, label))
         conn.execute("BEGIN")
-        conn.executemany("INSERT OR IGNORE INTO manifests (payload_id, manifest_label, "
+        conn.executemany("INSERT INTO manifests (rowid, payload_id, manifest_label, "
                          "manifest_store, fmt, key_id, signer, created_at, content_sha256, "
-                         "fingerprint, title) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-        conn.executemany("INSERT INTO fingerprint_bands (band, value, payload_id, "
-                         "manifest_label) VALUES (?,?,?,?)", bands)
+                         "fingerprint, title) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        conn.executemany("INSERT OR IGNORE INTO fingerprint_bands (band, value, record) "
+                         "VALUES (?,?,?)", bands)
         conn.execute("COMMIT")
         done = start + n
         if done % 200_000 == 0 or done == records:
@@ -137,9 +142,12 @@ def start_server(home: Path, port: int, *, workers: int, pin: bool) -> subproces
 
 async def drive(url: str, paths: list[str], *, clients: int, seconds: float,
                 max_requests: int) -> tuple[list[float], int, float]:
-    """``clients`` keep-alive clients GET random ``paths`` for ``seconds`` (or max_requests)."""
-    import httpx
+    """``clients`` keep-alive HTTP/1.1 connections GET random ``paths`` for ``seconds``.
 
+    A minimal client on raw asyncio streams (status line, headers, Content-Length body): a
+    full HTTP library costs the load generator more CPU per request than the server spends.
+    """
+    host, port = url.removeprefix("http://").split(":")
     latencies: list[float] = []
     errors = 0
     stop = time.perf_counter() + seconds
@@ -147,19 +155,24 @@ async def drive(url: str, paths: list[str], *, clients: int, seconds: float,
 
     async def client() -> None:
         nonlocal errors
-        async with httpx.AsyncClient(base_url=url, timeout=10,
-                                     limits=httpx.Limits(max_connections=1)) as http:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
             while time.perf_counter() < stop and budget[0] > 0:
                 budget[0] -= 1
                 path = random.choice(paths)
                 t0 = time.perf_counter()
-                try:
-                    r = await http.get(path)
-                    ok = r.status_code in (200, 404)
-                except httpx.HTTPError:
-                    ok = False
+                writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head[9:12])
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
                 latencies.append(time.perf_counter() - t0)
-                errors += not ok
+                errors += status not in (200, 404)
+        finally:
+            writer.close()
 
     t0 = time.perf_counter()
     await asyncio.gather(*[client() for _ in range(clients)])
@@ -209,11 +222,13 @@ def main() -> None:
     server = start_server(home, port, workers=args.workers, pin=args.pin)
     url = f"http://127.0.0.1:{port}"
     try:
-        known = [f"/matches/byBinding?alg={WATERMARK_ALG}&value={encode_payload(p)}"
-                 for p, _ in sample]
-        unknown = [f"/matches/byBinding?alg={WATERMARK_ALG}&value="
-                   f"{encode_payload(secrets.token_hex(8))}" for _ in range(2000)]
-        fetch = [f"/manifests/{lab}" for _, lab in sample]
+        def query(payload: str) -> str:
+            return "/matches/byBinding?" + urllib.parse.urlencode(
+                {"alg": WATERMARK_ALG, "value": encode_payload(payload)})
+
+        known = [query(p) for p, _ in sample]
+        unknown = [query(secrets.token_hex(8)) for _ in range(2000)]
+        fetch = [f"/manifests/{urllib.parse.quote(lab, safe='')}" for _, lab in sample]
         print(f"\nstore: {args.records:,} records, {size_gb:.2f} GB on disk, filled in "
               f"{float(fill_s):.0f} s; {args.clients} clients, {args.seconds:g} s per phase, "
               f"resolver workers {args.workers}, pinned {args.pin}\n")

@@ -99,9 +99,8 @@ def find_by_binding(store: ManifestStore, *, alg: str, value: str,
     from veriframe.watermark import MATCH_THRESHOLD
 
     if alg == WATERMARK_ALG:
-        record = store.get(decode_payload(value))
-        return [] if record is None else [
-            Match(record.manifest_label, None, 100, MatchKind.WATERMARK.value)]
+        return [Match(label, None, 100, MatchKind.WATERMARK.value)
+                for label in store.labels(decode_payload(value), limit=max_results)]
     if alg == FINGERPRINT_ALG:
         found = store.find_by_fingerprint(decode_fingerprint(value),
                                           max_distance=MATCH_THRESHOLD, limit=max_results)

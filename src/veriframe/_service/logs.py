@@ -33,6 +33,9 @@ def note(scope: Scope, **fields: str) -> None:
 
 
 def _route_template(scope: Scope) -> str:
+    matched = scope.get("route")  # set by Starlette's router when a route matched
+    if matched is not None:
+        return str(getattr(matched, "path", "?"))
     app = scope.get("app")
     router = getattr(app, "router", None)
     for route in getattr(router, "routes", ()):

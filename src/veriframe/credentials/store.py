@@ -54,14 +54,12 @@ CREATE INDEX IF NOT EXISTS manifests_by_payload ON manifests (payload_id, create
 _SCHEMA_2 = """
 CREATE INDEX IF NOT EXISTS manifests_by_label ON manifests (manifest_label);
 CREATE TABLE IF NOT EXISTS fingerprint_bands (
-    band       INTEGER NOT NULL,
-    value      INTEGER NOT NULL,
-    payload_id TEXT NOT NULL,
-    manifest_label TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS fingerprint_bands_by_value ON fingerprint_bands (band, value);
-CREATE INDEX IF NOT EXISTS fingerprint_bands_by_record
-    ON fingerprint_bands (payload_id, manifest_label);
+    band   INTEGER NOT NULL,
+    value  INTEGER NOT NULL,
+    record INTEGER NOT NULL,  -- the manifests row (rowid)
+    PRIMARY KEY (band, value, record)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS fingerprint_bands_by_record ON fingerprint_bands (record);
 """
 _COLUMNS = ("payload_id, manifest_label, manifest_store, fmt, key_id, signer, created_at, "
             "content_sha256, fingerprint, title")
@@ -239,10 +237,9 @@ class ManifestStore:
             if conn.execute("PRAGMA user_version").fetchone()[0] == 1:
                 for stmt in filter(None, (s.strip() for s in _SCHEMA_2.split(";"))):
                     conn.execute(stmt)
-                rows = conn.execute(
-                    "SELECT payload_id, manifest_label, fingerprint FROM manifests").fetchall()
-                for payload_id, label, fp in rows:
-                    _insert_bands(conn, payload_id, label, fp)
+                rows = conn.execute("SELECT rowid, fingerprint FROM manifests").fetchall()
+                for record, fp in rows:
+                    _insert_bands(conn, record, fp)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -318,8 +315,7 @@ class ManifestStore:
                             rec.title,
                         ),
                     )
-                    _insert_bands(conn, rec.payload_id.lower(), rec.manifest_label,
-                                  rec.fingerprint)
+                    _insert_bands(conn, _rowid(conn, rec), rec.fingerprint)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -336,6 +332,23 @@ class ManifestStore:
     def get_by_label(self, manifest_label: str) -> StoreRecord | None:
         """The record of the manifest labelled ``manifest_label`` (a C2PA manifest id), or None."""
         return self._newest("manifest_label", manifest_label)
+
+    def labels(self, payload_id: str, *, limit: int = 10) -> list[str]:
+        """The manifest labels recorded for ``payload_id``, newest first (no manifest bytes
+        are read: what a resolver's binding lookup answers)."""
+        if not self.path.exists():
+            return []
+
+        def op() -> list[str]:
+            with self._open(create=False) as conn:
+                if not _has_table(conn):
+                    return []
+                rows = conn.execute(
+                    "SELECT manifest_label FROM manifests WHERE payload_id = ? "
+                    "ORDER BY created_at DESC LIMIT ?", (payload_id.lower(), limit)).fetchall()
+            return [str(r[0]) for r in rows]
+
+        return self._retry(op)
 
     def _newest(self, column: str, value: str) -> StoreRecord | None:
         """The newest record whose indexed ``column`` equals ``value``."""
@@ -377,16 +390,15 @@ class ManifestStore:
                         "SELECT 1 FROM sqlite_master WHERE name='fingerprint_bands'"
                 ).fetchone() is None:
                     return []
-                hits: dict[tuple[str, str], int] = {}
+                hits: dict[int, int] = {}
                 for band, value in keys:
-                    for pid, label in conn.execute(
-                            "SELECT payload_id, manifest_label FROM fingerprint_bands "
-                            "WHERE band = ? AND value = ?", (band, value)):
-                        hits[(pid, label)] = hits.get((pid, label), 0) + 1
+                    for (record,) in conn.execute(
+                            "SELECT record FROM fingerprint_bands WHERE band = ? AND value = ?",
+                            (band, value)):
+                        hits[record] = hits.get(record, 0) + 1
                 best = sorted(hits, key=lambda k: -hits[k])[:CANDIDATES]
-                rows = [conn.execute(
-                    f"SELECT {_COLUMNS} FROM manifests WHERE payload_id = ? AND "
-                    "manifest_label = ?", key).fetchone() for key in best]
+                rows = [conn.execute(f"SELECT {_COLUMNS} FROM manifests WHERE rowid = ?",
+                                     (record,)).fetchone() for record in best]
             found = []
             for row in rows:
                 if row is None or not row[8]:
@@ -416,8 +428,7 @@ class ManifestStore:
                              sqlite3.Binary(rec.manifest_store), rec.fmt, rec.key_id,
                              rec.signer, rec.created_at or _now(), rec.content_sha256,
                              rec.fingerprint, rec.title))
-                        _insert_bands(conn, rec.payload_id.lower(), rec.manifest_label,
-                                      rec.fingerprint)
+                        _insert_bands(conn, _rowid(conn, rec), rec.fingerprint)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
@@ -457,14 +468,17 @@ def _open_first(path: Path, modes: tuple[str, ...]) -> sqlite3.Connection:
     raise last
 
 
-def _insert_bands(conn: sqlite3.Connection, payload_id: str, label: str,
-                  fingerprint: str | None) -> None:
-    conn.execute("DELETE FROM fingerprint_bands WHERE payload_id = ? AND manifest_label = ?",
-                 (payload_id, label))
+def _rowid(conn: sqlite3.Connection, rec: StoreRecord) -> int:
+    row = conn.execute("SELECT rowid FROM manifests WHERE payload_id = ? AND manifest_label = ?",
+                       (rec.payload_id.lower(), rec.manifest_label)).fetchone()
+    return int(row[0])
+
+
+def _insert_bands(conn: sqlite3.Connection, record: int, fingerprint: str | None) -> None:
+    conn.execute("DELETE FROM fingerprint_bands WHERE record = ?", (record,))
     conn.executemany(
-        "INSERT INTO fingerprint_bands (band, value, payload_id, manifest_label) "
-        "VALUES (?, ?, ?, ?)",
-        [(band, value, payload_id, label) for band, value in fingerprint_bands(fingerprint)])
+        "INSERT OR IGNORE INTO fingerprint_bands (band, value, record) VALUES (?, ?, ?)",
+        [(band, value, record) for band, value in fingerprint_bands(fingerprint)])
 
 
 def _has_table(conn: sqlite3.Connection) -> bool:

@@ -35,7 +35,7 @@ from veriframe._service.logs import AccessLog
 from veriframe.errors import ErrorKind, StoreError, VeriframeError
 from veriframe.media import Limits
 from veriframe.settings import Settings
-from veriframe.softbinding.protocol import Match, valid_manifest_id
+from veriframe.softbinding.protocol import WATERMARK_ALG, Match, valid_manifest_id
 
 log = logging.getLogger("veriframe.resolver")
 
@@ -209,8 +209,14 @@ async def by_binding(request: Request) -> JSONResponse:
     if not isinstance(alg, str) or not isinstance(value, str) or not alg or not value:
         raise HTTPError(400, "resolver.bad-query", "alg and value are required strings",
                         "e.g. ?alg=org.veriframe.watermark.1&value=<base64>")
-    matches = await run_in_threadpool(_store_call, find_by_binding, state.store, alg=alg,
-                                      value=value, max_results=limit)
+    if alg == WATERMARK_ALG:
+        # An exact lookup on an index over a kept-open WAL connection (readers never wait for
+        # writers): answered in the event loop, without a thread hop (it is the hot path).
+        matches = _store_call(find_by_binding, state.store, alg=alg, value=value,
+                              max_results=limit)
+    else:
+        matches = await run_in_threadpool(_store_call, find_by_binding, state.store, alg=alg,
+                                          value=value, max_results=limit)
     return _matches(matches)
 
 
@@ -256,7 +262,7 @@ async def manifest(request: Request) -> Response:
     if not valid_manifest_id(manifest_id):
         raise HTTPError(400, "resolver.bad-manifest-id", "that is not a C2PA manifest id",
                         "manifest ids look like urn:c2pa:<uuid>")
-    record = await run_in_threadpool(_store_call, state.store.get_by_label, manifest_id)
+    record = _store_call(state.store.get_by_label, manifest_id)  # indexed, as byBinding
     if record is None:
         raise HTTPError(404, "resolver.not-found", "no manifest with that id here",
                         "check the id; the manifest may be on another resolver")

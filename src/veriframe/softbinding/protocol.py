@@ -104,6 +104,8 @@ def decode_fingerprint(value: str) -> str:
 
 
 def _b64(value: str) -> bytes:
+    # A '+' sent unescaped in a query string arrives as a space; base64 never holds a space.
+    value = value.replace(" ", "+")
     try:
         return base64.b64decode(value.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
