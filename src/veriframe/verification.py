@@ -118,11 +118,13 @@ def verify_full(
     file_path = Path(path)
     size = media.require_file(file_path).st_size
     trust_cfg = _trust(trust, cfg)
-    # The C2PA read (native code) and the file hash run beside the decode: all three read the
-    # file, and none holds the GIL for long.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="veriframe-verify") as pool:
+    # The C2PA read (native code) and the file hash run beside the decode (FFmpeg decodes in
+    # its own threads), and so do the imports and the model load of the checks that come after
+    # it: their cost hides behind the decode instead of adding to it.
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="veriframe-verify") as pool:
         credentials_job = pool.submit(read_credentials, file_path, trust=trust_cfg)
         sha_job = pool.submit(_sha256, file_path)
+        model_job = pool.submit(_prepare_checks, detector, watermark)
         sample: media.FrameSample | None = None
         media_error: VeriframeError | None = None
         try:
@@ -133,6 +135,7 @@ def verify_full(
             media_error = exc
         credentials = credentials_job.result()
         sha256 = sha_job.result()
+        model = model_job.result()
 
     file_info = FileInfo(
         path=str(file_path),
@@ -150,7 +153,7 @@ def verify_full(
             wm_check = _ask_resolvers(wm_check, sample, file_path, urls=asked, settings=cfg,
                                       trust=trust_cfg)
         if detector is not None:
-            detection = _detect(detector, sample, credentials, wm_check)
+            detection = _detect(model, sample, credentials, wm_check)
     elif media_error is not None:
         reason = media_error.info
         wm_check = WatermarkCheck(state=WatermarkState.NOT_CHECKED, error=reason)
@@ -295,16 +298,33 @@ def _recover(
     )
 
 
+def _prepare_checks(detector: Detector | str | None,
+                    watermark: bool) -> Detector | VeriframeError | None:
+    """Import the checks' modules and load the detector (run beside the decode)."""
+    if watermark:
+        import veriframe.watermark  # noqa: F401 - imported now, while FFmpeg decodes
+    if detector is None:
+        return None
+    from veriframe.detect import Detector
+
+    if isinstance(detector, Detector):
+        return detector
+    try:
+        return Detector.load(detector)
+    except VeriframeError as exc:
+        return exc
+
+
 def _detect(
-    detector: Detector | str,
+    model: Detector | VeriframeError | None,
     sample: FrameSample,
     credentials: CredentialCheck,
     wm_check: WatermarkCheck,
 ) -> DetectionCheck:
-    from veriframe.detect import Detector
-
+    if isinstance(model, VeriframeError):
+        return DetectionCheck(state=DetectionState.ERROR, error=model.info)
+    assert model is not None
     try:
-        model = detector if isinstance(detector, Detector) else Detector.load(detector)
         return model.score(sample, credentials=credentials, watermark=wm_check)
     except VeriframeError as exc:
         return DetectionCheck(state=DetectionState.ERROR, error=exc.info)
