@@ -7,7 +7,7 @@ imports ``imwatermark`` inside the call.
 from __future__ import annotations
 
 from veriframe.watermark.detector import DEFAULT_MAX_FRAMES, DEFAULT_THRESHOLD, detect
-from veriframe.watermark.embed import EmbedStats, embed_luma, embed_video
+from veriframe.watermark.embed import EmbedStats, LumaMarker, embed_luma, embed_video, marker
 from veriframe.watermark.fingerprint import (
     MATCH_THRESHOLD,
     MIN_STRUCTURE,
@@ -26,6 +26,7 @@ __all__ = [
     "MATCH_THRESHOLD",
     "MIN_STRUCTURE",
     "EmbedStats",
+    "LumaMarker",
     "Payload",
     "WatermarkKey",
     "detect",
@@ -36,5 +37,6 @@ __all__ = [
     "fingerprints_match",
     "known_marks",
     "known_marks_available",
+    "marker",
     "structure",
 ]
