@@ -65,21 +65,26 @@ DEFAULT_THRESHOLD = 1e-6
 REFINE = 2  # candidate period pairs refined by the sync peak, per search
 PEAKS = 2  # sync peaks decoded per refined candidate
 DECODES_PER_SEARCH = REFINE * PEAKS  # alignments whose payload is decoded and tested
-SEARCHES = ("v2", "v2-mean", "v1")
+SEARCHES = ("v2", "v2-mean", "v1", "v2-scan")
 DECODES_PER_KEY = DECODES_PER_SEARCH * len(SEARCHES)
 DEFAULT_MAX_FRAMES = 32
 MIN_SIDE = 48
 MIN_VARYING_FRAMES = 3  # fewer frames: no temporal mean to subtract, so no ``v2`` search
 VARYING_PERIODS = 2  # aspect-keeping period candidates for the ``v2`` search (per-frame folds)
 VARYING_OFFSETS = 3  # best offsets per period pair whose frame weights are worked out
+SCAN_FRAMES = 24  # frames that score the scan's scales
+SCAN_STEP = 1.025  # ratio between the scales the ``v2-scan`` search tries
+SCAN_COMBINED = 3  # best scales of the scan combined at full resolution
+SCAN_MIN_SYNC = 4.5  # combined sync z below which a scanned scale is not decoded
+SCAN_Q = 2  # sub-bins per chip in that scan (a coarser offset grid: 4x fewer FFT bins)
 MEAN_PERIODS_TOO = 2  # the averaged residual's best aspect-keeping periods, tried as well
-VARYING_COMBINED = 4  # best (period, offset) candidates combined at full resolution
+VARYING_COMBINED = 3  # best (period, offset) candidates combined at full resolution
 TRUNCATE = 2.5  # Gaussian kernels cut at 2.5 sigma: the per-frame filters dominate the cost
 MIN_BINNED_CHIP = 2.5  # pixels per chip kept when binning the frames down
 # Stop searching once a mark is this far below the threshold (a later search could only
 # report a second mark in the same frames; the p-value still counts every decode).
 EARLY_EXIT = 1e-6
-_VERSION = {"v1": 1, "v2-mean": 2, "v2": 2}
+_VERSION = {"v1": 1, "v2-mean": 2, "v2": 2, "v2-scan": 2}
 
 
 def _pick_frames(luma: np.ndarray, max_frames: int) -> np.ndarray:
@@ -219,8 +224,8 @@ def _period_pairs(
     return pairs
 
 
-def _phase_bins(length: int, period: float) -> np.ndarray:
-    return np.floor(np.mod(np.arange(length), period) / period * PQ).astype(np.int64) % PQ
+def _phase_bins(length: int, period: float, nbins: int = PQ) -> np.ndarray:
+    return np.floor(np.mod(np.arange(length), period) / period * nbins).astype(np.int64) % nbins
 
 
 def _fold_rows(r: np.ndarray, ty: float) -> np.ndarray:
@@ -243,29 +248,29 @@ def _fold_cols(rows: np.ndarray, tx: float) -> np.ndarray:
     return (sums.reshape(PQ, PQ) / np.maximum(counts, 1)[None, :]).astype(np.float32)
 
 
-def _fold_axis(stack: np.ndarray, bins: np.ndarray, axis: int) -> np.ndarray:
+def _fold_axis(stack: np.ndarray, bins: np.ndarray, axis: int, nbins: int) -> np.ndarray:
     """Average ``stack`` along ``axis`` by phase bin (every frame at once)."""
     order = np.argsort(bins, kind="stable")
-    counts = np.bincount(bins, minlength=PQ)
+    counts = np.bincount(bins, minlength=nbins)
     present = counts > 0
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[present]
     sums = np.add.reduceat(np.take(stack, order, axis=axis), starts, axis=axis)
     shape = list(stack.shape)
-    shape[axis] = PQ
+    shape[axis] = nbins
     out = np.zeros(shape, dtype=np.float32)
     index: list[Any] = [slice(None)] * stack.ndim
     index[axis] = present
     out[tuple(index)] = sums
     scale_shape = [1] * stack.ndim
-    scale_shape[axis] = PQ
+    scale_shape[axis] = nbins
     out /= np.maximum(counts, 1).reshape(scale_shape)
     return out
 
 
-def _fold_frames(stack: np.ndarray, ty: float, tx: float) -> np.ndarray:
-    """(N, PQ, PQ): every frame of ``stack`` folded into one tile on its own."""
-    rows = _fold_axis(stack, _phase_bins(stack.shape[1], ty), axis=1)
-    return _fold_axis(rows, _phase_bins(stack.shape[2], tx), axis=2)
+def _fold_frames(stack: np.ndarray, ty: float, tx: float, nbins: int = PQ) -> np.ndarray:
+    """(N, nbins, nbins): every frame of ``stack`` folded into one tile on its own."""
+    rows = _fold_axis(stack, _phase_bins(stack.shape[1], ty, nbins), axis=1, nbins=nbins)
+    return _fold_axis(rows, _phase_bins(stack.shape[2], tx, nbins), axis=2, nbins=nbins)
 
 
 def _refine(
@@ -294,9 +299,9 @@ def _refine(
 
 
 @lru_cache(maxsize=32)
-def _sync_spectrum(key: WatermarkKey, version: int) -> np.ndarray:
+def _sync_spectrum(key: WatermarkKey, version: int, q: int = Q) -> np.ndarray:
     tile = layout_for(key, version).sync_tile()
-    up = np.kron(tile, np.ones((Q, Q), dtype=np.float32))
+    up = np.kron(tile, np.ones((q, q), dtype=np.float32))
     return np.conj(np.fft.rfft2(up))
 
 
@@ -350,22 +355,28 @@ class _Frames:
     mean: np.ndarray  # (h, w) whitened average of the frames
     chip: float  # chip side in binned pixels
     f: int  # binning factor
-    fold_cache: dict[tuple[float, float], np.ndarray] = field(default_factory=dict)
     mean_rows: dict[float, np.ndarray] = field(default_factory=dict)
     mean_pairs: list[tuple[float, float]] | None = None
+    _centred: np.ndarray | None = None
+    _small: np.ndarray | None = None
 
     @property
     def t0(self) -> float:
         return P * self.chip
 
-    def folds(self, ty: float, tx: float) -> np.ndarray:
-        """(N, PQ, PQ) per-frame tiles minus their mean over frames (cached per period)."""
-        k = (ty, tx)
-        if k not in self.fold_cache:
-            tiles = _fold_frames(self.res, ty, tx)
-            tiles -= tiles.mean(axis=0, keepdims=True)
-            self.fold_cache[k] = tiles
-        return self.fold_cache[k]
+    @property
+    def centred(self) -> np.ndarray:
+        """(N, h, w): every frame's residual minus the sample's mean residual."""
+        if self._centred is None:
+            self._centred = self.res - self.res.mean(axis=0, keepdims=True)
+        return self._centred
+
+    @property
+    def small(self) -> np.ndarray:
+        """:attr:`centred`, 2x2-binned: alignment searches only have to land close."""
+        if self._small is None:
+            self._small = np.stack([_bin(frame, 2) for frame in self.centred])
+        return self._small
 
 
 @dataclass
@@ -413,18 +424,48 @@ def _mean_candidates(fr: _Frames, key: WatermarkKey, search: str) -> list[_Candi
     return [_Candidate(search, fr.mean, ty, tx, z) for z, ty, tx in scored[:REFINE]]
 
 
+def _frame_sync(
+    tiles: np.ndarray, spec: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: the sync correlation over all offsets in units of its noise, and that noise."""
+    n = tiles.shape[0]
+    corr = np.fft.irfft2(np.fft.rfft2(tiles, axes=(1, 2)) * spec, s=shape, axes=(1, 2))
+    corr -= corr.mean(axis=(1, 2), keepdims=True)
+    noise = corr.reshape(n, -1).std(axis=1) + 1e-12
+    return corr / noise[:, None, None], noise
+
+
+def _combine(
+    fr: _Frames, weights: np.ndarray, ty: float, tx: float, oy: int, ox: int, spec: np.ndarray
+) -> np.ndarray:
+    """The centred frames weighted by their signs, plus the average, as one whitened image.
+
+    What stayed constant over the sample (a mark a re-encode froze from one keyframe) adds to
+    what changed sign: both branches are scaled to unit sync noise and weighted by their own
+    sync correlation at this alignment (maximal-ratio combining again).
+    """
+    varying = _residual(np.tensordot(weights.astype(np.float32), fr.centred, axes=(0, 0)), fr.chip)
+    image = np.zeros_like(varying)
+    for branch in (varying, fr.mean):
+        z, sd = _sync_at(_fold_cols(_fold_rows(branch, ty), tx), spec, oy, ox)
+        image += (z / sd) * branch
+    image -= image.mean()
+    return image
+
+
 def _varying_candidates(fr: _Frames, key: WatermarkKey) -> list[_Candidate]:
     """``v2``: alignments from per-frame sync energy, then the frames combined by their signs.
 
     The alignment is searched on a 2x2-binned copy of the centred frames (it only has to be
     close: the combined image is searched again at full resolution before decoding). Each
     offset's score adds the frames' squared sync correlations and the averaged residual's.
+    Each frame's weight is its own sync correlation there over its noise power (maximal-ratio
+    combining: the weight carries the frame's sign).
     """
     n = fr.res.shape[0]
     if n < MIN_VARYING_FRAMES:
         return []
-    centred = fr.res - fr.res.mean(axis=0, keepdims=True)
-    small = np.stack([_bin(frame, 2) for frame in centred])
+    small = fr.small
     spec = np.fft.rfft2(small, axes=(1, 2))
     power = (spec.real**2 + spec.imag**2).sum(axis=0)
     half = _period_pairs(power, small.shape[1:], fr.t0 / 2, uniform=VARYING_PERIODS, per_axis=1)
@@ -434,48 +475,81 @@ def _varying_candidates(fr: _Frames, key: WatermarkKey) -> list[_Candidate]:
             half.append((ty / 2, tx / 2))
     sync = _sync_spectrum(key, 2)
     found: list[tuple[float, float, float, int, int, np.ndarray]] = []
+    t0 = fr.t0
+    default: tuple[float, float, float, int, int, np.ndarray] | None = None
     for hy, hx in half:
         ty, tx = 2 * hy, 2 * hx
-        tiles = _fold_frames(small, hy, hx)
-        corr = np.fft.irfft2(np.fft.rfft2(tiles, axes=(1, 2)) * sync, s=(PQ, PQ), axes=(1, 2))
-        corr -= corr.mean(axis=(1, 2), keepdims=True)
-        noise = corr.reshape(n, -1).std(axis=1) + 1e-12
-        zt = corr / noise[:, None, None]
+        zt, noise = _frame_sync(_fold_frames(small, hy, hx), sync, (PQ, PQ))
         energy = np.einsum("nij,nij->ij", zt, zt)
         mean_corr = np.fft.irfft2(np.fft.rfft2(_fold_cols(_fold_rows(fr.mean, ty), tx)) * sync)
         mean_corr -= mean_corr.mean()
         energy += (mean_corr / (float(mean_corr.std()) or 1.0)) ** 2
+        if (ty, tx) == (t0, t0):
+            # A rescale or re-encode keeps the unattacked alignment (the layout is relative
+            # to the frame): it is always combined and decoded, whatever scores best.
+            default = (math.inf, ty, tx, 0, 0, zt[:, 0, 0] / noise)
         for i in np.argsort(energy.ravel())[::-1][:VARYING_OFFSETS]:
             oy, ox = divmod(int(i), PQ)
-            # maximal-ratio combining: each frame weighted by its own sync correlation
-            # (which carries its sign) over its noise power
             found.append((float(energy[oy, ox]), ty, tx, oy, ox, zt[:, oy, ox] / noise))
     found.sort(key=lambda c: -c[0])
-    # A rescale or re-encode keeps the unattacked alignment (the layout is relative to the
-    # frame), so it is always combined and decoded, whatever the energy search preferred.
-    t0 = fr.t0
-    default = [c for c in found if c[1:5] == (t0, t0, 0, 0)]
-    if not default:
-        tiles = _fold_frames(small, t0 / 2, t0 / 2)
-        corr = np.fft.irfft2(np.fft.rfft2(tiles, axes=(1, 2)) * sync, s=(PQ, PQ), axes=(1, 2))
-        corr -= corr.mean(axis=(1, 2), keepdims=True)
-        noise = corr.reshape(n, -1).std(axis=1) + 1e-12
-        default = [(0.0, t0, t0, 0, 0, corr[:, 0, 0] / noise**2)]
     out: list[_Candidate] = []
-    for rank, (_, ty, tx, oy, ox, weights) in enumerate(default[:1] + found[:VARYING_COMBINED]):
-        varying = _residual(np.tensordot(weights.astype(np.float32), centred, axes=(0, 0)), fr.chip)
-        # What stayed constant over the sample (a mark a re-encode froze from one keyframe)
-        # adds to what changed sign: both branches are scaled to unit sync noise and weighted
-        # by their own sync correlation at this alignment (maximal-ratio combining again).
-        image = np.zeros_like(varying)
-        for branch in (varying, fr.mean):
-            z, sd = _sync_at(_fold_cols(_fold_rows(branch, ty), tx), sync, oy, ox)
-            image += (z / sd) * branch
-        image -= image.mean()
+    for energy_at, ty, tx, oy, ox, weights in ([default] if default else []) + found[
+        :VARYING_COMBINED
+    ]:
+        image = _combine(fr, weights, ty, tx, oy, ox, sync)
         score = max(z for z, _, _ in _sync_peaks(_fold_cols(_fold_rows(image, ty), tx), sync, 1))
-        out.append(_Candidate("v2", image, ty, tx, math.inf if rank == 0 else score))
+        out.append(_Candidate("v2", image, ty, tx, energy_at if math.isinf(energy_at) else score))
     out.sort(key=lambda c: -c.score)
     return out[:REFINE]
+
+
+def _scan_candidates(fr: _Frames, key: WatermarkKey) -> list[_Candidate]:
+    """``v2-scan``: the ``v2`` search over a ladder of aspect-keeping scales.
+
+    Without the frames' signs the tile period hides in their autocorrelation far more than a
+    constant mark's does, so a crop that enlarges the period can escape the ``v2`` search's
+    few candidates. This search scores every scale from the period range in steps of
+    :data:`SCAN_STEP` (within a step's half, the per-frame sync energy still stands out) on
+    the 2x2-binned frames with half the offset resolution, and combines the best scales.
+    """
+    n = fr.res.shape[0]
+    if n < MIN_VARYING_FRAMES:
+        return []
+    bins = P * SCAN_Q
+    sync_scan = _sync_spectrum(key, 2, SCAN_Q)
+    sync = _sync_spectrum(key, 2)
+    count = int(math.log(PERIOD_RANGE[1] / PERIOD_RANGE[0]) / math.log(SCAN_STEP)) + 1
+    # a subset of the frames scores the scales (the cost is per frame and per scale); the
+    # weights of the chosen ones come from every frame
+    subset = np.linspace(0, n - 1, min(n, SCAN_FRAMES)).round().astype(np.int64)
+    scored: list[tuple[float, float, int]] = []
+    for scale in PERIOD_RANGE[0] * SCAN_STEP ** np.arange(count):
+        half = float(scale) * fr.t0 / 2
+        tiles = _fold_frames(fr.small[subset], half, half, bins)
+        zt, _ = _frame_sync(tiles, sync_scan, (bins, bins))
+        energy = np.einsum("nij,nij->ij", zt, zt)
+        i = int(np.argmax(energy))
+        z = (float(energy.flat[i]) - float(energy.mean())) / (float(energy.std()) or 1.0)
+        scored.append((z, float(scale), i))
+    scored.sort(key=lambda c: -c[0])
+    out: list[_Candidate] = []
+    for _, scale, i in scored:
+        if any(abs(math.log(scale * fr.t0 / c.ty)) < 1.5 * math.log(SCAN_STEP) for c in out):
+            continue
+        oy, ox = divmod(i, bins)
+        t = scale * fr.t0
+        zt, noise = _frame_sync(_fold_frames(fr.small, t / 2, t / 2, bins), sync_scan, (bins, bins))
+        weights = zt[:, oy, ox] / noise
+        image = _combine(fr, weights, t, t, oy * Q // SCAN_Q, ox * Q // SCAN_Q, sync)
+        # the combined image's own sync peak ranks the scales more surely than the energy
+        score = max(z for z, _, _ in _sync_peaks(_fold_cols(_fold_rows(image, t), t), sync, 1))
+        out.append(_Candidate("v2-scan", image, t, t, score))
+        if len(out) == SCAN_COMBINED:
+            break
+    out.sort(key=lambda c: -c.score)
+    # Below this sync peak a payload could not pass the test anyway (its z runs about 1.6x
+    # the sync z): skip the refinement and the decodes (the p-value still counts them).
+    return [c for c in out[:REFINE] if c.score >= SCAN_MIN_SYNC]
 
 
 def _sync_at(folded: np.ndarray, spec: np.ndarray, dy: int, dx: int) -> tuple[float, float]:
@@ -604,6 +678,8 @@ def detect(
         for search in SEARCHES:
             if search == "v2":
                 cands = _varying_candidates(fr, key)
+            elif search == "v2-scan":
+                cands = _scan_candidates(fr, key)
             else:
                 cands = _mean_candidates(fr, key, search)
             for res in _decode_search(search, cands, fr, key):
@@ -624,7 +700,7 @@ def detect(
             bit_accuracy=None if best is None else 1.0 - best["errors"] / codeword_bits(),
         )
     payload = best["payload"]
-    alignment = {**best["alignment"], "modulated": float(best["search"] == "v2")}
+    alignment = {**best["alignment"], "modulated": float(best["search"] in ("v2", "v2-scan"))}
     return WatermarkCheck(
         state=WatermarkState.PRESENT,
         payload_id=payload.hex,
