@@ -1,7 +1,8 @@
 """Detection: whiten the sampled frames, find the tile period and offset, decode, test.
 
 Both pattern versions share the tile geometry (see :mod:`.pattern`), so one pass over the
-frames serves three searches per key, each with its own keyed sync template:
+frames serves four searches per key (run in the order of :data:`SEARCHES`, stopping once a
+mark is found), each with its own keyed sync template:
 
 - ``v1``: the constant v1 mark. The frames' residuals are averaged (the mark is the same in
   every frame, the content is not) and the average is whitened once more.
@@ -13,16 +14,20 @@ frames serves three searches per key, each with its own keyed sync template:
   with the sync template; squares are summed over frames (the signs are unknown), which
   fixes the alignment. Each frame's sync correlation there estimates its sign and strength,
   and the frames are combined with those weights (maximal-ratio combining), which undoes the
-  modulation without frame numbers.
+  modulation without frame numbers. The averaged residual's own sync correlation is added
+  (a mark partly frozen by a re-encode), and the unattacked alignment is always tried.
+- ``v2-scan``: the ``v2`` search over a ladder of aspect-keeping scales, for crops whose
+  period the autocorrelation of frames of unknown sign does not show.
 
 Per search:
 
 1. Every sampled luma frame is binned down while chips stay >= ``MIN_BINNED_CHIP`` pixels,
    high-passed and whitened on its own.
 2. Scale sync: the tile repeats, so the residual's autocorrelation (of the average, or summed
-   over frames for ``v2``) has peaks at multiples of the tile period along each axis. The
-   periods are searched on a grid around the period a frame of this size would have (a
-   rescale keeps it, a crop of up to a third enlarges it).
+   over frames for ``v2``) has peaks at multiples of the tile period along each axis (and on
+   the whole tile lattice for a rescale that keeps the aspect ratio). The periods are
+   searched around the period a frame of this size would have (a rescale keeps it, a crop of
+   up to a third enlarges it); ``v2-scan`` tries every scale of that range instead.
 3. The residual is folded modulo the period into one tile (``Q`` sub-bins per chip) and the
    keyed sync template is circularly cross-correlated with it: the peak gives the offset.
    Periods, offsets and frame weights are chosen from the sync chips alone.
