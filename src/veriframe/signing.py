@@ -285,7 +285,8 @@ class _Marker:
         self.frames = 0
 
     def __call__(self, index: int, y: np.ndarray) -> np.ndarray:
-        out = watermark.embed_luma(y, key=self.key, payload=self.payload)
+        # index: the frame's position in the clip, which a v2 mark's sign schedule follows
+        out = watermark.embed_luma(y, key=self.key, payload=self.payload, index=index)
         if index % self.stride == 0:
             self.kept.append(out.copy())
             if len(self.kept) > self.KEEP:  # thin out: every other kept frame, twice the stride

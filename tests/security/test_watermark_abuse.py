@@ -87,6 +87,31 @@ def test_mark_estimated_without_the_original_is_reported_as_mismatch(
         assert report.verdict.value == "unsigned"
 
 
+def test_averaging_one_signed_clip_does_not_remove_the_mark(
+    signed_set: SignedSet, tmp_path: Path
+) -> None:
+    # The averaging attack that removed v1 marks: with only the signed clip, estimate the mark
+    # as the frame mean of the high-pass residual (at the mark's own scale) and subtract k x
+    # it. A v2 mark changes sign over time under the key, so the mean holds (next to) none of
+    # it and the mark stays; the same per cluster of frames whose residuals correlate.
+    from benchmarks.watermark_robustness import estimate
+
+    marked = media.read_frames(signed_set.signed).luma
+    sigma = 0.8 * min(marked.shape[1:]) / 96
+    key = _home_key(signed_set)
+    for kind, k in (("mean", 1.0), ("mean", 4.0), ("cluster", 2.0)):
+        est = estimate(marked, kind, sigma)
+        attacked = tmp_path / f"{kind}_{k:g}.mp4"
+
+        def subtract(index: int, y: np.ndarray, est: np.ndarray = est, k: float = k) -> np.ndarray:
+            e = est[min(index, len(est) - 1)]
+            return np.clip(np.rint(y.astype(np.float32) - k * e), 0, 255).astype(np.uint8)
+
+        media.rewrite_video(signed_set.signed, attacked, transform=subtract, crf=18)
+        check = watermark.detect(media.sample_frames(attacked, count=32), keys=[key])
+        assert check.payload_id == signed_set.payload_id, (kind, k, check)
+
+
 def test_random_keys_find_nothing_on_a_marked_clip(signed_set: SignedSet) -> None:
     sample = media.sample_frames(signed_set.signed, count=16)
     own = watermark.detect(sample, keys=[_home_key(signed_set)])

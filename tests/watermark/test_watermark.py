@@ -1,4 +1,5 @@
-"""The keyed watermark: payload codec, embed/detect, attacks, keys, false hits, import weight."""
+"""The keyed watermark: payload codec, embed/detect (v2, and v1 clips signed before v2),
+attacks, keys, false hits, the averaging that v2 resists, import weight."""
 
 from __future__ import annotations
 
@@ -17,9 +18,13 @@ from veriframe.watermark import (
     detect,
     embed_luma,
     embed_video,
+    marker,
 )
+from veriframe.watermark.detector import DECODES_PER_KEY
+from veriframe.watermark.pattern import BLOCK_RUNS, RUN, frame_sign, pattern_for, tile_for
 from veriframe.watermark.payload import (
     BCH_T,
+    ID_BITS,
     codeword_bits,
     decode_bits,
     encode_bits,
@@ -32,7 +37,8 @@ media = pytest.importorskip("veriframe.media")
 
 KEY = WatermarkKey(bytes(range(32)))
 OTHER_KEY = WatermarkKey(bytes(range(1, 33)))
-PAYLOAD = Payload(content_id=0x00A1B2C3D4E5F6, version=1)
+PAYLOAD = Payload(content_id=0x00A1B2C3D4E5F6)  # version 2, the current pattern
+V1_PAYLOAD = Payload(content_id=0x00A1B2C3D4E5F6, version=1)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +93,22 @@ def test_soft_decoder_goes_past_the_hard_decoding_radius() -> None:
         osd_decode(np.zeros(10))
 
 
+def test_knowing_the_version_byte_decodes_more_and_fixes_it() -> None:
+    # Only the 2^56 codewords with the expected version byte are searched: noisier words
+    # decode, and whatever comes out carries that version.
+    rng = np.random.default_rng(11)
+    free = fixed = 0
+    for _ in range(30):
+        payload = Payload.new()
+        bits = encode_bits(payload)
+        soft = (2.0 * bits - 1.0) + rng.normal(0.0, 1.3, bits.size)
+        free += osd_decode(soft)[0] == payload
+        got, word = osd_decode(soft, version=2)
+        fixed += got == payload
+        assert got.version == 2 and np.array_equal(word, encode_bits(got))
+    assert fixed > free
+
+
 def test_correlation_p_value_bound() -> None:
     # exp(-z^2/2) * 2^64 * hypotheses, capped at 1; monotone in z and in the hypotheses
     assert correlation_p_value(z=0.0, data_bits=64) == 1.0
@@ -105,7 +127,7 @@ def test_correlation_p_value_bound() -> None:
 
 def test_unmarked_clip_searched_with_many_keys_never_fires(wm_clip: Path) -> None:
     sample = media.sample_frames(wm_clip, count=16)
-    keys = [WatermarkKey(bytes([k]) * 32) for k in range(40, 64)]
+    keys = [WatermarkKey(bytes([k]) * 32) for k in range(40, 48)]
     check = detect(sample, keys=keys)
     assert check.state == WatermarkState.ABSENT
     assert check.p_value is not None and check.p_value > 1e-3
@@ -134,11 +156,28 @@ def test_embed_detect_roundtrip(marked: tuple[Path, object]) -> None:
     assert stats.psnr_y_min >= 42.0
     check = detect(media.sample_frames(path, count=32), keys=[OTHER_KEY, KEY])
     assert check.state == WatermarkState.PRESENT
-    assert check.payload_id == PAYLOAD.hex and check.version == 1
+    assert check.payload_id == PAYLOAD.hex and check.version == 2
     assert check.p_value is not None and check.p_value < 1e-12
     assert check.key_id == KEY.key_id
     assert check.bit_accuracy is not None and check.bit_accuracy > 0.9
     assert check.alignment is not None and abs(check.alignment["scale_x"] - 1.0) < 0.02
+    assert check.alignment["modulated"] == 1.0
+
+
+def test_p_value_counts_every_decode_of_every_search_and_key(
+    marked: tuple[Path, object],
+) -> None:
+    luma = media.sample_frames(marked[0], count=32).luma
+    one = detect(luma, keys=[KEY])
+    assert one.alignment is not None and one.p_value is not None
+    z = one.alignment["payload_z"]
+    # 2^56 codewords (the version byte is known) x every decode the searches may run
+    expected = correlation_p_value(z=z, data_bits=ID_BITS, hypotheses=DECODES_PER_KEY)
+    assert one.p_value == pytest.approx(expected, rel=0.05)  # z is rounded in alignment
+    keys = [WatermarkKey(bytes([k]) * 32) for k in range(3)] + [KEY]
+    four = detect(luma, keys=keys)
+    assert four.payload_id == PAYLOAD.hex
+    assert four.p_value == pytest.approx(4 * one.p_value, rel=1e-6)
 
 
 def test_wrong_key_finds_nothing(marked: tuple[Path, object]) -> None:
@@ -183,3 +222,126 @@ def test_import_does_not_pull_torch_or_cv2() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False", "False"]
+
+
+# --- v2: a time-modulated mark ---------------------------------------------------------------
+
+
+def _texture(n: int, h: int = 360, w: int = 640, seed: int = 3) -> np.ndarray:
+    """(n, h, w) uint8: a textured background panning 2 px per frame (content that moves)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    base = ndimage.gaussian_filter(rng.normal(0.0, 1.0, (h, w + 2 * n)), 2.0)
+    base = (base - base.min()) / (np.ptp(base) + 1e-9) * 180 + 38
+    return np.stack([base[:, 2 * i : 2 * i + w] for i in range(n)]).astype(np.uint8)
+
+
+def test_v2_signs_come_in_runs_and_balance_over_every_block() -> None:
+    signs = np.array([frame_sign(KEY, i) for i in range(RUN * BLOCK_RUNS * 40)])
+    assert set(np.unique(signs)) == {-1.0, 1.0}
+    runs = signs.reshape(-1, RUN)
+    assert np.all(runs == runs[:, :1])  # a run shares one sign
+    assert np.all(runs[:, 0].reshape(-1, BLOCK_RUNS).sum(axis=1) == 0)  # each block balances
+    other = np.array([frame_sign(OTHER_KEY, i) for i in range(signs.size)])
+    assert 0.3 < np.mean(other == signs) < 0.7  # the schedule is keyed
+    far = 4096 * RUN * BLOCK_RUNS  # past the precomputed blocks it goes on, still balanced
+    assert sum(frame_sign(KEY, far + i * RUN) for i in range(BLOCK_RUNS)) == 0
+    with pytest.raises(ValueError):
+        frame_sign(KEY, -1)
+
+
+def test_v2_frame_mean_of_one_clip_does_not_reveal_the_pattern() -> None:
+    # The averaging attack on the mark itself: the mean over frames of what was added.
+    frames = _texture(2 * RUN * BLOCK_RUNS)
+    pattern = pattern_for(KEY, PAYLOAD, *frames.shape[1:]).ravel()
+
+    def mean_added(payload: Payload) -> np.ndarray:
+        mark = marker(key=KEY, payload=payload)
+        added = [mark(i, f).astype(np.float64) - f for i, f in enumerate(frames)]
+        return np.mean(added, axis=0)
+
+    def corr(a: np.ndarray, b: np.ndarray) -> float:
+        a = a.ravel() - a.mean()
+        return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+    v1_pattern = pattern_for(KEY, V1_PAYLOAD, *frames.shape[1:]).ravel()
+    assert corr(mean_added(V1_PAYLOAD), v1_pattern) > 0.9  # v1: the mean is the mark
+    v2_mean = mean_added(PAYLOAD)
+    assert abs(corr(v2_mean, pattern)) < 0.1  # v2: nothing of it is left in the mean
+    one = embed_luma(frames[0], key=KEY, payload=PAYLOAD, index=0).astype(np.float64) - frames[0]
+    assert abs(corr(one, pattern)) > 0.8  # while every frame carries it, with its sign
+    assert np.abs(v2_mean).mean() < 0.25 * np.abs(one).mean()
+
+
+def test_v2_is_read_without_frame_numbers() -> None:
+    # An excerpt that starts mid-run, frames shuffled, every third frame kept (a rate change):
+    # the detector never sees a frame number.
+    frames = _texture(72, seed=8)
+    mark = marker(key=KEY, payload=PAYLOAD)
+    marked = np.stack([mark(i + 37, f) for i, f in enumerate(frames)])
+    rng = np.random.default_rng(2)
+    for luma in (marked[rng.permutation(len(marked))][:32], marked[::3], marked[5:9]):
+        check = detect(luma, keys=[KEY])
+        assert check.state == WatermarkState.PRESENT and check.payload_id == PAYLOAD.hex
+    assert len(mark.psnrs) == 72 and min(mark.psnrs) >= 42.0
+    assert np.array_equal(marked[3], embed_luma(frames[3], key=KEY, payload=PAYLOAD, index=40))
+
+
+def test_v2_survives_subtracting_the_frame_mean_estimate(tmp_path: Path) -> None:
+    # The averaging attack, done as a remover would (no key): frame-mean high-pass, k x.
+    from scipy import ndimage
+
+    frames = _texture(48, seed=4)
+    mark = marker(key=KEY, payload=PAYLOAD)
+    marked = np.stack([mark(i, f) for i, f in enumerate(frames)]).astype(np.float32)
+    high = marked - np.stack([ndimage.gaussian_filter(f, 0.8 * 360 / 96) for f in marked])
+    estimate = high.mean(axis=0)
+    for k in (1, 4, 8):
+        attacked = np.clip(np.rint(marked - k * estimate), 0, 255).astype(np.uint8)
+        check = detect(attacked[::2], keys=[KEY])
+        assert check.payload_id == PAYLOAD.hex, k
+
+
+def test_unsupported_version_is_refused() -> None:
+    frame = _texture(1)[0]
+    with pytest.raises(WatermarkError) as err:
+        embed_luma(frame, key=KEY, payload=Payload(content_id=5, version=3))
+    assert err.value.code == "watermark.unsupported-version"
+    with pytest.raises(WatermarkError):
+        marker(key=KEY, payload=Payload(content_id=5, version=0))
+
+
+def test_keyed_layouts_are_pinned() -> None:
+    # Marks already in the world were made with these layouts: a change of numpy's random
+    # streams (or of this code) that moved them would make every earlier clip undetectable.
+    import hashlib
+
+    digests = {
+        1: "ddef222e389d8e9a3cc920bd708d664c",
+        2: "7499f223822bc29793e8b92c96ccf12f",
+    }
+    for version, digest in digests.items():
+        tile = tile_for(KEY, Payload(content_id=0x00A1B2C3D4E5F6, version=version))
+        assert hashlib.sha256((tile > 0).tobytes()).hexdigest()[:32] == digest
+    signs = "".join("+" if frame_sign(KEY, i) > 0 else "-" for i in range(0, 64, RUN))
+    assert signs == "-+-+++--+--++-+-"
+
+
+def test_v1_clip_made_by_the_old_embedder_is_still_detected(
+    wm_clip: Path, tmp_path: Path
+) -> None:
+    # embed_luma with a version-1 payload is the v1 code path, unchanged (a v1 clip).
+    out = tmp_path / "v1.mp4"
+    stats = embed_video(wm_clip, out, key=KEY, payload=V1_PAYLOAD)
+    assert stats.psnr_y_min >= 42.0
+    frame = media.read_frames(out).luma[0]
+    v1_frame = embed_luma(frame, key=KEY, payload=V1_PAYLOAD)
+    assert np.array_equal(v1_frame, embed_luma(frame, key=KEY, payload=V1_PAYLOAD, index=5))
+    for path in (out, tmp_path / "v1_crf28.mp4"):
+        if path != out:
+            media.transcode(out, path, crf=28, preset="veryfast")
+        check = detect(media.sample_frames(path, count=32), keys=[KEY])
+        assert check.state == WatermarkState.PRESENT, check
+        assert check.payload_id == V1_PAYLOAD.hex and check.version == 1
+        assert check.alignment is not None and check.alignment["modulated"] == 0.0

@@ -7,7 +7,7 @@ imports ``imwatermark`` inside the call.
 from __future__ import annotations
 
 from veriframe.watermark.detector import DEFAULT_MAX_FRAMES, DEFAULT_THRESHOLD, detect
-from veriframe.watermark.embed import EmbedStats, embed_luma, embed_video
+from veriframe.watermark.embed import EmbedStats, LumaMarker, embed_luma, embed_video, marker
 from veriframe.watermark.fingerprint import (
     MATCH_THRESHOLD,
     MIN_STRUCTURE,
@@ -27,6 +27,7 @@ __all__ = [
     "MATCH_THRESHOLD",
     "MIN_STRUCTURE",
     "EmbedStats",
+    "LumaMarker",
     "Payload",
     "WatermarkKey",
     "coarse_hashes",
@@ -37,5 +38,6 @@ __all__ = [
     "fingerprint_distance",
     "fingerprints_match",
     "known_marks",
+    "marker",
     "structure",
 ]

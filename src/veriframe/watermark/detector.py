@@ -1,28 +1,53 @@
-"""Detection: average the sampled frames, find the tile period and offset, decode, test.
+"""Detection: whiten the sampled frames, find the tile period and offset, decode, test.
+
+Both pattern versions share the tile geometry (see :mod:`.pattern`), so one pass over the
+frames serves four searches per key (run in the order of :data:`SEARCHES`, stopping once a
+mark is found), each with its own keyed sync template:
+
+- ``v1``: the constant v1 mark. The frames' residuals are averaged (the mark is the same in
+  every frame, the content is not) and the average is whitened once more.
+- ``v2-mean``: a v2 mark whose sign did not change over the sample: a short excerpt, or a
+  re-encode that froze the mark of one keyframe into the frames predicted from it (x264 at
+  CRF 35 does this). Same average as ``v1``, but the sync peak may be negative.
+- ``v2``: the time-modulated v2 mark. Each frame's residual minus the sample's mean residual
+  (what stays put, static content included, cancels) is folded into one tile and correlated
+  with the sync template; squares are summed over frames (the signs are unknown), which
+  fixes the alignment. Each frame's sync correlation there estimates its sign and strength,
+  and the frames are combined with those weights (maximal-ratio combining), which undoes the
+  modulation without frame numbers. The averaged residual's own sync correlation is added
+  (a mark partly frozen by a re-encode), and the unattacked alignment is always tried.
+- ``v2-scan``: the ``v2`` search over a ladder of aspect-keeping scales, for crops whose
+  period the autocorrelation of frames of unknown sign does not show.
+
+Per search:
 
 1. Every sampled luma frame is binned down while chips stay >= ``MIN_BINNED_CHIP`` pixels,
-   high-passed and whitened on its own; the residuals are averaged (soft voting: the mark is
-   the same in every frame, the content is not) and the average is whitened once more.
-2. Scale sync: the tile repeats, so the residual's autocorrelation has peaks at multiples of
-   the tile period along each axis. The periods are searched on a grid around the period a
-   frame of this size would have (a rescale keeps it, a crop of up to a third enlarges it).
+   high-passed and whitened on its own.
+2. Scale sync: the tile repeats, so the residual's autocorrelation (of the average, or summed
+   over frames for ``v2``) has peaks at multiples of the tile period along each axis (and on
+   the whole tile lattice for a rescale that keeps the aspect ratio). The periods are
+   searched around the period a frame of this size would have (a rescale keeps it, a crop of
+   up to a third enlarges it); ``v2-scan`` tries every scale of that range instead.
 3. The residual is folded modulo the period into one tile (``Q`` sub-bins per chip) and the
    keyed sync template is circularly cross-correlated with it: the peak gives the offset.
-   Periods and offsets are chosen from the sync chips alone.
-4. At the ``DECODE_CANDIDATES`` best alignments the payload chips are read, de-spread with
-   their keyed signs and scramble mask, summed into 248 soft bits and soft-decoded (ordered
-   statistics decoding of the BCH code, :func:`.payload.osd_decode`).
+   Periods, offsets and frame weights are chosen from the sync chips alone.
+4. At the ``DECODES_PER_SEARCH`` best alignments the payload chips are read, de-spread with
+   their keyed signs and scramble mask, summed into 248 soft bits and soft-decoded with the
+   version byte known (:func:`.payload.osd_decode`: 2^56 candidate codewords).
 5. The test (:func:`.stats.correlation_p_value`): the chips' normalised correlation ``z`` with
    the decoded codeword. Under "no watermark" the payload chips' keyed signs are fair coins
-   independent of the content and of the sync chips that chose the alignment, so
-   ``P(z >= t) <= exp(-t^2/2)`` per codeword (Hoeffding); the union over the 2^64 codewords, the
-   candidates and the keys gives the p-value. ``present`` only below the threshold.
+   independent of the content and of the sync chips that chose the alignment and the weights,
+   so ``P(z >= t) <= exp(-t^2/2)`` per codeword (Hoeffding); the union over the 2^56
+   codewords, every decode of every search (:data:`DECODES_PER_KEY`, counted whether or not
+   it ran) and the keys gives the p-value. ``present`` only below the threshold.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -31,23 +56,40 @@ from scipy import ndimage
 from veriframe.errors import WatermarkError
 from veriframe.results import WatermarkCheck, WatermarkState
 from veriframe.watermark.keys import WatermarkKey
-from veriframe.watermark.pattern import CHIPS, P, chip_px, layout_for
-from veriframe.watermark.payload import DATA_BITS, codeword_bits, osd_decode
+from veriframe.watermark.pattern import CHIPS, Layout, P, chip_px, layout_for
+from veriframe.watermark.payload import ID_BITS, Payload, codeword_bits, osd_decode
 from veriframe.watermark.stats import correlation_p_value
 
 Q = 4  # sub-bins per chip when folding (offset resolution: a quarter chip)
 PQ = P * Q
 PERIOD_RANGE = (0.85, 1.6)  # searched period relative to the unattacked one
 PERIOD_STEP = 0.25  # pixels
-TOP_PERIODS = 3  # candidates per axis taken from the autocorrelation
-REFINE = 2  # candidate period pairs refined by the sync peak
 REFINE_SPAN = 0.012  # +- share of the period searched around a candidate
+REFINE_MARGIN = 0.5  # sync z a refined period must gain over the candidate's own
 DEFAULT_THRESHOLD = 1e-6
-DECODE_CANDIDATES = 4  # best sync alignments whose payload is decoded and tested
+REFINE = 2  # candidate period pairs refined by the sync peak, per search
+PEAKS = 2  # sync peaks decoded per refined candidate
+DECODES_PER_SEARCH = REFINE * PEAKS  # alignments whose payload is decoded and tested
+SEARCHES = ("v2", "v2-mean", "v1", "v2-scan")
+DECODES_PER_KEY = DECODES_PER_SEARCH * len(SEARCHES)
 DEFAULT_MAX_FRAMES = 32
 MIN_SIDE = 48
+MIN_VARYING_FRAMES = 3  # fewer frames: no temporal mean to subtract, so no ``v2`` search
+VARYING_PERIODS = 2  # aspect-keeping period candidates for the ``v2`` search (per-frame folds)
+VARYING_OFFSETS = 3  # best offsets per period pair whose frame weights are worked out
+SCAN_FRAMES = 24  # frames that score the scan's scales
+SCAN_STEP = 1.025  # ratio between the scales the ``v2-scan`` search tries
+SCAN_COMBINED = 3  # best scales of the scan combined at full resolution
+SCAN_MIN_SYNC = 4.5  # combined sync z below which a scanned scale is not decoded
+SCAN_Q = 2  # sub-bins per chip in that scan (a coarser offset grid: 4x fewer FFT bins)
+MEAN_PERIODS_TOO = 2  # the averaged residual's best aspect-keeping periods, tried as well
+VARYING_COMBINED = 3  # best (period, offset) candidates combined at full resolution
 TRUNCATE = 2.5  # Gaussian kernels cut at 2.5 sigma: the per-frame filters dominate the cost
-MIN_BINNED_CHIP = 3.0  # pixels per chip kept when binning the mean frame down
+MIN_BINNED_CHIP = 2.5  # pixels per chip kept when binning the frames down
+# Stop searching once a mark is this far below the threshold (a later search could only
+# report a second mark in the same frames; the p-value still counts every decode).
+EARLY_EXIT = 1e-6
+_VERSION = {"v1": 1, "v2-mean": 2, "v2": 2, "v2-scan": 2}
 
 
 def _pick_frames(luma: np.ndarray, max_frames: int) -> np.ndarray:
@@ -87,11 +129,10 @@ def _smooth_abs(r: np.ndarray, sigma: float) -> np.ndarray:
 def _residual(y: np.ndarray, chip: float) -> np.ndarray:
     """One frame high-passed and divided by its local activity (a cheap local whitening).
 
-    Soft voting happens on these residuals: every frame is whitened on its own before the
-    frames are averaged, so a busy or badly compressed frame cannot drown the others, and
-    content that stays put is still removed by the high-pass. The embedder scales the mark
-    with local texture, and content noise grows with texture faster than the mark does, so
-    busy areas are weighted down; clipping keeps strong edges from dominating.
+    Every frame is whitened on its own before frames are combined, so a busy or badly
+    compressed frame cannot drown the others. The embedder scales the mark with local
+    texture, and content noise grows with texture faster than the mark does, so busy areas
+    are weighted down; clipping keeps strong edges from dominating.
     """
     low = ndimage.gaussian_filter(y, sigma=max(1.0, 0.8 * chip), mode="nearest", truncate=TRUNCATE)
     r = y - low
@@ -103,35 +144,99 @@ def _residual(y: np.ndarray, chip: float) -> np.ndarray:
     return r
 
 
-def _period_candidates(profile: np.ndarray, t0: float, length: int) -> np.ndarray:
-    """Top periods along one axis from an autocorrelation profile."""
+def _period_scores(profile: np.ndarray, t0: float, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(grid, score): the mean autocorrelation at the multiples of each candidate period."""
     grid = np.arange(PERIOD_RANGE[0] * t0, PERIOD_RANGE[1] * t0, PERIOD_STEP)
     grid = grid[grid < 0.75 * length]
     if grid.size == 0:
-        return np.array([t0])
+        return np.array([t0]), np.zeros(1)
     kmax = max(1, int(0.75 * length / grid[0]))
     ks = np.arange(1, kmax + 1)
     lags = grid[:, None] * ks[None, :]
     valid = lags < 0.75 * length
     weights = np.where(valid, 1.0, 0.0)
     vals = np.interp(np.where(valid, lags, 0.0), np.arange(profile.size), profile)
-    score = (vals * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
-    # local maxima, best first
-    order = np.argsort(score)[::-1]
+    return grid, (vals * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
+
+
+def _lattice_scores(auto: np.ndarray, t0: float) -> tuple[np.ndarray, np.ndarray]:
+    """(grid, score) for a rescale that keeps the aspect ratio: the mean autocorrelation at
+    every point (k T, l T) of the tile lattice inside the frame (not just along the axes)."""
+    h, w = auto.shape
+    grid = np.arange(PERIOD_RANGE[0] * t0, PERIOD_RANGE[1] * t0, PERIOD_STEP)
+    grid = grid[grid < 0.75 * min(h, w)]
+    if grid.size == 0:
+        return np.array([t0]), np.zeros(1)
+    ky = np.arange(-int(0.75 * h / grid[0]), int(0.75 * h / grid[0]) + 1)
+    kx = np.arange(0, int(0.75 * w / grid[0]) + 1)  # the autocorrelation is symmetric
+    k, m = np.meshgrid(ky, kx, indexing="ij")
+    keep = (m > 0) | (k > 0)
+    k, m = k[keep], m[keep]
+    ly = grid[:, None] * k[None, :]
+    lx = grid[:, None] * m[None, :]
+    valid = (np.abs(ly) < 0.75 * h) & (lx < 0.75 * w)
+    y0 = np.floor(ly).astype(np.int64)
+    x0 = np.floor(lx).astype(np.int64)
+    fy, fx = ly - y0, lx - x0
+    vals = (
+        auto[y0 % h, x0 % w] * (1 - fy) * (1 - fx)
+        + auto[(y0 + 1) % h, x0 % w] * fy * (1 - fx)
+        + auto[y0 % h, (x0 + 1) % w] * (1 - fy) * fx
+        + auto[(y0 + 1) % h, (x0 + 1) % w] * fy * fx
+    )
+    score = (vals * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    return grid, score
+
+
+def _top_periods(grid: np.ndarray, score: np.ndarray, t0: float, top: int) -> list[float]:
+    """The ``top`` best periods of a scored grid, at least 2 % of ``t0`` apart."""
     picked: list[float] = []
-    for i in order:
+    for i in np.argsort(score)[::-1]:
         t = float(grid[i])
         if all(abs(t - p) > 0.02 * t0 for p in picked):
             picked.append(t)
-        if len(picked) >= TOP_PERIODS:
+        if len(picked) >= top:
             break
-    return np.array(picked)
+    return picked
+
+
+def _period_pairs(
+    power: np.ndarray, shape: tuple[int, int], t0: float, *, uniform: int, per_axis: int
+) -> list[tuple[float, float]]:
+    """Candidate (vertical, horizontal) periods from a power spectrum (rfft2 layout).
+
+    The unattacked period first; then the ``uniform`` best periods for a rescale that keeps
+    the aspect ratio (both axes' autocorrelations scored together: most crops and rescales
+    keep it, and two axes tell the period more surely than one); then every pair of the
+    ``per_axis`` best periods of each axis on its own.
+    """
+    auto = np.fft.irfft2(power, s=shape)
+    auto /= float(auto[0, 0]) or 1.0
+    prof_x = auto[0, :] + auto[1, :] + auto[-1, :]
+    prof_y = auto[:, 0] + auto[:, 1] + auto[:, -1]
+    gy, sy = _period_scores(prof_y, t0, shape[0])
+    gx, sx = _period_scores(prof_x, t0, shape[1])
+    pairs = [(t0, t0)]
+    if uniform:
+        grid, score = _lattice_scores(auto, t0)
+        pairs += [(t, t) for t in _top_periods(grid, score, t0, uniform)]
+    tys = _top_periods(gy, sy, t0, per_axis)
+    txs = _top_periods(gx, sx, t0, per_axis)
+    for ty in tys:
+        for tx in txs:
+            if all(abs(ty - a) > 0.01 * t0 or abs(tx - b) > 0.01 * t0 for a, b in pairs):
+                pairs.append((ty, tx))
+    return pairs
+
+
+def _phase_bins(length: int, period: float, nbins: int = PQ) -> np.ndarray:
+    return np.floor(np.mod(np.arange(length), period) / period * nbins).astype(np.int64) % nbins
 
 
 def _fold_rows(r: np.ndarray, ty: float) -> np.ndarray:
     """(PQ, W): rows of ``r`` averaged by their phase within the vertical period."""
     h, w = r.shape
-    by = np.floor(np.mod(np.arange(h), ty) / ty * PQ).astype(np.int64) % PQ
+    by = _phase_bins(h, ty)
     idx = (by[:, None] * w + np.arange(w)[None, :]).ravel()
     sums = np.bincount(idx, weights=r.ravel(), minlength=PQ * w).reshape(PQ, w)
     counts = np.bincount(by, minlength=PQ)
@@ -141,45 +246,90 @@ def _fold_rows(r: np.ndarray, ty: float) -> np.ndarray:
 def _fold_cols(rows: np.ndarray, tx: float) -> np.ndarray:
     """(PQ, PQ): the row-folded residual averaged by horizontal phase: one tile."""
     w = rows.shape[1]
-    bx = np.floor(np.mod(np.arange(w), tx) / tx * PQ).astype(np.int64) % PQ
+    bx = _phase_bins(w, tx)
     idx = (np.arange(PQ)[:, None] * PQ + bx[None, :]).ravel()
     sums = np.bincount(idx, weights=rows.ravel(), minlength=PQ * PQ)
     counts = np.bincount(bx, minlength=PQ)
     return (sums.reshape(PQ, PQ) / np.maximum(counts, 1)[None, :]).astype(np.float32)
 
 
+def _fold_axis(stack: np.ndarray, bins: np.ndarray, axis: int, nbins: int) -> np.ndarray:
+    """Average ``stack`` along ``axis`` by phase bin (every frame at once)."""
+    order = np.argsort(bins, kind="stable")
+    counts = np.bincount(bins, minlength=nbins)
+    present = counts > 0
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[present]
+    sums = np.add.reduceat(np.take(stack, order, axis=axis), starts, axis=axis)
+    shape = list(stack.shape)
+    shape[axis] = nbins
+    out = np.zeros(shape, dtype=np.float32)
+    index: list[Any] = [slice(None)] * stack.ndim
+    index[axis] = present
+    out[tuple(index)] = sums
+    scale_shape = [1] * stack.ndim
+    scale_shape[axis] = nbins
+    out /= np.maximum(counts, 1).reshape(scale_shape)
+    return out
+
+
+def _fold_frames(stack: np.ndarray, ty: float, tx: float, nbins: int = PQ) -> np.ndarray:
+    """(N, nbins, nbins): every frame of ``stack`` folded into one tile on its own."""
+    rows = _fold_axis(stack, _phase_bins(stack.shape[1], ty, nbins), axis=1, nbins=nbins)
+    return _fold_axis(rows, _phase_bins(stack.shape[2], tx, nbins), axis=2, nbins=nbins)
+
+
 def _refine(
-    ty: float, tx: float, t0: float, z_of: Any
+    ty: float, tx: float, t0: float, z_of: Callable[[float, float], float]
 ) -> tuple[float, float]:
-    """Local search on the period grid (y, then x) for the strongest sync peak."""
+    """Local search (y, then x) for the strongest sync peak: a coarse grid, then its steps.
+
+    The coarse grid has twice the period step; the best point and its two neighbours at the
+    fine step are then compared, so the result lies on the ``PERIOD_STEP`` grid. A move must
+    beat the starting period by ``REFINE_MARGIN``: the maximum of a noisy peak over the grid
+    would otherwise pull a weak but correctly aligned mark off its period.
+    """
     span = max(1.5, REFINE_SPAN * t0)
-    steps = np.arange(-span, span + 1e-9, PERIOD_STEP)
-    ty = max((z_of(ty + d, tx), ty + d) for d in steps)[1]
-    tx = max((z_of(ty, tx + d), tx + d) for d in steps)[1]
+    coarse = np.arange(-span, span + 1e-9, 2 * PERIOD_STEP)
+    fine = (-PERIOD_STEP, 0.0, PERIOD_STEP)
+
+    def best(values: Callable[[float], float], start: float) -> float:
+        z0 = values(start)
+        z, at = max((values(start + d), start + d) for d in coarse)
+        z, at = max((values(at + d), at + d) for d in fine)
+        return at if z > z0 + REFINE_MARGIN else start
+
+    ty = best(lambda t: z_of(t, tx), ty)
+    tx = best(lambda t: z_of(ty, t), tx)
     return ty, tx
 
 
-def _sync_spectrum(key: WatermarkKey) -> np.ndarray:
-    tile = layout_for(key).sync_tile()
-    up = np.kron(tile, np.ones((Q, Q), dtype=np.float32))
+@lru_cache(maxsize=32)
+def _sync_spectrum(key: WatermarkKey, version: int, q: int = Q) -> np.ndarray:
+    tile = layout_for(key, version).sync_tile()
+    up = np.kron(tile, np.ones((q, q), dtype=np.float32))
     return np.conj(np.fft.rfft2(up))
 
 
-def _sync_peaks(folded: np.ndarray, spec: np.ndarray, top: int) -> list[tuple[float, int, int]]:
+def _sync_peaks(
+    folded: np.ndarray, spec: np.ndarray, top: int, *, signed: bool = True
+) -> list[tuple[float, int, int]]:
+    """The ``top`` offsets by sync correlation z; by ``|z|`` (sign kept) unless ``signed``."""
     corr = np.fft.irfft2(np.fft.rfft2(folded) * spec, s=folded.shape)
+    mu = float(corr.mean())
     sd = float(corr.std()) or 1.0
-    z = (corr - float(np.median(corr))) / sd
-    flat = np.argsort(z.ravel())[::-1][:top]
+    z = (corr - mu) / sd
+    rank = z.ravel() if signed else np.abs(z.ravel())
+    flat = np.argpartition(rank, -top)[-top:]
+    flat = flat[np.argsort(rank[flat])[::-1]]
     return [(float(z.ravel()[i]), int(i // PQ), int(i % PQ)) for i in flat]
 
 
-def _payload_chips(folded: np.ndarray, dy: int, dx: int, key: WatermarkKey) -> np.ndarray:
+def _payload_chips(folded: np.ndarray, dy: int, dx: int, lay: Layout) -> np.ndarray:
     """Chip values at an offset, de-spread: positive where the chip says codeword bit 1.
 
     The keyed sign and the keyed scramble mask are both taken out, so a chip of codeword bit
     ``j`` reads ``+`` for 1 and ``-`` for 0 (plus noise). Only payload chips are returned.
     """
-    lay = layout_for(key)
     aligned = np.roll(folded, shift=(-dy, -dx), axis=(0, 1))
     chips = aligned.reshape(P, Q, P, Q).mean(axis=(1, 3)).ravel() * lay.sign
     payload = lay.bit_of_chip >= 0
@@ -188,19 +338,288 @@ def _payload_chips(folded: np.ndarray, dy: int, dx: int, key: WatermarkKey) -> n
     return np.asarray(chips[payload] * unmask, dtype=np.float64)
 
 
-def _decode(chips: np.ndarray, key: WatermarkKey) -> tuple[Any, int, float]:
+def _decode(chips: np.ndarray, lay: Layout, version: int) -> tuple[Payload, int, float]:
     """Soft-decode de-spread chips: (payload, raw bit errors, z of the decoded codeword).
 
     ``z`` is the chips' correlation with the decoded codeword's chips, divided by their norm.
     """
-    bit = layout_for(key).bit_of_chip
-    bit = bit[bit >= 0]
+    bit = lay.bit_of_chip[lay.bit_of_chip >= 0]
     soft = np.bincount(bit, weights=chips, minlength=codeword_bits())
-    payload, codeword = osd_decode(soft)
+    payload, codeword = osd_decode(soft, version=version)
     norm = float(np.sqrt(np.sum(chips * chips)))
     z = float(np.dot(chips, 2.0 * codeword[bit] - 1.0)) / norm if norm > 0 else 0.0
     errors = int(np.count_nonzero((soft > 0).astype(np.uint8) != codeword))
     return payload, errors, z
+
+
+@dataclass
+class _Frames:
+    """The whitened residuals of one sample, shared by every key and search."""
+
+    res: np.ndarray  # (N, h, w) float32, each frame whitened on its own
+    mean: np.ndarray  # (h, w) whitened average of the frames
+    chip: float  # chip side in binned pixels
+    f: int  # binning factor
+    mean_rows: dict[float, np.ndarray] = field(default_factory=dict)
+    mean_pairs: list[tuple[float, float]] | None = None
+    _centred: np.ndarray | None = None
+    _small: np.ndarray | None = None
+
+    @property
+    def t0(self) -> float:
+        return P * self.chip
+
+    @property
+    def centred(self) -> np.ndarray:
+        """(N, h, w): every frame's residual minus the sample's mean residual."""
+        if self._centred is None:
+            self._centred = self.res - self.res.mean(axis=0, keepdims=True)
+        return self._centred
+
+    @property
+    def small(self) -> np.ndarray:
+        """:attr:`centred`, 2x2-binned: alignment searches only have to land close."""
+        if self._small is None:
+            self._small = np.stack([_bin(frame, 2) for frame in self.centred])
+        return self._small
+
+
+@dataclass
+class _Candidate:
+    search: str
+    image: np.ndarray  # the combined, whitened residual that is folded and decoded
+    ty: float
+    tx: float
+    score: float
+
+
+def _prepare(picked: np.ndarray, chip: float) -> _Frames:
+    # Work at a reduced resolution where chips are large: the chip is still sampled by
+    # ``MIN_BINNED_CHIP`` pixels or more, and the filtering and folding cost falls by f^2.
+    f = max(1, int(chip // MIN_BINNED_CHIP))
+    chip /= f
+    res = np.stack([_residual(_bin(frame, f), chip) for frame in picked])
+    # whiten the average once more: what the frames share (static content) is left in it
+    mean = _residual(res.mean(axis=0), chip)
+    mean -= mean.mean()
+    return _Frames(res=res, mean=mean, chip=chip, f=f)
+
+
+def _mean_pairs(fr: _Frames) -> list[tuple[float, float]]:
+    """Period pairs from the averaged residual's autocorrelation (cached)."""
+    if fr.mean_pairs is None:
+        spec_r = np.fft.rfft2(fr.mean)
+        power = spec_r.real**2 + spec_r.imag**2
+        fr.mean_pairs = _period_pairs(power, fr.mean.shape, fr.t0, uniform=3, per_axis=3)
+    return fr.mean_pairs
+
+
+def _mean_candidates(fr: _Frames, key: WatermarkKey, search: str) -> list[_Candidate]:
+    """``v1`` or ``v2-mean``: the best period pairs for the averaged residual."""
+    signed = search == "v1"
+    spec = _sync_spectrum(key, _VERSION[search])
+
+    def z_of(ty: float, tx: float) -> float:
+        if ty not in fr.mean_rows:
+            fr.mean_rows[ty] = _fold_rows(fr.mean, ty)
+        z = _sync_peaks(_fold_cols(fr.mean_rows[ty], tx), spec, top=1, signed=signed)[0][0]
+        return z if signed else abs(z)
+
+    scored = sorted(((z_of(ty, tx), ty, tx) for ty, tx in _mean_pairs(fr)), reverse=True)
+    return [_Candidate(search, fr.mean, ty, tx, z) for z, ty, tx in scored[:REFINE]]
+
+
+def _frame_sync(
+    tiles: np.ndarray, spec: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: the sync correlation over all offsets in units of its noise, and that noise."""
+    n = tiles.shape[0]
+    corr = np.fft.irfft2(np.fft.rfft2(tiles, axes=(1, 2)) * spec, s=shape, axes=(1, 2))
+    corr -= corr.mean(axis=(1, 2), keepdims=True)
+    noise = corr.reshape(n, -1).std(axis=1) + 1e-12
+    return corr / noise[:, None, None], noise
+
+
+def _combine(
+    fr: _Frames, weights: np.ndarray, ty: float, tx: float, oy: int, ox: int, spec: np.ndarray
+) -> np.ndarray:
+    """The centred frames weighted by their signs, plus the average, as one whitened image.
+
+    What stayed constant over the sample (a mark a re-encode froze from one keyframe) adds to
+    what changed sign: both branches are scaled to unit sync noise and weighted by their own
+    sync correlation at this alignment (maximal-ratio combining again).
+    """
+    varying = _residual(np.tensordot(weights.astype(np.float32), fr.centred, axes=(0, 0)), fr.chip)
+    image = np.zeros_like(varying)
+    for branch in (varying, fr.mean):
+        z, sd = _sync_at(_fold_cols(_fold_rows(branch, ty), tx), spec, oy, ox)
+        image += (z / sd) * branch
+    image -= image.mean()
+    return image
+
+
+def _varying_candidates(fr: _Frames, key: WatermarkKey) -> list[_Candidate]:
+    """``v2``: alignments from per-frame sync energy, then the frames combined by their signs.
+
+    The alignment is searched on a 2x2-binned copy of the centred frames (it only has to be
+    close: the combined image is searched again at full resolution before decoding). Each
+    offset's score adds the frames' squared sync correlations and the averaged residual's.
+    Each frame's weight is its own sync correlation there over its noise power (maximal-ratio
+    combining: the weight carries the frame's sign).
+    """
+    n = fr.res.shape[0]
+    if n < MIN_VARYING_FRAMES:
+        return []
+    small = fr.small
+    spec = np.fft.rfft2(small, axes=(1, 2))
+    power = (spec.real**2 + spec.imag**2).sum(axis=0)
+    half = _period_pairs(power, small.shape[1:], fr.t0 / 2, uniform=VARYING_PERIODS, per_axis=1)
+    # the averaged residual's own best guesses too (what a re-encode froze is periodic there)
+    for ty, tx in _mean_pairs(fr)[1 : 1 + MEAN_PERIODS_TOO]:
+        if all(abs(ty / 2 - a) > 0.005 * fr.t0 or abs(tx / 2 - b) > 0.005 * fr.t0 for a, b in half):
+            half.append((ty / 2, tx / 2))
+    sync = _sync_spectrum(key, 2)
+    found: list[tuple[float, float, float, int, int, np.ndarray]] = []
+    t0 = fr.t0
+    default: tuple[float, float, float, int, int, np.ndarray] | None = None
+    for hy, hx in half:
+        ty, tx = 2 * hy, 2 * hx
+        zt, noise = _frame_sync(_fold_frames(small, hy, hx), sync, (PQ, PQ))
+        energy = np.einsum("nij,nij->ij", zt, zt)
+        mean_corr = np.fft.irfft2(np.fft.rfft2(_fold_cols(_fold_rows(fr.mean, ty), tx)) * sync)
+        mean_corr -= mean_corr.mean()
+        energy += (mean_corr / (float(mean_corr.std()) or 1.0)) ** 2
+        if (ty, tx) == (t0, t0):
+            # A rescale or re-encode keeps the unattacked alignment (the layout is relative
+            # to the frame): it is always combined and decoded, whatever scores best.
+            default = (math.inf, ty, tx, 0, 0, zt[:, 0, 0] / noise)
+        for i in np.argsort(energy.ravel())[::-1][:VARYING_OFFSETS]:
+            oy, ox = divmod(int(i), PQ)
+            found.append((float(energy[oy, ox]), ty, tx, oy, ox, zt[:, oy, ox] / noise))
+    found.sort(key=lambda c: -c[0])
+    out: list[_Candidate] = []
+    for energy_at, ty, tx, oy, ox, weights in ([default] if default else []) + found[
+        :VARYING_COMBINED
+    ]:
+        image = _combine(fr, weights, ty, tx, oy, ox, sync)
+        score = max(z for z, _, _ in _sync_peaks(_fold_cols(_fold_rows(image, ty), tx), sync, 1))
+        out.append(_Candidate("v2", image, ty, tx, energy_at if math.isinf(energy_at) else score))
+    out.sort(key=lambda c: -c.score)
+    return out[:REFINE]
+
+
+def _scan_candidates(fr: _Frames, key: WatermarkKey) -> list[_Candidate]:
+    """``v2-scan``: the ``v2`` search over a ladder of aspect-keeping scales.
+
+    Without the frames' signs the tile period hides in their autocorrelation far more than a
+    constant mark's does, so a crop that enlarges the period can escape the ``v2`` search's
+    few candidates. This search scores every scale from the period range in steps of
+    :data:`SCAN_STEP` (within a step's half, the per-frame sync energy still stands out) on
+    the 2x2-binned frames with half the offset resolution, and combines the best scales.
+    """
+    n = fr.res.shape[0]
+    if n < MIN_VARYING_FRAMES:
+        return []
+    bins = P * SCAN_Q
+    sync_scan = _sync_spectrum(key, 2, SCAN_Q)
+    sync = _sync_spectrum(key, 2)
+    count = int(math.log(PERIOD_RANGE[1] / PERIOD_RANGE[0]) / math.log(SCAN_STEP)) + 1
+    # a subset of the frames scores the scales (the cost is per frame and per scale); the
+    # weights of the chosen ones come from every frame
+    subset = np.linspace(0, n - 1, min(n, SCAN_FRAMES)).round().astype(np.int64)
+    scored: list[tuple[float, float, int]] = []
+    for scale in PERIOD_RANGE[0] * SCAN_STEP ** np.arange(count):
+        half = float(scale) * fr.t0 / 2
+        tiles = _fold_frames(fr.small[subset], half, half, bins)
+        zt, _ = _frame_sync(tiles, sync_scan, (bins, bins))
+        energy = np.einsum("nij,nij->ij", zt, zt)
+        i = int(np.argmax(energy))
+        z = (float(energy.flat[i]) - float(energy.mean())) / (float(energy.std()) or 1.0)
+        scored.append((z, float(scale), i))
+    scored.sort(key=lambda c: -c[0])
+    out: list[_Candidate] = []
+    for _, scale, i in scored:
+        if any(abs(math.log(scale * fr.t0 / c.ty)) < 1.5 * math.log(SCAN_STEP) for c in out):
+            continue
+        oy, ox = divmod(i, bins)
+        t = scale * fr.t0
+        zt, noise = _frame_sync(_fold_frames(fr.small, t / 2, t / 2, bins), sync_scan, (bins, bins))
+        weights = zt[:, oy, ox] / noise
+        image = _combine(fr, weights, t, t, oy * Q // SCAN_Q, ox * Q // SCAN_Q, sync)
+        # the combined image's own sync peak ranks the scales more surely than the energy
+        score = max(z for z, _, _ in _sync_peaks(_fold_cols(_fold_rows(image, t), t), sync, 1))
+        out.append(_Candidate("v2-scan", image, t, t, score))
+        if len(out) == SCAN_COMBINED:
+            break
+    out.sort(key=lambda c: -c.score)
+    # Below this sync peak a payload could not pass the test anyway (its z runs about 1.6x
+    # the sync z): skip the refinement and the decodes (the p-value still counts them).
+    return [c for c in out[:REFINE] if c.score >= SCAN_MIN_SYNC]
+
+
+def _sync_at(folded: np.ndarray, spec: np.ndarray, dy: int, dx: int) -> tuple[float, float]:
+    """(z at offset (dy, dx), noise std) of a folded tile's sync correlation."""
+    corr = np.fft.irfft2(np.fft.rfft2(folded) * spec, s=folded.shape)
+    mu = float(corr.mean())
+    sd = float(corr.std()) or 1.0
+    return (float(corr[dy, dx]) - mu) / sd, sd
+
+
+def _decode_search(
+    search: str, cand_list: list[_Candidate], fr: _Frames, key: WatermarkKey
+) -> list[dict[str, Any]]:
+    """Refine a search's best period pairs, then decode its best alignments."""
+    results: list[dict[str, Any]] = []
+    if cand_list:
+        version = _VERSION[search]
+        signed = search == "v1"
+        spec = _sync_spectrum(key, version)
+        lay = layout_for(key, version)
+        ranked: list[tuple[float, float, float, int, int, int]] = []
+        images: list[np.ndarray] = []
+        for cand in cand_list:
+            image = cand.image
+            images.append(image)
+            row_cache: dict[float, np.ndarray] = {}
+
+            def z_of(
+                ty: float, tx: float, image: np.ndarray = image, cache: dict[float, Any] = row_cache
+            ) -> float:
+                if ty not in cache:
+                    cache[ty] = _fold_rows(image, ty)
+                z = _sync_peaks(_fold_cols(cache[ty], tx), spec, top=1, signed=signed)[0][0]
+                return z if signed else abs(z)
+
+            ty, tx = _refine(cand.ty, cand.tx, fr.t0, z_of)
+            folded = _fold_cols(_fold_rows(image, ty), tx)
+            for z, dy, dx in _sync_peaks(folded, spec, top=PEAKS, signed=signed):
+                ranked.append((z, ty, tx, dy, dx, len(images) - 1))
+        for z_sync, ty, tx, dy, dx, which in ranked[:DECODES_PER_SEARCH]:
+            folded = _fold_cols(_fold_rows(images[which], ty), tx)
+            # a v2 mark of negative sign: the sync chips say so, the payload is read inverted
+            chips = _payload_chips(folded, dy, dx, lay) * (1.0 if z_sync >= 0 else -1.0)
+            if not np.any(chips):
+                continue
+            payload, errors, z = _decode(chips, lay, version)
+            results.append(
+                {
+                    "search": search,
+                    "payload": payload,
+                    "errors": errors,
+                    "z": z,
+                    "alignment": {
+                        "period_y": round(ty * fr.f, 3),
+                        "period_x": round(tx * fr.f, 3),
+                        "scale_y": round(ty / fr.t0, 4),
+                        "scale_x": round(tx / fr.t0, 4),
+                        "offset_y": round(dy * ty * fr.f / PQ, 2),
+                        "offset_x": round(dx * tx * fr.f / PQ, 2),
+                        "sync_z": round(abs(z_sync), 2),
+                        "payload_z": round(z, 2),
+                    },
+                }
+            )
+    return results
 
 
 def _absent(
@@ -223,12 +642,13 @@ def detect(
     threshold: float = DEFAULT_THRESHOLD,
     max_frames: int = DEFAULT_MAX_FRAMES,
 ) -> WatermarkCheck:
-    """Search a frame sample for veriframe's watermark under each of ``keys``.
+    """Search a frame sample for veriframe's watermark (v1 or v2) under each of ``keys``.
 
     ``sample`` is a :class:`veriframe.media.FrameSample` (only ``sample.luma``, (N, H, W) uint8,
-    is used) or such an array itself. Returns ``present`` with the payload only when the
-    Bonferroni-corrected p-value is below ``threshold``; otherwise ``absent`` with the smallest
-    p-value seen (1.0 when nothing decoded).
+    is used) or such an array itself; frame numbers are never needed. Returns ``present`` with
+    the payload only when the Bonferroni-corrected p-value is below ``threshold``; otherwise
+    ``absent`` with the smallest p-value seen (1.0 when nothing decoded).
+    ``alignment["modulated"]`` is 1.0 when the frames were combined by their v2 signs.
     """
     if not keys:
         raise WatermarkError(
@@ -249,82 +669,33 @@ def detect(
     if min(h, w) < MIN_SIDE:
         return _absent(threshold=threshold, frames=frames, key_id=key_ids)
 
-    chip = chip_px(h, w)
     picked = _pick_frames(luma, max_frames)
     if int(picked.max()) - int(picked.min()) < 1:  # flat: nothing to read, and no coin to toss
         return _absent(threshold=threshold, frames=frames, key_id=key_ids)
 
-    # Work at a reduced resolution where chips are large: the chip is still sampled by
-    # ``MIN_BINNED_CHIP`` pixels or more, and the filtering and folding cost falls by f^2.
-    f = max(1, int(chip // MIN_BINNED_CHIP))
-    chip /= f
-    r = np.zeros(((h // f), (w // f)), dtype=np.float32)
-    for frame in picked:
-        r += _residual(_bin(frame, f), chip)
-    # whiten the average once more: what the frames share (static content) is left in it
-    r = _residual(r, chip)
-    r -= r.mean()
-    h, w = r.shape
-    t0 = P * chip
-    spec_r = np.fft.rfft2(r)
-    auto = np.fft.irfft2(spec_r * np.conj(spec_r), s=r.shape)
-    auto /= float(auto[0, 0]) or 1.0
-    prof_x = auto[0, :] + auto[1, :] + auto[-1, :]
-    prof_y = auto[:, 0] + auto[:, 1] + auto[:, -1]
-    tys = _period_candidates(prof_y, t0, h)
-    txs = _period_candidates(prof_x, t0, w)
-    pairs = [(t0, t0)] + [(float(a), float(b)) for a in tys for b in txs]
-    # Alignments are chosen from the sync chips alone, whose keyed signs are independent of the
-    # payload chips' signs: the payload test pays only for the candidates it decodes.
-    hypotheses = float(DECODE_CANDIDATES * len(keys))
-
+    fr = _prepare(picked, chip_px(h, w))
+    # Alignments and frame weights are chosen from the sync chips alone, whose keyed signs are
+    # independent of the payload chips' signs: the payload test pays only for its decodes.
+    hypotheses = float(DECODES_PER_KEY * len(keys))
     best: dict[str, Any] | None = None
     best_p = 1.0
-    row_cache: dict[float, np.ndarray] = {}
-
-    def rows_for(ty: float) -> np.ndarray:
-        if ty not in row_cache:
-            row_cache[ty] = _fold_rows(r, ty)
-        return row_cache[ty]
-
     for key in keys:
-        spec = _sync_spectrum(key)
-
-        def z_of(ty: float, tx: float, spec: np.ndarray = spec) -> float:
-            return _sync_peaks(_fold_cols(rows_for(ty), tx), spec, top=1)[0][0]
-
-        scored = sorted(((z_of(ty, tx), ty, tx) for ty, tx in pairs), reverse=True)
-        ranked: list[tuple[float, float, float, int, int]] = []
-        for _, ty, tx in scored[:REFINE]:
-            ty, tx = _refine(ty, tx, t0, z_of)
-            folded = _fold_cols(rows_for(ty), tx)
-            for z, dy, dx in _sync_peaks(folded, spec, top=2):
-                ranked.append((z, ty, tx, dy, dx))
-        folds = {(ty, tx): _fold_cols(rows_for(ty), tx) for _, ty, tx, _, _ in ranked}
-        ranked.sort(reverse=True)
-        for z_sync, ty, tx, dy, dx in ranked[:DECODE_CANDIDATES]:
-            chips = _payload_chips(folds[(ty, tx)], dy, dx, key)
-            if not np.any(chips):
-                continue
-            payload, errors, z = _decode(chips, key)
-            p = correlation_p_value(z=z, data_bits=DATA_BITS, hypotheses=hypotheses)
-            if best is None or p < best_p:
-                best_p = p
-                best = {
-                    "payload": payload,
-                    "errors": errors,
-                    "key": key,
-                    "alignment": {
-                        "period_y": round(ty * f, 3),
-                        "period_x": round(tx * f, 3),
-                        "scale_y": round(ty / t0, 4),
-                        "scale_x": round(tx / t0, 4),
-                        "offset_y": round(dy * ty * f / PQ, 2),
-                        "offset_x": round(dx * tx * f / PQ, 2),
-                        "sync_z": round(z_sync, 2),
-                        "payload_z": round(z, 2),
-                    },
-                }
+        for search in SEARCHES:
+            if search == "v2":
+                cands = _varying_candidates(fr, key)
+            elif search == "v2-scan":
+                cands = _scan_candidates(fr, key)
+            else:
+                cands = _mean_candidates(fr, key, search)
+            for res in _decode_search(search, cands, fr, key):
+                p = correlation_p_value(z=res["z"], data_bits=ID_BITS, hypotheses=hypotheses)
+                if best is None or p < best_p:
+                    best_p = p
+                    best = {**res, "key": key}
+            if best_p < threshold * EARLY_EXIT:
+                break
+        if best_p < threshold * EARLY_EXIT:
+            break
     if best is None or best_p >= threshold:
         return _absent(
             threshold=threshold,
@@ -334,6 +705,7 @@ def detect(
             bit_accuracy=None if best is None else 1.0 - best["errors"] / codeword_bits(),
         )
     payload = best["payload"]
+    alignment = {**best["alignment"], "modulated": float(best["search"] in ("v2", "v2-scan"))}
     return WatermarkCheck(
         state=WatermarkState.PRESENT,
         payload_id=payload.hex,
@@ -342,20 +714,20 @@ def detect(
         threshold=threshold,
         bit_accuracy=1.0 - best["errors"] / codeword_bits(),
         frames_used=frames,
-        alignment=best["alignment"],
+        alignment=alignment,
         key_id=best["key"].key_id,
     )
 
 
 def search_size(height: int, width: int) -> float:
-    """Alignments (period pairs x offsets) scanned by the sync search for one key.
+    """Alignments (period pairs x offsets) scanned by one sync search for one key.
 
     Documentation only: the payload test does not pay for them (the sync chips choose the
-    alignment, see the module docstring), it pays for ``DECODE_CANDIDATES`` decodes per key.
+    alignment, see the module docstring), it pays for :data:`DECODES_PER_KEY` decodes per key.
     """
     t0 = P * chip_px(height, width)
     n = math.ceil((PERIOD_RANGE[1] - PERIOD_RANGE[0]) * t0 / PERIOD_STEP)
     return float(n * n + 1) * PQ * PQ
 
 
-__all__ = ["CHIPS", "detect", "search_size"]
+__all__ = ["CHIPS", "DECODES_PER_KEY", "detect", "search_size"]

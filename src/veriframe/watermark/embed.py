@@ -1,7 +1,9 @@
 """Embedding: add the keyed pattern to the luma plane, scaled by local texture.
 
 The pattern for a clip is computed once; per frame the work is a texture mask (box filters on a
-half-resolution copy) and one multiply-add, so embedding keeps up with the encoder.
+half-resolution copy) and one multiply-add, so embedding keeps up with the encoder. A v2 mark
+also depends on the frame's position (its keyed sign, :func:`.pattern.frame_sign`):
+:func:`marker` returns the per-frame ``transform(index, y) -> y`` a streaming encoder calls.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from scipy import ndimage
 
 from veriframe.errors import WatermarkError
 from veriframe.watermark.keys import WatermarkKey
-from veriframe.watermark.pattern import pattern_for
+from veriframe.watermark.pattern import check_version, frame_sign, pattern_for
 from veriframe.watermark.payload import Payload
 
 DEFAULT_STRENGTH = 1.0
@@ -101,18 +103,59 @@ def embed_luma(
     key: WatermarkKey,
     payload: Payload,
     strength: float = DEFAULT_STRENGTH,
+    index: int = 0,
 ) -> np.ndarray:
-    """Return a watermarked copy of one luma plane ``y`` ((H, W) uint8)."""
+    """Return a watermarked copy of one luma plane ``y`` ((H, W) uint8).
+
+    ``payload.version`` selects the pattern: 2 (the default) is the time-modulated v2 mark, for
+    which ``index`` is the frame's position in the clip (0-based, presentation order); 1 is the
+    constant v1 mark, made exactly as before v2 existed (``index`` is then ignored).
+    """
     _check_frame(y)
+    version = check_version(payload.version)
     pattern = pattern_for(key, payload, y.shape[0], y.shape[1])
     amp = texture_mask(y)
     amp *= pattern
+    if version >= 2:
+        strength = strength * frame_sign(key, index)
     if strength != 1.0:
         amp *= strength
     amp += y
     np.rint(amp, out=amp)
     np.clip(amp, 0, 255, out=amp)
     return amp.astype(np.uint8)
+
+
+class LumaMarker:
+    """A per-frame ``transform(index, y) -> y`` that marks luma planes as they stream past.
+
+    Fits :func:`veriframe.media.rewrite_video` and any encoder loop that knows each frame's
+    position: ``marker(key=..., payload=...)(i, y)`` is ``embed_luma(y, ..., index=i)``. It
+    also keeps the luma PSNR of every frame it marked (:attr:`psnrs`).
+    """
+
+    def __init__(self, *, key: WatermarkKey, payload: Payload, strength: float) -> None:
+        check_version(payload.version)
+        self.key = key
+        self.payload = payload
+        self.strength = strength
+        self.psnrs: list[float] = []
+        self.shape: tuple[int, int] = (0, 0)
+
+    def __call__(self, index: int, y: np.ndarray) -> np.ndarray:
+        out = embed_luma(
+            y, key=self.key, payload=self.payload, strength=self.strength, index=index
+        )
+        self.psnrs.append(psnr(y, out))
+        self.shape = (int(y.shape[0]), int(y.shape[1]))
+        return out
+
+
+def marker(
+    *, key: WatermarkKey, payload: Payload, strength: float = DEFAULT_STRENGTH
+) -> LumaMarker:
+    """The streaming embedder: a callable ``(index, y) -> y`` for every frame of one clip."""
+    return LumaMarker(key=key, payload=payload, strength=strength)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -133,29 +176,21 @@ def embed_video(
     """Watermark every frame of ``src`` into ``dst`` (H.264 MP4, chroma and audio kept).
 
     Goes through :func:`veriframe.media.rewrite_video`, which streams the luma planes through
-    :func:`embed_luma` and writes atomically.
+    :func:`marker` and writes atomically. The pattern version is ``payload.version``.
     """
     from veriframe.media import rewrite_video
 
-    psnrs: list[float] = []
-    size = [0, 0]
-
-    def transform(index: int, y: np.ndarray) -> np.ndarray:
-        out = embed_luma(y, key=key, payload=payload, strength=strength)
-        psnrs.append(psnr(y, out))
-        size[0], size[1] = y.shape
-        return out
-
+    mark = marker(key=key, payload=payload, strength=strength)
     t0 = time.perf_counter()
-    rewrite_video(src, dst, transform=transform, crf=crf)
+    rewrite_video(src, dst, transform=mark, crf=crf)
     seconds = time.perf_counter() - t0
-    finite = [p for p in psnrs if np.isfinite(p)] or [99.0]
+    finite = [p for p in mark.psnrs if np.isfinite(p)] or [99.0]
     return EmbedStats(
-        frames=len(psnrs),
-        fps=len(psnrs) / seconds if seconds > 0 else 0.0,
+        frames=len(mark.psnrs),
+        fps=len(mark.psnrs) / seconds if seconds > 0 else 0.0,
         psnr_y_mean=float(np.mean(finite)),
         psnr_y_min=float(np.min(finite)),
         seconds=seconds,
-        width=size[1],
-        height=size[0],
+        width=mark.shape[1],
+        height=mark.shape[0],
     )

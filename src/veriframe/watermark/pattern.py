@@ -6,6 +6,16 @@ period and the offset, which the detector estimates. Every tile is identical, wh
 pattern periodic: the period shows up in the autocorrelation of the frame (the scale sync) and
 a keyed template on a quarter of the chips fixes the offset (the translation sync). The other
 chips each carry one codeword bit (spread over ``REPEAT`` chips) multiplied by a keyed sign.
+
+Two versions share this geometry and differ in their keyed layouts and in time:
+
+- **v1** (payload version 1) adds the same pattern to every frame. Averaging the high-pass
+  residual of one marked clip over its frames estimates it, without the key.
+- **v2** (payload version 2) multiplies the whole pattern by a keyed sign that changes every
+  :data:`RUN` frames (:func:`frame_sign`). Each block of :data:`BLOCK_RUNS` runs holds as many
+  ``+`` runs as ``-`` runs, in a keyed order, so the frame mean of the mark is zero over every
+  block. The detector never needs frame numbers: it reads each sampled frame's sign from the
+  sync chips (see :mod:`.detector`).
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
+from veriframe.errors import WatermarkError
 from veriframe.watermark.keys import WatermarkKey
 from veriframe.watermark.payload import Payload, codeword_bits, encode_bits
 
@@ -24,6 +35,16 @@ CHIPS = P * P
 CHIPS_PER_SIDE = 96.0  # chips across the short side of the frame
 MIN_CHIP_PX = 2.0
 REPEAT = 3  # chips per codeword bit
+VERSIONS = (1, 2)
+CURRENT_VERSION = 2
+RUN = 4  # v2: frames that share one sign
+BLOCK_RUNS = 4  # v2: runs per balanced block (half +, half -)
+_SCHEDULE_BLOCKS = 4096  # v2: keyed block orders precomputed per key (then derived per block)
+
+_LABELS = {
+    1: ("veriframe.watermark.v1.layout", "veriframe.watermark.v1.scramble"),
+    2: ("veriframe.watermark.v2.layout", "veriframe.watermark.v2.scramble"),
+}
 
 
 @dataclass(frozen=True)
@@ -40,24 +61,36 @@ class Layout:
         return (self.sign * self.sync).reshape(P, P).astype(np.float32)
 
 
-@lru_cache(maxsize=16)
-def layout_for(key: WatermarkKey) -> Layout:
-    """The keyed layout (cached per key)."""
+def check_version(version: int) -> int:
+    """``version`` if this code can embed and detect it, else ``watermark.unsupported-version``."""
+    if version not in VERSIONS:
+        raise WatermarkError(
+            "watermark.unsupported-version",
+            f"watermark version {version} is not supported (known: {list(VERSIONS)})",
+            f"use Payload.new() (version {CURRENT_VERSION}) or version=1 for the old pattern",
+        )
+    return version
+
+
+@lru_cache(maxsize=32)
+def layout_for(key: WatermarkKey, version: int = 1) -> Layout:
+    """The keyed layout of a pattern version (cached per key and version)."""
+    layout_label, scramble_label = _LABELS[check_version(version)]
     n_bits = codeword_bits()
-    rng = key.rng("veriframe.watermark.v1.layout")
+    rng = key.rng(layout_label)
     perm = rng.permutation(CHIPS)
     n_payload = n_bits * REPEAT
     bit_of_chip = np.full(CHIPS, -1, dtype=np.int64)
     bit_of_chip[perm[:n_payload]] = np.arange(n_payload) % n_bits
     sync = bit_of_chip < 0
     sign = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=CHIPS)
-    mask = key.rng("veriframe.watermark.v1.scramble").integers(0, 2, n_bits, dtype=np.uint8)
+    mask = key.rng(scramble_label).integers(0, 2, n_bits, dtype=np.uint8)
     return Layout(sign=sign, sync=sync, bit_of_chip=bit_of_chip, mask=mask)
 
 
 def tile_for(key: WatermarkKey, payload: Payload) -> np.ndarray:
-    """(P, P) float32 of +-1: the chip values for this key and payload."""
-    lay = layout_for(key)
+    """(P, P) float32 of +-1: the chip values for this key and payload (its version's layout)."""
+    lay = layout_for(key, payload.version)
     bits = encode_bits(payload) ^ lay.mask
     symbols = np.where(bits > 0, 1.0, -1.0).astype(np.float32)
     values = np.ones(CHIPS, dtype=np.float32)
@@ -86,5 +119,37 @@ def _pattern_cached(key: WatermarkKey, payload: Payload, height: int, width: int
 
 
 def pattern_for(key: WatermarkKey, payload: Payload, height: int, width: int) -> np.ndarray:
-    """(H, W) float32 unit-RMS pattern for a frame size (cached: computed once per clip)."""
+    """(H, W) float32 unit-RMS pattern for a frame size (cached: computed once per clip).
+
+    This is the pattern before any time modulation: v1 adds it as is to every frame, v2 adds
+    it multiplied by :func:`frame_sign`.
+    """
     return _pattern_cached(key, payload, int(height), int(width))
+
+
+@lru_cache(maxsize=16)
+def _block_orders(key: WatermarkKey) -> np.ndarray:
+    """(blocks, BLOCK_RUNS) of +-1: a keyed balanced order of run signs for each block."""
+    base = np.array([1.0] * (BLOCK_RUNS // 2) + [-1.0] * (BLOCK_RUNS // 2), dtype=np.float32)
+    rng = key.rng("veriframe.watermark.v2.schedule")
+    orders = np.stack([rng.permutation(base) for _ in range(_SCHEDULE_BLOCKS)])
+    orders.setflags(write=False)
+    return orders
+
+
+def frame_sign(key: WatermarkKey, index: int) -> float:
+    """The v2 sign (+1 or -1) of frame ``index`` (0-based, presentation order) under ``key``.
+
+    Runs of :data:`RUN` frames share a sign; each block of :data:`BLOCK_RUNS` runs is balanced.
+    Past the precomputed blocks, a block's order comes from the key's PRF of its number.
+    """
+    if index < 0:
+        raise ValueError(f"frame index must be >= 0, got {index}")
+    run = index // RUN
+    block, pos = divmod(run, BLOCK_RUNS)
+    if block < _SCHEDULE_BLOCKS:
+        return float(_block_orders(key)[block, pos])
+    digest = key.prf(f"veriframe.watermark.v2.schedule.{block}")
+    rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
+    base = np.array([1.0] * (BLOCK_RUNS // 2) + [-1.0] * (BLOCK_RUNS // 2))
+    return float(rng.permutation(base)[pos])
