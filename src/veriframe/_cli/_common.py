@@ -193,6 +193,23 @@ def home() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def serve_app(build: Callable[[dict[str, Any]], Any], config: dict[str, Any], *, factory: str,
+              env_name: str, host: str, port: int, workers: int,
+              forwarded_allow_ips: str | None) -> None:
+    """Serve ``build(config)`` under uvicorn: in this process, or in ``workers`` processes
+    that each call the ``factory`` import string, which reads the config from ``env_name``."""
+    from veriframe._service.run import serve as run
+
+    proxy = forwarded_allow_ips is not None
+    if workers > 1:
+        os.environ[env_name] = json.dumps(config)
+        run(factory, host=host, port=port, workers=workers, factory=True, proxy_headers=proxy,
+            forwarded_allow_ips=forwarded_allow_ips)
+    else:
+        run(build(config), host=host, port=port, proxy_headers=proxy,
+            forwarded_allow_ips=forwarded_allow_ips)
+
+
 def report_error(exc: VeriframeError, *, as_json: bool = False) -> int:
     """Print ``exc`` for a person (stderr) or as JSON (stdout); return its exit code."""
     from rich.markup import escape

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from veriframe._cli._common import err_console, group, guarded, home, settings
+from veriframe._cli._common import err_console, group, guarded, home, serve_app, settings
 
 resolver_app = group(help="The C2PA soft-binding resolver: let others find your manifests "
                      "again after a platform stripped them.")
@@ -66,20 +66,14 @@ def serve(
         help="Trust X-Forwarded-For from these proxy addresses (behind a TLS proxy)."),
 ) -> None:
     """Serve the C2PA Soft Binding Resolution API for this home's keys and manifests."""
-    from veriframe._service.run import serve as run
 
     config = _config(store=store, workers=detect_workers, rate=rate, burst=burst)
     console = err_console()
     console.print(f"resolver on http://{host}:{port} ({len(config['tokens'])} publishing "
                   f"token(s)); store {config['store']}", markup=False)
-    proxy = forwarded_allow_ips is not None
-    if workers > 1:
-        os.environ[CONFIG_ENV] = json.dumps(config)
-        run("veriframe._cli.resolver:app_from_env", host=host, port=port, workers=workers,
-            factory=True, proxy_headers=proxy, forwarded_allow_ips=forwarded_allow_ips)
-    else:
-        run(build_app(config), host=host, port=port, proxy_headers=proxy,
-            forwarded_allow_ips=forwarded_allow_ips)
+    serve_app(build_app, config, factory="veriframe._cli.resolver:app_from_env",
+              env_name=CONFIG_ENV, host=host, port=port, workers=workers,
+              forwarded_allow_ips=forwarded_allow_ips)
 
 
 @resolver_app.command("token")

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from veriframe._cli._common import err_console, guarded, settings
+from veriframe._cli._common import err_console, guarded, serve_app, settings
 
 CONFIG_ENV = "VERIFRAME_SERVE_CONFIG"  # passes the config to uvicorn's worker processes
 TOKEN_ENV = "VERIFRAME_SERVE_TOKEN"  # bearer token(s) for the API, separated by commas
@@ -113,7 +113,6 @@ def serve(
 ) -> None:
     """Serve the verify page and API: uploads are checked in a temporary folder and deleted
     after the answer. Set VERIFRAME_SERVE_TOKEN to require a bearer token on uploads."""
-    from veriframe._service.run import serve as run
 
     config = _config(store=store, trust=trust, policy=policy, resolvers=resolver,
                      resolver_mode=resolver_mode, concurrency=concurrency, queue=queue,
@@ -127,11 +126,6 @@ def serve(
     if not config["tokens"] and host not in _LOOPBACK:
         console.print(f"warning: listening on {host} without {TOKEN_ENV}: anyone who can reach "
                       "this address can send files to check", markup=False)
-    proxy = forwarded_allow_ips is not None
-    if workers > 1:
-        os.environ[CONFIG_ENV] = json.dumps(config)
-        run("veriframe._cli.serve:app_from_env", host=host, port=port, workers=workers,
-            factory=True, proxy_headers=proxy, forwarded_allow_ips=forwarded_allow_ips)
-    else:
-        run(build_app(config), host=host, port=port, proxy_headers=proxy,
-            forwarded_allow_ips=forwarded_allow_ips)
+    serve_app(build_app, config, factory="veriframe._cli.serve:app_from_env",
+              env_name=CONFIG_ENV, host=host, port=port, workers=workers,
+              forwarded_allow_ips=forwarded_allow_ips)

@@ -219,21 +219,15 @@ class ManifestStore:
                 "store.corrupt", f"the manifest store {self.path} has no schema version",
                 "move it aside and sign again",
             )
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _write(conn):
             if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
                 for stmt in filter(None, (s.strip() for s in (_SCHEMA + _SCHEMA_2).split(";"))):
                     conn.execute(stmt)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def _migrate_1_to_2(self, conn: sqlite3.Connection) -> None:
         """Add the label index and the fingerprint band index, filled from existing rows."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _write(conn):
             if conn.execute("PRAGMA user_version").fetchone()[0] == 1:
                 for stmt in filter(None, (s.strip() for s in _SCHEMA_2.split(";"))):
                     conn.execute(stmt)
@@ -241,10 +235,6 @@ class ManifestStore:
                 for record, fp in rows:
                     _insert_bands(conn, record, fp)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     @contextmanager
     def _open(self, *, create: bool) -> Iterator[sqlite3.Connection]:
@@ -296,31 +286,24 @@ class ManifestStore:
         rec = record if record.created_at else _replace_created(record, _now())
 
         def op() -> StoreRecord:
-            with self._open(create=True) as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    conn.execute(
-                        "INSERT INTO manifests (payload_id, manifest_label, manifest_store, fmt, "
-                        "key_id, signer, created_at, content_sha256, fingerprint, title) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (payload_id, manifest_label) DO UPDATE SET "
-                        "manifest_store=excluded.manifest_store, fmt=excluded.fmt, "
-                        "key_id=excluded.key_id, signer=excluded.signer, "
-                        "content_sha256=excluded.content_sha256, "
-                        "fingerprint=excluded.fingerprint, title=excluded.title",
-                        (
-                            rec.payload_id.lower(), rec.manifest_label,
-                            sqlite3.Binary(rec.manifest_store), rec.fmt, rec.key_id,
-                            rec.signer, rec.created_at, rec.content_sha256, rec.fingerprint,
-                            rec.title,
-                        ),
-                    )
-                    _insert_bands(conn, _rowid(conn, rec), rec.fingerprint)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+            with self._open(create=True) as conn, _write(conn):
+                conn.execute(
+                    "INSERT INTO manifests (payload_id, manifest_label, manifest_store, fmt, "
+                    "key_id, signer, created_at, content_sha256, fingerprint, title) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (payload_id, manifest_label) DO UPDATE SET "
+                    "manifest_store=excluded.manifest_store, fmt=excluded.fmt, "
+                    "key_id=excluded.key_id, signer=excluded.signer, "
+                    "content_sha256=excluded.content_sha256, "
+                    "fingerprint=excluded.fingerprint, title=excluded.title",
+                    (
+                        rec.payload_id.lower(), rec.manifest_label,
+                        sqlite3.Binary(rec.manifest_store), rec.fmt, rec.key_id,
+                        rec.signer, rec.created_at, rec.content_sha256, rec.fingerprint,
+                        rec.title,
+                    ),
+                )
+                _insert_bands(conn, _rowid(conn, rec), rec.fingerprint)
             return rec
 
         return self._retry(op)
@@ -417,23 +400,16 @@ class ManifestStore:
     def put_many(self, records: list[StoreRecord]) -> int:
         """Store many records in one transaction (bulk loads); returns how many."""
         def op() -> int:
-            with self._open(create=True) as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for rec in records:
-                        conn.execute(
-                            f"INSERT OR REPLACE INTO manifests ({_COLUMNS}) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (rec.payload_id.lower(), rec.manifest_label,
-                             sqlite3.Binary(rec.manifest_store), rec.fmt, rec.key_id,
-                             rec.signer, rec.created_at or _now(), rec.content_sha256,
-                             rec.fingerprint, rec.title))
-                        _insert_bands(conn, _rowid(conn, rec), rec.fingerprint)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
+            with self._open(create=True) as conn, _write(conn):
+                for rec in records:
+                    conn.execute(
+                        f"INSERT OR REPLACE INTO manifests ({_COLUMNS}) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (rec.payload_id.lower(), rec.manifest_label,
+                         sqlite3.Binary(rec.manifest_store), rec.fmt, rec.key_id,
+                         rec.signer, rec.created_at or _now(), rec.content_sha256,
+                         rec.fingerprint, rec.title))
+                    _insert_bands(conn, _rowid(conn, rec), rec.fingerprint)
             return len(records)
 
         return self._retry(op)
@@ -466,6 +442,19 @@ def _open_first(path: Path, modes: tuple[str, ...]) -> sqlite3.Connection:
             last = exc
     assert last is not None
     raise last
+
+
+@contextmanager
+def _write(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, taken at once (``BEGIN IMMEDIATE``); rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def _rowid(conn: sqlite3.Connection, rec: StoreRecord) -> int:
