@@ -25,8 +25,8 @@ from veriframe.detect.training import (
     grouped_folds,
     rank_features,
     single_feature_oof_auc,
-    train,
 )
+from veriframe.detect.workflow import train
 from veriframe.errors import DetectorError
 from veriframe.results import (
     CredentialCheck,

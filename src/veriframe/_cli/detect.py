@@ -75,7 +75,7 @@ def train_command(
                                       help="Feature cache folder."),
 ) -> None:
     """Train a detector; write model.json, metrics.json and card.md into --out."""
-    from veriframe.detect.training import train
+    from veriframe.detect.workflow import train
 
     det = train(data=data, out=out, include_gif=include_gif, with_metrics=not no_metrics,
                 copies=copies, cache_dir=cache, progress=_progress("features"))
@@ -102,7 +102,7 @@ def eval_command(
     normalised, pixels only and all signals."""
     from veriframe.detect.evaluation import generator_table, summary_table
     from veriframe.detect.model import Detector
-    from veriframe.detect.training import evaluate
+    from veriframe.detect.workflow import evaluate
 
     det = Detector.load(model)
     report = evaluate(data=data, model=det, cv=not no_cv, reencode=not no_reencode,

@@ -26,7 +26,7 @@ from veriframe.detect.model import Detector
 from veriframe.detect.provenance import provenance_evidence
 
 if TYPE_CHECKING:
-    from veriframe.detect.training import evaluate, train
+    from veriframe.detect.workflow import evaluate, train
 
 _LAZY = {"evaluate", "train"}
 
@@ -34,9 +34,9 @@ _LAZY = {"evaluate", "train"}
 def __getattr__(name: str) -> Any:
     """``train`` and ``evaluate`` import scikit-learn's side of the package on first use."""
     if name in _LAZY:
-        from veriframe.detect import training
+        from veriframe.detect import workflow
 
-        return getattr(training, name)
+        return getattr(workflow, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -29,7 +29,8 @@ The recipe (:func:`fit`), always grouped by source repository:
    checks of :class:`~veriframe.detect.modelfile.Abstain`.
 
 Every fitted scikit-learn model is exported to :mod:`veriframe.detect.modelfile` arrays: the
-result scores with NumPy alone. Evaluation lives in :mod:`veriframe.detect.evaluation`.
+result scores with NumPy alone. Evaluation lives in :mod:`veriframe.detect.evaluation`;
+the user-level ``train`` and ``evaluate`` in :mod:`veriframe.detect.workflow`.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from veriframe.detect.dataset import (
     family_groups,
     load_dataset,
 )
-from veriframe.detect.metrics import auc, summarize
+from veriframe.detect.metrics import auc
 from veriframe.detect.model import Detector, _logit
 from veriframe.detect.modelfile import Abstain, Linear, Ood, Platt
 from veriframe.errors import DetectorError
@@ -557,128 +558,6 @@ def _inner_cv(ds: Dataset, r: Recipe, configs: Sequence[tuple[int, float]],
     return best, oof_c[best], dists, scores[best], scores
 
 
-def train(
-    *,
-    data: str | Path,
-    out: str | Path | None = None,
-    name: str | None = None,
-    cache_dir: Path | None = None,
-    include_gif: bool = False,
-    copies: int = AUGMENT_COPIES,
-    with_metrics: bool = True,
-    recipe: Recipe | None = None,
-    progress: Progress | None = None,
-) -> Detector:
-    """Train a detector on ``data``; with ``out``, write model.json, metrics.json, card.md.
-
-    ``copies`` platform copies of every clip are made (cached under ``cache_dir``) and the
-    pixel model learns from them only. ``with_metrics`` runs
-    :func:`veriframe.detect.evaluation.evaluate` (leave-one-source-out and
-    leave-one-generator-family-out, as published and normalised) for metrics.json and the
-    card: that transcodes every clip once more and refits the recipe once per fold.
-    """
-    import datetime as _dt
-
-    clips = load_dataset(data, include_gif=include_gif)
-    ds = Dataset.from_clips(clips, cache_dir=cache_dir, copies=copies,
-                            normalised=with_metrics, progress=progress)
-    label = name or (Path(out).name if out else "custom")
-    info = {
-        "trained_on": str(data),
-        "trained_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "sources": sorted(set(ds.groups.tolist())),
-        "generators": sorted({c.generator for c in clips if c.label == 1}),
-        "families": sorted({c.family for c in clips if c.label == 1}),
-        "feature_version": fx.FEATURE_VERSION,
-        "include_gif": include_gif,
-    }
-    root = Path(data).parent if Path(data).is_file() else Path(data)
-    det = fit(ds, recipe=recipe, name=label, info=info,
-              training_data=clips_digest(clips, root))
-    if out is not None:
-        import json
-
-        from veriframe._atomic import write_bytes_atomic
-        from veriframe.detect import evaluation
-
-        folder = Path(out)
-        det.save(folder)
-        if with_metrics:
-            report = evaluation.evaluate(ds, recipe=recipe, data=str(data))
-            report.pop("predictions", None)  # per-clip scores: benchmarks/detector_eval.py
-            metrics = {"model": label, **report}
-            from veriframe.results import to_jsonable
-
-            write_bytes_atomic(folder / "metrics.json", (json.dumps(
-                to_jsonable(metrics), indent=1, allow_nan=False) + "\n").encode())
-            write_bytes_atomic(folder / "card.md",
-                               evaluation.model_card(det, metrics).encode())
-    return det
-
-
-def evaluate(
-    *,
-    data: str | Path,
-    model: Detector | None = None,
-    cv: bool = True,
-    reencode: bool = True,
-    cache_dir: Path | None = None,
-    include_gif: bool = False,
-    copies: int = AUGMENT_COPIES,
-    recipe: Recipe | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Evaluate on ``data``.
-
-    ``cv=True``: cross-validate the recipe (:func:`veriframe.detect.evaluation.evaluate`:
-    leave-one-source-out and leave-one-generator-family-out, as published and, with
-    ``reencode``, normalised). ``cv=False``: score every clip with the fixed ``model`` (as
-    published and normalised; optimistic when the model was trained on these clips). Returns
-    a JSON-ready report whose ``summary`` renders with :func:`metrics_table` and
-    ``per_generator`` with :func:`generator_table`.
-    """
-    from veriframe.detect import evaluation
-
-    ds = Dataset.load(data, include_gif=include_gif, cache_dir=cache_dir,
-                      copies=copies if cv else 0, normalised=reencode, progress=progress)
-    if cv:
-        report = evaluation.evaluate(ds, recipe=recipe, data=str(data))
-        report["protocol"] = "leave-one-source-out and leave-one-generator-family-out"
-        return report
-    if model is None:
-        raise DetectorError("detector.no-model", "scoring without CV needs a model",
-                            "pass --model or use cross-validation")
-    fs = evaluation.FoldScores(p={}, reason={}, folds={})
-    summary: dict[str, Any] = {}
-    for vname, view in (("published", ds.orig), ("normalised", ds.normalised)):
-        if view is None:
-            continue
-        for sig, (p, reasons) in evaluation.score_view(model, view).items():
-            fs.p[(vname, sig)] = p
-            fs.reason[(vname, sig)] = reasons
-            covered = np.array([r == "" for r in reasons])
-            summary[f"fixed/{vname}/{sig}"] = summarize(
-                ds.y, p, groups=ds.groups, covered=covered)
-    return {"protocol": "fixed model (no cross-validation; optimistic on its training clips)",
-            "data": str(data), "summary": summary,
-            "per_generator": evaluation._per_key(ds, {"fixed": fs},
-                                                 [c.generator for c in ds.clips])}
-
-
-def metrics_table(summary: dict[str, dict[str, Any]]) -> str:
-    """Markdown table of an evaluation ``summary``."""
-    from veriframe.detect.evaluation import summary_table
-
-    return summary_table(summary)
-
-
-def generator_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Markdown per-generator table of an evaluation."""
-    from veriframe.detect.evaluation import generator_table as table
-
-    return table(rows)
-
-
 __all__ = [
     "AUGMENT_COPIES",
     "BAND",
@@ -690,17 +569,13 @@ __all__ = [
     "View",
     "candidate_columns",
     "clips_digest",
-    "evaluate",
     "fit",
     "fit_ood",
-    "generator_table",
     "group_weights",
     "grouped_folds",
     "linear_from_sklearn",
     "matrix_digest",
-    "metrics_table",
     "platt_from_sklearn",
     "rank_features",
     "single_feature_oof_auc",
-    "train",
 ]

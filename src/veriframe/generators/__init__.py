@@ -12,10 +12,8 @@ from veriframe.generators.base import (
     Generator,
     ModelSpec,
     RuntimeOptions,
-    get_model,
-    list_models,
-    register_model,
 )
+from veriframe.generators.catalog import get_model, list_models, register_model
 from veriframe.generators.effects import Effect, get_effect, load_catalog
 from veriframe.generators.pipeline import ProvenancePipeline
 from veriframe.generators.run import GenerateResult, generate_video, make_generator

@@ -147,44 +147,6 @@ class Generator(Protocol):
         ...
 
 
-_REGISTRY: dict[str, ModelSpec] = {}
-
-
-def register_model(spec: ModelSpec, *, replace: bool = False) -> None:
-    """Add ``spec`` to the registry (``replace`` to overwrite an existing id)."""
-    if spec.id in _REGISTRY and not replace:
-        raise ValueError(f"model id {spec.id!r} is already registered")
-    _REGISTRY[spec.id] = spec
-
-
-def list_models() -> list[ModelSpec]:
-    """Every registered model, real ones first, then the tiny builds."""
-    _ensure_builtin()
-    return sorted(_REGISTRY.values(), key=lambda s: (s.tiny, s.family, s.id))
-
-
-def get_model(model_id: str) -> ModelSpec:
-    """The spec called ``model_id``; :class:`GenerateError` ``generate.unknown-model`` if none."""
-    _ensure_builtin()
-    spec = _REGISTRY.get(model_id.lower())
-    if spec is None:
-        known = ", ".join(s.id for s in list_models())
-        raise GenerateError(
-            "generate.unknown-model",
-            f"no model called {model_id!r}",
-            f"run `veriframe models list`; known: {known}",
-        )
-    return spec
-
-
-def _ensure_builtin() -> None:
-    if not _REGISTRY:
-        from veriframe.generators.catalog import BUILTIN_MODELS
-
-        for spec in BUILTIN_MODELS:
-            _REGISTRY.setdefault(spec.id, spec)
-
-
 def frames_to_uint8(frames: Any) -> np.ndarray:
     """A diffusers ``.frames`` result (np float [0,1], uint8, PIL list) as (N,H,W,3) uint8."""
     if isinstance(frames, list) and frames and isinstance(frames[0], list):

@@ -1,4 +1,5 @@
-"""The built-in model table: real open models and their tiny offline builds.
+"""The model registry, filled with the built-in table: real open models and their tiny
+offline builds.
 
 Sizes are the bf16 weight sizes measured on the published checkpoints (see docs/generation.md);
 without offloading, peak GPU memory is above them (activations, the VAE decode).
@@ -6,6 +7,7 @@ without offloading, peak GPU memory is above them (activations, the VAE decode).
 
 from __future__ import annotations
 
+from veriframe.errors import GenerateError
 from veriframe.generators.base import ModelSpec
 
 _WAN_NEG = (
@@ -97,3 +99,31 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
         height=128, steps=2, guidance=1.0, tiny=True, notes="built offline on first use",
     ),
 )
+
+
+_REGISTRY: dict[str, ModelSpec] = {spec.id: spec for spec in BUILTIN_MODELS}
+
+
+def register_model(spec: ModelSpec, *, replace: bool = False) -> None:
+    """Add ``spec`` to the registry (``replace`` to overwrite an existing id)."""
+    if spec.id in _REGISTRY and not replace:
+        raise ValueError(f"model id {spec.id!r} is already registered")
+    _REGISTRY[spec.id] = spec
+
+
+def list_models() -> list[ModelSpec]:
+    """Every registered model, real ones first, then the tiny builds."""
+    return sorted(_REGISTRY.values(), key=lambda s: (s.tiny, s.family, s.id))
+
+
+def get_model(model_id: str) -> ModelSpec:
+    """The spec called ``model_id``; :class:`GenerateError` ``generate.unknown-model`` if none."""
+    spec = _REGISTRY.get(model_id.lower())
+    if spec is None:
+        known = ", ".join(s.id for s in list_models())
+        raise GenerateError(
+            "generate.unknown-model",
+            f"no model called {model_id!r}",
+            f"run `veriframe models list`; known: {known}",
+        )
+    return spec

@@ -23,8 +23,8 @@ from veriframe.generators.base import (
     Generator,
     ProgressFn,
     RuntimeOptions,
-    get_model,
 )
+from veriframe.generators.catalog import get_model
 
 if TYPE_CHECKING:
     from veriframe.credentials.keys import SigningIdentity

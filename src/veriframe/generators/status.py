@@ -14,7 +14,7 @@ def model_status(
 ) -> list[dict[str, Any]]:
     """One row per model (built-in and configured external tools): its spec, and
     ``weights``/``weights_source`` (where they were found) and ``status`` in words."""
-    from veriframe.generators.base import list_models
+    from veriframe.generators.catalog import list_models
     from veriframe.generators.external import external_spec, load_tools
     from veriframe.generators.loading import download_command, find_weights
 

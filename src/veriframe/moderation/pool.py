@@ -1,6 +1,7 @@
 """The process pool behind ``Moderator.review_many``: bounded, self-healing, with deadlines.
 
-Each worker builds its own :class:`~veriframe.moderation.Moderator` once (the initializer). A
+Each worker builds its own reviewer (a :class:`~veriframe.moderation.Moderator`, from the
+picklable config it gives, whose ``cls`` names its class) once, in the initializer. A
 bounded window of files is in flight (millions of paths never become millions of futures);
 results come back in completion order. A file that kills its worker is rerun on its own and,
 if it kills that worker too, becomes an ``error`` result; a file that overruns its hard
@@ -19,34 +20,47 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from veriframe._text import clean_text
 
-if TYPE_CHECKING:
-    from veriframe.moderation.moderator import ModerationResult, Moderator
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Reviewer(Protocol[R_co]):
+    """What the pool needs of a moderator (kept as a protocol so the pool stays below it)."""
+
+    timeout_s: float | None
+
+    def _config(self) -> dict[str, Any]: ...
+
+    def warm(self) -> None: ...
+
+    def review(self, path: str) -> R_co: ...
+
+    def error_result(self, path: str, *, code: str, message: str, hint: str = "") -> R_co: ...
+
 
 # Hard backstop in the parent: a file may take this multiple of its budget (+ grace) from
 # submission before its worker is killed (it may have waited behind one other file).
 _HARD_FACTOR = 3.0
 _HARD_GRACE_S = 30.0
 
-_WORKER: Moderator | None = None
+_WORKER: Reviewer[Any] | None = None
 
 
 def _init_worker(config: dict[str, Any]) -> None:
-    """Process-pool initializer: build this worker's Moderator and load its models once."""
+    """Process-pool initializer: build this worker's reviewer and load its models once."""
     global _WORKER
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    from veriframe.moderation.moderator import Moderator
-
     config = dict(config)
-    cls = config.pop("cls", Moderator)
+    cls = config.pop("cls")
     _WORKER = cls(config.pop("policy"), **config)
     _WORKER.warm()
 
 
-def _review_in_worker(path: str) -> ModerationResult:
+def _review_in_worker(path: str) -> Any:
     assert _WORKER is not None, "worker not initialised"
     return _WORKER.review(path)
 
@@ -65,10 +79,10 @@ class _Task:
     isolated: bool
 
 
-class PoolRun:
+class PoolRun(Generic[R]):
     """One ``review_many`` run: a bounded window over a process pool that heals itself."""
 
-    def __init__(self, moderator: Moderator, *, workers: int, window: int) -> None:
+    def __init__(self, moderator: Reviewer[R], *, workers: int, window: int) -> None:
         self.moderator = moderator
         self.workers = workers
         self.window = max(1, window)
@@ -94,11 +108,11 @@ class PoolRun:
             with contextlib.suppress(Exception):
                 proc.join(timeout=5)
 
-    def run(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[ModerationResult]:
+    def run(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[R]:
         source = iter(paths)
         exhausted = False
         suspects: deque[str] = deque()  # in flight when a worker died: rerun one at a time
-        inflight: dict[Future[ModerationResult], _Task] = {}
+        inflight: dict[Future[R], _Task] = {}
         mod = self.moderator
         try:
             while True:
@@ -164,7 +178,7 @@ class PoolRun:
         finally:
             self._kill()
 
-    def _submit(self, inflight: dict[Future[ModerationResult], _Task], path: str, *,
+    def _submit(self, inflight: dict[Future[R], _Task], path: str, *,
                 isolated: bool) -> bool:
         """Submit ``path``; False when the pool turned out to be broken."""
         if self.pool is None:
