@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -106,3 +107,29 @@ def test_to_mp4(clips: dict[str, Path], tmp_path: Path, name):
         assert out.notes == ("remuxed without re-encoding",)
     info = probe(clips[name])
     assert out.has_audio == info.has_audio
+
+
+def test_excerpt_counts_from_the_first_frame_of_an_offset_stream(tmp_path: Path):
+    # A cut file whose video starts at 10 s: start and duration count from its first frame.
+    src = tmp_path / "offset.mp4"
+    with av.open(str(src), "w") as out:
+        vs = out.add_stream("libx264", rate=24)
+        vs.width, vs.height, vs.pix_fmt = 64, 64, "yuv420p"
+        vs.options = {"crf": "0", "preset": "ultrafast"}
+        for i in range(24):
+            vf = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 10, np.uint8), "rgb24")
+            vf.pts = 240 + i
+            vf.time_base = Fraction(1, 24)
+            for p in vs.encode(vf):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+    assert probe(src).duration is not None
+    src_y = read_frames(src, rgb=False).luma
+    assert src_y is not None
+    for kw, first, count in (({"duration": 0.5}, 0, 12), ({"start": 0.25, "duration": 0.5}, 6, 12)):
+        out = transcode(src, tmp_path / "cut.mp4", crf=0, preset="ultrafast", **kw)
+        assert out.frame_count == count, kw
+        y = read_frames(tmp_path / "cut.mp4", rgb=False).luma
+        assert y is not None
+        assert float(y[0].mean()) == pytest.approx(float(src_y[first].mean()), abs=1.0), kw

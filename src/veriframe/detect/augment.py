@@ -132,16 +132,12 @@ def apply(src: Path, spec: TranscodeSpec, *, cache_dir: Path) -> Path:
     duration = spec.duration
     if duration is not None and info.duration is not None:
         duration = min(duration, max(0.1, info.duration - spec.start))
-    # ``start`` is always given (0.0 too): transcode then cuts from the stream's first frame,
-    # also in files whose video starts at a non-zero timestamp (a bare ``duration`` counts
-    # from timestamp 0 and can miss every frame).
     try:
         transcode(src, out, codec=spec.codec, crf=spec.crf, preset=spec.preset, scale=size,
                   crop=rect, fps=spec.fps, start=spec.start, duration=duration)
     except MediaError:
-        # A few inputs fail in transcode's path: an MPEG-4 Part 2 AVI, and streams whose
-        # first frame is not at timestamp 0 (the excerpt is then looked for at the wrong
-        # time). Decode every frame and write a near-lossless zero-based copy first.
+        # A few inputs fail in transcode's path (an MPEG-4 Part 2 AVI): decode every frame
+        # and write a near-lossless copy first.
         mid = out.with_suffix(".mid.mp4")
         try:
             frames = read_frames(src, luma=False).rgb

@@ -323,9 +323,12 @@ def _transcode(
         rate = out_rate or in_rate
         tb_in = v_in.time_base or Fraction(1, 1) / in_rate
         out_tb = Fraction(1, 1) / out_rate if out_rate else tb_in
+        # ``start`` and ``duration`` count from the video's first timestamp, which need not
+        # be 0 (cut or offset files); frame and packet times below are absolute.
+        first = v_in.start_time or 0
+        origin = float(first * tb_in)
         start_pts = None
         if start is not None:
-            first = v_in.start_time or 0
             start_pts = first + round(start / tb_in)
             with contextlib.suppress(*AV_ERRORS):
                 inp.seek(start_pts, stream=v_in, backward=True, any_frame=False)
@@ -341,7 +344,7 @@ def _transcode(
             fps=out_rate,
             pix_fmt="rgb8" if codec == "gif" else "yuv420p",
         )
-        end_time = (start or 0.0) + duration if duration is not None else None
+        end_time = origin + (start or 0.0) + duration if duration is not None else None
         with open_output(tmp, fmt, dst_p) as out:
             try:
                 v_out = _video_stream_out(
@@ -364,7 +367,7 @@ def _transcode(
                         a_in,
                         copy_codecs=copy_audio,
                         encoder=audio_codec,
-                        start_time=start,
+                        start_time=None if start is None else origin + start,
                         end_time=end_time,
                     )
             except AV_ERRORS as exc:
