@@ -238,17 +238,28 @@ def _texture(n: int, h: int = 360, w: int = 640, seed: int = 3) -> np.ndarray:
 
 
 def test_v2_signs_come_in_runs_and_balance_over_every_block() -> None:
-    signs = np.array([frame_sign(KEY, i) for i in range(RUN * BLOCK_RUNS * 40)])
+    pay = Payload(content_id=0x00A1B2C3D4E5F6, version=2)
+    signs = np.array([frame_sign(KEY, i, payload=pay) for i in range(RUN * BLOCK_RUNS * 40)])
     assert set(np.unique(signs)) == {-1.0, 1.0}
     runs = signs.reshape(-1, RUN)
     assert np.all(runs == runs[:, :1])  # a run shares one sign
     assert np.all(runs[:, 0].reshape(-1, BLOCK_RUNS).sum(axis=1) == 0)  # each block balances
-    other = np.array([frame_sign(OTHER_KEY, i) for i in range(signs.size)])
+    other = np.array([frame_sign(OTHER_KEY, i, payload=pay) for i in range(signs.size)])
     assert 0.3 < np.mean(other == signs) < 0.7  # the schedule is keyed
     far = 4096 * RUN * BLOCK_RUNS  # past the precomputed blocks it goes on, still balanced
-    assert sum(frame_sign(KEY, far + i * RUN) for i in range(BLOCK_RUNS)) == 0
+    assert sum(frame_sign(KEY, far + i * RUN, payload=pay) for i in range(BLOCK_RUNS)) == 0
     with pytest.raises(ValueError):
-        frame_sign(KEY, -1)
+        frame_sign(KEY, -1, payload=pay)
+
+
+def test_v2_clips_of_one_key_have_unrelated_schedules() -> None:
+    # Averaging many clips of one signer frame by frame: frame i carries + in about half of
+    # them and - in the others, so the mark cancels there as well.
+    pays = [Payload(content_id=0x5EED00 + n, version=2) for n in range(64)]
+    signs = np.array([[frame_sign(KEY, i, payload=p) for i in range(0, 256, RUN)] for p in pays])
+    column_means = np.abs(signs.mean(axis=0))
+    assert float(column_means.mean()) < 0.25
+    assert float(column_means.max()) < 0.6
 
 
 def test_v2_frame_mean_of_one_clip_does_not_reveal_the_pattern() -> None:
@@ -324,8 +335,11 @@ def test_keyed_layouts_are_pinned() -> None:
     for version, digest in digests.items():
         tile = tile_for(KEY, Payload(content_id=0x00A1B2C3D4E5F6, version=version))
         assert hashlib.sha256((tile > 0).tobytes()).hexdigest()[:32] == digest
-    signs = "".join("+" if frame_sign(KEY, i) > 0 else "-" for i in range(0, 64, RUN))
-    assert signs == "-+-+++--+--++-+-"
+    pay = Payload(content_id=0x00A1B2C3D4E5F6, version=2)
+    signs = "".join(
+        "+" if frame_sign(KEY, i, payload=pay) > 0 else "-" for i in range(0, 64, RUN)
+    )
+    assert signs == "-++--+-+--++-++-"
 
 
 def test_v1_clip_made_by_the_old_embedder_is_still_detected(

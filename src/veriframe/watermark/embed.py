@@ -117,7 +117,7 @@ def embed_luma(
     amp = texture_mask(y)
     amp *= pattern
     if version >= 2:
-        strength = strength * frame_sign(key, index)
+        strength = strength * frame_sign(key, index, payload=payload)
     if strength != 1.0:
         amp *= strength
     amp += y

@@ -13,9 +13,11 @@ Two versions share this geometry and differ in their keyed layouts and in time:
   residual of one marked clip over its frames estimates it, without the key.
 - **v2** (payload version 2) multiplies the whole pattern by a keyed sign that changes every
   :data:`RUN` frames (:func:`frame_sign`). Each block of :data:`BLOCK_RUNS` runs holds as many
-  ``+`` runs as ``-`` runs, in a keyed order, so the frame mean of the mark is zero over every
-  block. The detector never needs frame numbers: it reads each sampled frame's sign from the
-  sync chips (see :mod:`.detector`).
+  ``+`` runs as ``-`` runs, in an order drawn from the key and the clip's payload, so the frame
+  mean of the mark is zero over every block, and frame ``i`` of two clips signed with one key
+  has unrelated signs (averaging many clips frame by frame does not reveal the mark either).
+  The detector never needs the schedule or frame numbers: it reads each sampled frame's sign
+  from the sync chips (see :mod:`.detector`).
 """
 
 from __future__ import annotations
@@ -128,28 +130,31 @@ def pattern_for(key: WatermarkKey, payload: Payload, height: int, width: int) ->
 
 
 @lru_cache(maxsize=16)
-def _block_orders(key: WatermarkKey) -> np.ndarray:
-    """(blocks, BLOCK_RUNS) of +-1: a keyed balanced order of run signs for each block."""
+def _block_orders(key: WatermarkKey, payload: Payload) -> np.ndarray:
+    """(blocks, BLOCK_RUNS) of +-1: a balanced order of run signs for each block, drawn from
+    the key and the payload (every clip its own schedule)."""
     base = np.array([1.0] * (BLOCK_RUNS // 2) + [-1.0] * (BLOCK_RUNS // 2), dtype=np.float32)
-    rng = key.rng("veriframe.watermark.v2.schedule")
+    rng = key.rng(f"veriframe.watermark.v2.schedule.{payload.hex}")
     orders = np.stack([rng.permutation(base) for _ in range(_SCHEDULE_BLOCKS)])
     orders.setflags(write=False)
     return orders
 
 
-def frame_sign(key: WatermarkKey, index: int) -> float:
-    """The v2 sign (+1 or -1) of frame ``index`` (0-based, presentation order) under ``key``.
+def frame_sign(key: WatermarkKey, index: int, *, payload: Payload) -> float:
+    """The v2 sign (+1 or -1) of frame ``index`` (0-based, presentation order) of the clip
+    that carries ``payload`` under ``key``.
 
     Runs of :data:`RUN` frames share a sign; each block of :data:`BLOCK_RUNS` runs is balanced.
-    Past the precomputed blocks, a block's order comes from the key's PRF of its number.
+    Past the precomputed blocks, a block's order comes from the key's PRF of the payload and
+    the block's number.
     """
     if index < 0:
         raise ValueError(f"frame index must be >= 0, got {index}")
     run = index // RUN
     block, pos = divmod(run, BLOCK_RUNS)
     if block < _SCHEDULE_BLOCKS:
-        return float(_block_orders(key)[block, pos])
-    digest = key.prf(f"veriframe.watermark.v2.schedule.{block}")
+        return float(_block_orders(key, payload)[block, pos])
+    digest = key.prf(f"veriframe.watermark.v2.schedule.{payload.hex}.{block}")
     rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
     base = np.array([1.0] * (BLOCK_RUNS // 2) + [-1.0] * (BLOCK_RUNS // 2))
     return float(rng.permutation(base)[pos])
