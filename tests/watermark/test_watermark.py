@@ -359,3 +359,24 @@ def test_v1_clip_made_by_the_old_embedder_is_still_detected(
         assert check.state == WatermarkState.PRESENT, check
         assert check.payload_id == V1_PAYLOAD.hex and check.version == 1
         assert check.alignment is not None and check.alignment["modulated"] == 0.0
+
+
+def test_frames_fold_into_the_average_of_each_phase_bin() -> None:
+    # The fast fold (matrix products) against the plain definition: the mean of the pixels
+    # whose row and column phases fall in each bin.
+    from veriframe.watermark.detector import _fold_frames, _phase_bins
+
+    rng = np.random.default_rng(5)
+    stack = rng.normal(size=(3, 61, 97)).astype(np.float32)
+    for ty, tx, nbins in ((13.7, 21.3, 16), (40.0, 9.5, 8), (70.0, 120.0, 64)):
+        by = _phase_bins(stack.shape[1], ty, nbins)
+        bx = _phase_bins(stack.shape[2], tx, nbins)
+        want = np.zeros((3, nbins, nbins))
+        for b in range(nbins):
+            for c in range(nbins):
+                cell = stack[:, by == b][:, :, bx == c]
+                if cell.size:
+                    want[:, b, c] = cell.reshape(3, -1).mean(axis=1)
+        got = _fold_frames(stack, ty, tx, nbins)
+        assert got.dtype == np.float32 and got.shape == (3, nbins, nbins)
+        np.testing.assert_allclose(got, want, atol=1e-5)
