@@ -58,19 +58,27 @@ def test_brightness_contrast_change_luma(src24: Path, tmp_path: Path):
         assert check(diff, ratio), (kw, diff, ratio)
 
 
-def test_fps_conversion_picks_frames_by_timestamp(tmp_path: Path):
-    # Each frame's luma encodes its index: 24 -> 12 fps must keep every other frame.
-    src = tmp_path / "ramp.mp4"
-    with av.open(str(src), "w") as out:
+def _ramp(path: Path, *, first_pts: int = 0) -> Path:
+    """24 lossless 64x64 frames at 24 fps whose luma encodes their index (10 levels apart);
+    the first frame's timestamp is ``first_pts`` / 24 s."""
+    with av.open(str(path), "w") as out:
         vs = out.add_stream("libx264", rate=24)
         vs.width, vs.height, vs.pix_fmt = 64, 64, "yuv420p"
         vs.options = {"crf": "0", "preset": "ultrafast"}
         for i in range(24):
             vf = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 10, np.uint8), "rgb24")
+            vf.pts = first_pts + i
+            vf.time_base = Fraction(1, 24)
             for p in vs.encode(vf):
                 out.mux(p)
         for p in vs.encode():
             out.mux(p)
+    return path
+
+
+def test_fps_conversion_picks_frames_by_timestamp(tmp_path: Path):
+    # Each frame's luma encodes its index: 24 -> 12 fps must keep every other frame.
+    src = _ramp(tmp_path / "ramp.mp4")
     out = transcode(src, tmp_path / "half.mp4", fps=12, crf=0, preset="ultrafast")
     assert out.frame_count == 12
     y = read_frames(tmp_path / "half.mp4", rgb=False).luma
@@ -111,19 +119,7 @@ def test_to_mp4(clips: dict[str, Path], tmp_path: Path, name):
 
 def test_excerpt_counts_from_the_first_frame_of_an_offset_stream(tmp_path: Path):
     # A cut file whose video starts at 10 s: start and duration count from its first frame.
-    src = tmp_path / "offset.mp4"
-    with av.open(str(src), "w") as out:
-        vs = out.add_stream("libx264", rate=24)
-        vs.width, vs.height, vs.pix_fmt = 64, 64, "yuv420p"
-        vs.options = {"crf": "0", "preset": "ultrafast"}
-        for i in range(24):
-            vf = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 10, np.uint8), "rgb24")
-            vf.pts = 240 + i
-            vf.time_base = Fraction(1, 24)
-            for p in vs.encode(vf):
-                out.mux(p)
-        for p in vs.encode():
-            out.mux(p)
+    src = _ramp(tmp_path / "offset.mp4", first_pts=240)
     assert probe(src).duration is not None
     src_y = read_frames(src, rgb=False).luma
     assert src_y is not None
