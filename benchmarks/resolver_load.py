@@ -38,6 +38,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from _loopback import wait_until_healthy  # benchmarks/ is on sys.path when run as a script
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -102,10 +103,12 @@ def make_signed_excerpt(work: Path, home: Path) -> tuple[Path, str]:
     from veriframe.credentials.keys import init_keys
     from veriframe.signing import sign_video
 
-    init_keys(org="Load Test", passphrase=PASSPHRASE, home=home)
+    if not (home / "keys").exists():  # a rerun with the same --work keeps its keys
+        init_keys(org="Load Test", passphrase=PASSPHRASE, home=home)
     src = make_clip(work / "src.mp4", seconds=10, width=1280, height=720, fps=30)
     signed = work / "signed.mp4"
-    result = sign_video(src, output=signed, model="load", home=home, passphrase=PASSPHRASE)
+    result = sign_video(src, output=signed, model="load", home=home, passphrase=PASSPHRASE,
+                        overwrite=True)
     excerpt = work / "excerpt.mp4"
     media.transcode(signed, excerpt, codec="libx264", crf=28)
     return excerpt, str(result.manifest_label)
@@ -126,18 +129,7 @@ def start_server(home: Path, port: int, *, workers: int, pin: bool) -> subproces
     if pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(proc.pid, {0})
         os.sched_setaffinity(0, {1})
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the resolver did not start: " + proc.stderr.read().decode()[-2000:]
-                     if proc.stderr else "")
+    return wait_until_healthy(proc, port, seconds=60, what="the resolver")
 
 
 async def drive(url: str, paths: list[str], *, clients: int, seconds: float,

@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _loopback import wait_until_healthy  # benchmarks/ is on sys.path when run as a script
+
 # One BLAS/OpenMP thread here and in the service (it inherits the environment): on a pinned core,
 # a library that starts a thread per machine core only makes them wait on each other.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -113,18 +115,7 @@ def start_server(home: Path, port: int, *, args: list[str], pin: bool) -> subpro
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     if pin and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(proc.pid, {0})
-    import httpx
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("the service did not start: "
-                     + (proc.stderr.read().decode()[-2000:] if proc.stderr else ""))
+    return wait_until_healthy(proc, port, seconds=120, what="the service")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import numpy as np
 import pytest
 
 from tests.clipgen import make_clip
+from tests.services.server import Running, serve
+from veriframe.serve import ServeConfig, create_app
+from veriframe.settings import Settings
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -100,3 +104,17 @@ def small_signed(tmp_path_factory: pytest.TempPathFactory) -> SmallSigned:
     sign_video(src, output=signed, model="Wan2.1-I2V-14B-480P", home=home,
                passphrase=PASSPHRASE)
     return SmallSigned(home, signed, org)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private work folder for the verify service of one test module."""
+    return tmp_path_factory.mktemp("serve-work")
+
+
+@pytest.fixture(scope="module")
+def service(small_signed: SmallSigned, work: Path) -> Iterator[Running]:
+    """The verify service with the small signed clip's home, on 127.0.0.1."""
+    config = ServeConfig(settings=Settings(home=small_signed.home), work_dir=work)
+    with serve(create_app(config)) as running:
+        yield running

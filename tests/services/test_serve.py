@@ -51,16 +51,6 @@ def _assert_clean(text: str, small_signed: SmallSigned, work: Path) -> None:
         assert secret not in text, secret
 
 
-@pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("serve-work")
-
-
-@pytest.fixture(scope="module")
-def service(small_signed: SmallSigned, work: Path) -> Iterator[Running]:
-    config = ServeConfig(settings=Settings(home=small_signed.home), work_dir=work)
-    with serve(create_app(config)) as running:
-        yield running
 
 
 @pytest.fixture()

@@ -18,9 +18,7 @@ import pytest
 
 from tests.services.browser import chromium, skip_reason, upload
 from tests.services.conftest import SmallSigned
-from tests.services.server import Running, serve
-from veriframe.serve import ServeConfig, create_app
-from veriframe.settings import Settings
+from tests.services.server import Running
 
 pytestmark = pytest.mark.browser
 
@@ -34,16 +32,6 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield driver
 
 
-@pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("serve-page-work")
-
-
-@pytest.fixture(scope="module")
-def service(small_signed: SmallSigned, work: Path) -> Iterator[Running]:
-    config = ServeConfig(settings=Settings(home=small_signed.home), work_dir=work)
-    with serve(create_app(config)) as running:
-        yield running
 
 
 def _console_problems(driver: Any) -> list[str]:
