@@ -40,3 +40,12 @@ def write_bytes_atomic(dst: str | os.PathLike[str], data: bytes, *, mode: int = 
     with atomic_output(dst) as tmp:
         tmp.write_bytes(data)
         os.chmod(tmp, mode)
+
+
+def same_file(src: Path, dst: Path) -> bool:
+    """True when writing ``dst`` would replace ``src`` (the same path, or a link to it)."""
+    try:
+        same = dst.exists() and os.path.samefile(src, dst)
+    except OSError:
+        same = False
+    return same or src.resolve() == dst.resolve()

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from veriframe import watermark
-from veriframe._atomic import atomic_output
+from veriframe._atomic import atomic_output, same_file
 from veriframe.credentials.manifest import (
     TRAINED_ALGORITHMIC_MEDIA,
     ManifestSpec,
@@ -59,17 +59,12 @@ def check_output(output: Path, *, overwrite: bool, src: Path | None = None) -> N
         raise VeriframeError(
             "sign.output-is-directory", f"{output} is a directory", "give a file name with -o"
         )
-    if src is not None:
-        try:
-            same = output.exists() and os.path.samefile(src, output)
-        except OSError:
-            same = False
-        if same or src.resolve() == output.resolve():
-            raise VeriframeError(
-                "sign.same-file",
-                "the output would overwrite the input",
-                "veriframe never overwrites an input: choose another output path with -o",
-            )
+    if src is not None and same_file(src, output):
+        raise VeriframeError(
+            "sign.same-file",
+            "the output would overwrite the input",
+            "veriframe never overwrites an input: choose another output path with -o",
+        )
     if output.exists() and not overwrite:
         raise VeriframeError(
             "sign.output-exists",

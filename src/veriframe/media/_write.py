@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ from typing import Any, TypeVar
 import av
 import numpy as np
 
+from veriframe._atomic import same_file
 from veriframe.errors import MediaError
 from veriframe.media._open import AV_ERRORS, describe, unreadable
 
@@ -37,11 +37,7 @@ def encode_failed(dst: Path, exc: BaseException) -> MediaError:
 
 def same_file_guard(src: Path, dst: Path) -> None:
     """Refuse to write over the input (``media.output-is-input``)."""
-    try:
-        same = dst.exists() and os.path.samefile(src, dst)
-    except OSError:
-        same = False
-    if same or src.resolve() == dst.resolve():
+    if same_file(src, dst):
         raise MediaError(
             "media.output-is-input",
             f"the output {dst.name!r} is the input file",
