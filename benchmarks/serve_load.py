@@ -2,7 +2,7 @@
 
 1. A temporary newsroom home makes ``--clips`` small clips (``--seconds`` s at ``--size``) and
    signs every other one, so both the signed and the unsigned paths run.
-2. In process: each clip through ``verify_full`` + ``render_json`` in this process, one after
+2. In process: each clip through one ``Verifier`` + ``render_json`` in this process, one after
    another, ``--rounds`` times (the work ``POST /v1/verify`` does, detector loaded once):
    per-file latency and files per second.
 3. ``veriframe serve`` (the real command: uvicorn, ``--concurrency C``, a queue that holds every
@@ -80,20 +80,18 @@ def pct(values: list[float], q: float) -> float:
 
 def in_process(clips: list[Path], home: Path, rounds: int) -> tuple[list[float], dict[str, str]]:
     """Latency of verify + JSON per file in this process; each clip's verdict."""
-    from veriframe.detect import Detector
     from veriframe.report.json_report import render_json
     from veriframe.settings import Settings
-    from veriframe.verification import verify_full
+    from veriframe.verification import Verifier
 
-    settings, detector = Settings(home=home), Detector.load("default")
+    verifier = Verifier(Settings(home=home, policy="newsroom"))
     verdicts: dict[str, str] = {}
     times: list[float] = []
-    verify_full(clips[0], settings=settings, policy="newsroom", detector=detector)  # warm
+    verifier.verify(clips[0])  # warm
     for _ in range(rounds):
         for clip in clips:
             t0 = time.perf_counter()
-            report = verify_full(clip, settings=settings, policy="newsroom",
-                                 detector=detector).report
+            report = verifier.verify(clip).report
             render_json(report)
             times.append(time.perf_counter() - t0)
             verdicts[clip.name] = report.verdict.value

@@ -24,7 +24,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("media", "watermark", "credentials", "detect", "policy", "report",
                      "softbinding"), 1),
     **dict.fromkeys(("settings", "signing", "verification", "moderation", "generators",
-                     "demo", "resolution", "uploads"), 2),
+                     "demo", "recovery", "uploads"), 2),
     **dict.fromkeys(("_cli", "_service", "resolver", "serve"), 3),
 }
 NAMES = {0: "ground", 1: "part", 2: "path", 3: "interface"}

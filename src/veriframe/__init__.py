@@ -4,7 +4,10 @@ Every video veriframe generates or signs carries an invisible watermark and a si
 manifest; anyone can verify a clip: credentials, watermark (with manifest recovery),
 detector, policy. The public API::
 
-    from veriframe import sign_video, verify, Detector, Moderator, ProvenancePipeline
+    from veriframe import sign_video, Verifier, Settings, Detector, Moderator
+
+    verifier = Verifier(Settings(policy="newsroom"))   # built once: keys, trust, detector
+    report = verifier.verify("clip.mp4").report
 
 Heavy parts (the detector, moderation, generation) are imported on first use, so
 ``import veriframe`` stays light and never imports torch.
@@ -30,20 +33,29 @@ from veriframe.results import (
 )
 
 if TYPE_CHECKING:
+    from veriframe.credentials.keys import SigningIdentity
+    from veriframe.credentials.manifest import ManifestSpec
     from veriframe.detect import Detector
     from veriframe.generators.pipeline import ProvenancePipeline
     from veriframe.moderation import Moderator
-    from veriframe.policy import load_policy
+    from veriframe.policy import Policy, load_policy
+    from veriframe.settings import Settings
     from veriframe.signing import sign_video
-    from veriframe.verification import verify
+    from veriframe.verification import Verification, Verifier, verify
 
 _LAZY = {
     "sign_video": "veriframe.signing",
     "verify": "veriframe.verification",
+    "Verifier": "veriframe.verification",
     "Detector": "veriframe.detect",
     "Moderator": "veriframe.moderation",
     "ProvenancePipeline": "veriframe.generators.pipeline",
     "load_policy": "veriframe.policy",
+    "Policy": "veriframe.policy",
+    "Settings": "veriframe.settings",
+    "ManifestSpec": "veriframe.credentials.manifest",
+    "SigningIdentity": "veriframe.credentials.keys",
+    "Verification": "veriframe.verification",
 }
 
 
@@ -62,10 +74,16 @@ __all__ = [
     "Decision",
     "DetectionCheck",
     "Detector",
+    "ManifestSpec",
     "Moderator",
+    "Policy",
     "ProvenancePipeline",
+    "Settings",
     "SignResult",
+    "SigningIdentity",
     "Verdict",
+    "Verification",
+    "Verifier",
     "VeriframeError",
     "VerifyReport",
     "WatermarkCheck",

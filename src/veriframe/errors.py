@@ -159,6 +159,11 @@ class StoreError(VeriframeError):
     """The manifest store cannot be opened, read or written."""
 
 
+class ResolverError(VeriframeError):
+    """A soft-binding resolver could not be used (unreachable, slow, refusing, answering
+    garbage), or a resolver refuses a query or a publication (``resolver.*`` codes)."""
+
+
 __all__ = [
     "EXIT_FOR_KIND",
     "INPUT_ERROR_CODES",
@@ -171,6 +176,7 @@ __all__ = [
     "KeysError",
     "MediaError",
     "PolicyError",
+    "ResolverError",
     "StoreError",
     "UnsupportedInputError",
     "VeriframeError",

@@ -28,7 +28,9 @@ class Settings:
     ``passphrase``: unlocks the signing key (never shown in a repr); ``resolvers``: soft-binding
     resolvers (base URLs) that ``verify`` asks when a clip carries no valid manifest, sending
     ``resolver_mode`` (``fingerprint``, ``excerpt`` or ``both``), each call bounded by
-    ``resolver_timeout_s``.
+    ``resolver_timeout_s``. What ``verify`` runs: ``policy`` (a shipped policy name or a TOML
+    path; None: no decision), ``detector`` (a detector name; None: no detection), ``watermark``
+    (search for the mark), ``sample_count`` (frames sampled for the checks).
     """
 
     home: Path = field(default_factory=lambda: home_dir(None))
@@ -40,6 +42,10 @@ class Settings:
     resolvers: tuple[str, ...] = ()
     resolver_mode: str = "both"
     resolver_timeout_s: float = 10.0
+    policy: str | None = None
+    detector: str | None = "default"
+    watermark: bool = True
+    sample_count: int = 32
 
     @property
     def paths(self) -> Paths:

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from veriframe.settings import Settings
-from veriframe.verification import Verification, verify_full
+from veriframe.verification import Verification, Verifier
 
 if TYPE_CHECKING:
-    from veriframe.credentials.trust import TrustConfig
     from veriframe.detect import Detector
     from veriframe.media import Limits
     from veriframe.policy import Policy
@@ -107,16 +106,9 @@ def _private_paths(path: Path, settings: Settings | None) -> dict[str, str]:
     return found
 
 
-def verify_upload(
-    path: str | os.PathLike[str],
-    *,
-    settings: Settings,
-    trust: TrustConfig | None = None,
-    policy: Policy | str | None = None,
-    detector: Detector | str | None = "default",
-    sample_count: int = 32,
-) -> Verification:
-    """:func:`~veriframe.verification.verify_full` on an uploaded file, for an answer.
+def verify_upload(path: str | os.PathLike[str], *, verifier: Verifier) -> Verification:
+    """:meth:`Verifier.verify <veriframe.verification.Verifier.verify>` on an uploaded file,
+    for an answer.
 
     The report names the file by its own name (see :func:`upload_name`) and carries no path of
     the service (:func:`without_paths`); the frame sample is kept for the HTML report. Like
@@ -124,9 +116,8 @@ def verify_upload(
     (``report.raise_for_error()`` turns it into the exception).
     """
     file_path = Path(path)
-    result = verify_full(file_path, settings=settings, trust=trust, policy=policy,
-                         detector=detector, sample_count=sample_count)
-    report = without_paths(result.report, _private_paths(file_path, settings))
+    result = verifier.verify(file_path)
+    report = without_paths(result.report, _private_paths(file_path, verifier.settings))
     return Verification(report=report, sample=result.sample)
 
 

@@ -8,13 +8,16 @@ exception means it could not run at all (a missing file, a directory).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from veriframe.errors import ErrorInfo, MediaError, UnsupportedInputError, VeriframeError
 from veriframe.results import (
@@ -23,7 +26,6 @@ from veriframe.results import (
     DetectionCheck,
     DetectionState,
     FileInfo,
-    RecoveredCredentials,
     RecoveryState,
     Verdict,
     VerifyReport,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from veriframe.detect import Detector
     from veriframe.media import FrameSample, Limits
     from veriframe.policy import Policy
+    from veriframe.watermark import WatermarkKey
 
 NO_KEYS = ErrorInfo(
     "watermark.no-keys",
@@ -53,124 +56,180 @@ class Verification:
     sample: FrameSample | None
 
 
+class Verifier:
+    """Checks files' provenance; built once, then :meth:`verify` any number of files.
+
+    Everything a verification needs is resolved here, once: the settings (home, store, limits,
+    resolvers, the detector and policy names), the trust anchors, the watermark keyring, the
+    policy; the detector is loaded on first use, beside the first decode. The CLI, the verify
+    service, :class:`~veriframe.moderation.Moderator` and the resolver each build one.
+    ``policy`` and ``trust``: already loaded objects, used instead of the settings' names.
+    A key or trust problem does not stop construction: each report then says what could not
+    be checked.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, policy: Policy | None = None,
+                 trust: TrustConfig | None = None) -> None:
+        from veriframe.credentials.trust import TrustConfig
+        from veriframe.policy import load_policy
+
+        self.settings = settings if settings is not None else Settings()
+        cfg = self.settings
+        self.policy = policy if policy is not None else (
+            load_policy(cfg.policy) if cfg.policy is not None else None)
+        self.trust = trust if trust is not None else TrustConfig.load(
+            trust_file=cfg.trust_file, home=cfg.home)
+        self.resolvers = _resolver_urls(cfg.resolvers,
+                                        self.policy.spec.resolvers if self.policy else ())
+        self.keys, self.key_error = _load_keys(cfg) if cfg.watermark else ([], None)
+        self._detector: Detector | VeriframeError | None = None
+        self._detector_lock = threading.Lock()
+
+    def variant(self, *, policy: Policy | None, detect: bool = True) -> Verifier:
+        """This Verifier with another policy (None: no decision) and detection on or off,
+        sharing its trust anchors, keys and loaded detector (cheap: nothing is loaded again)."""
+        other = copy.copy(self)
+        other.policy = policy
+        other.resolvers = _resolver_urls(self.settings.resolvers,
+                                         policy.spec.resolvers if policy else ())
+        if not detect:
+            other.settings = dataclasses.replace(self.settings, detector=None)
+        return other
+
+    def detector(self) -> Detector | VeriframeError | None:
+        """The detector (loaded once), its load error, or None when detection is off."""
+        if self.settings.detector is None:
+            return None
+        with self._detector_lock:
+            if self._detector is None:
+                from veriframe.detect import Detector
+
+                try:
+                    self._detector = Detector.load(self.settings.detector)
+                except VeriframeError as exc:
+                    self._detector = exc
+            return self._detector
+
+    def verify(self, path: str | os.PathLike[str]) -> Verification:
+        """Check one file; return its :class:`VerifyReport` and the frames it was made from.
+
+        Raises :class:`VeriframeError` only when the check cannot run at all (missing file,
+        directory); whatever the file holds, a report comes back.
+        """
+        from veriframe import media
+        from veriframe.credentials.read import read_credentials
+
+        cfg = self.settings
+        file_path = Path(path)
+        size = media.require_file(file_path).st_size
+        # The C2PA read (native code) and the file hash run beside the decode (FFmpeg decodes
+        # in its own threads), and so do the imports and the model load of the checks that
+        # come after it: their cost hides behind the decode instead of adding to it.
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="veriframe-verify") as pool:
+            credentials_job = pool.submit(read_credentials, file_path, trust=self.trust)
+            sha_job = pool.submit(_sha256, file_path)
+            model_job = pool.submit(self._prepare_checks)
+            sample: media.FrameSample | None = None
+            media_error: VeriframeError | None = None
+            try:
+                info = media.probe(file_path, limits=cfg.limits)
+                sample = media.sample_frames(file_path, count=cfg.sample_count, info=info,
+                                             limits=cfg.limits)
+            except (MediaError, UnsupportedInputError) as exc:
+                media_error = exc
+            credentials = credentials_job.result()
+            sha256 = sha_job.result()
+            model = model_job.result()
+
+        file_info = FileInfo(
+            path=str(file_path),
+            size_bytes=size,
+            sha256=sha256,
+            media=sample.info.to_dict() if sample is not None else None,
+        )
+        wm_check = WatermarkCheck()
+        detection = DetectionCheck()
+        if sample is not None:
+            if cfg.watermark:
+                wm_check = self._watermark(sample, file_path)
+            if self.resolvers and _needs_resolvers(credentials, wm_check):
+                wm_check = self._ask_resolvers(wm_check, sample, file_path)
+            if cfg.detector is not None:
+                detection = _detect(model, sample, credentials, wm_check)
+        elif media_error is not None:
+            reason = media_error.info
+            wm_check = WatermarkCheck(state=WatermarkState.NOT_CHECKED, error=reason)
+            detection = DetectionCheck(state=DetectionState.NOT_CHECKED, error=reason)
+
+        verdict, error = _verdict(credentials, wm_check, media_error)
+        report = VerifyReport(file=file_info, verdict=verdict, credentials=credentials,
+                              watermark=wm_check, detection=detection, error=error)
+        if self.policy is not None:
+            report = self.policy.apply(report)
+        return Verification(report=report, sample=sample)
+
+    def _prepare_checks(self) -> Detector | VeriframeError | None:
+        """Import the checks' modules and load the detector (run beside the decode)."""
+        if self.settings.watermark:
+            import veriframe.watermark  # noqa: F401 - imported now, while FFmpeg decodes
+        return self.detector()
+
+    def _watermark(self, sample: FrameSample, path: Path) -> WatermarkCheck:
+        from veriframe import recovery, watermark
+
+        marks = watermark.known_marks(sample)
+        if not self.keys:
+            return WatermarkCheck(state=WatermarkState.NOT_CHECKED, known_generator_marks=marks,
+                                  error=self.key_error or NO_KEYS)
+        check = replace(watermark.detect(sample, keys=self.keys), known_generator_marks=marks)
+        if check.state is WatermarkState.PRESENT and check.payload_id:
+            clip = recovery.Received(path, sample, check, self.settings.limits)
+            check = replace(check, recovered=recovery.from_store(
+                check.payload_id, clip, store_path=self.settings.store_path, trust=self.trust))
+        return check
+
+    def _ask_resolvers(self, wm: WatermarkCheck, sample: FrameSample,
+                       path: Path) -> WatermarkCheck:
+        from veriframe import recovery
+
+        clip = recovery.Received(path, sample, wm, self.settings.limits)
+        attempts, recovered = recovery.via_resolvers(
+            clip, resolvers=self.resolvers, trust=self.trust, mode=self.settings.resolver_mode,
+            timeout_s=self.settings.resolver_timeout_s)
+        return replace(wm, resolvers=attempts, recovered=recovered or wm.recovered)
+
+
 def verify(
     path: str | os.PathLike[str],
     *,
     settings: Settings | None = None,
-    trust: TrustConfig | str | os.PathLike[str] | None = None,
     home: str | os.PathLike[str] | None = None,
-    policy: Policy | str | None = None,
-    detector: Detector | str | None = "default",
-    watermark: bool = True,
     store: str | os.PathLike[str] | None = None,
+    trust: str | os.PathLike[str] | None = None,
+    policy: str | None = None,
+    detector: str | None = "default",
+    watermark: bool = True,
     sample_count: int = 32,
     limits: Limits | None = None,
     resolvers: Sequence[str] | None = None,
 ) -> VerifyReport:
     """Check one file's provenance and return a :class:`VerifyReport`.
 
+    A thin wrapper over :class:`Verifier` for one file (build a ``Verifier`` to check many).
     ``settings`` says where the keys, store and trust anchors are (default: ``~/.veriframe``);
-    ``home``, ``store``, ``limits`` override it. ``resolvers``: soft-binding resolvers to ask
-    when the clip has no valid embedded manifest (added to ``settings.resolvers`` and the
-    policy's); what they point to is validated here, never taken on their word. ``trust``: a
-    :class:`TrustConfig`, or a PEM file of trust anchors added to the home's own CA.
-    ``policy``: a shipped policy name or a
-    path (none by default: ``decision`` says ``not_checked``). ``detector``: a model name, a
-    loaded :class:`Detector`, or None to skip detection. Raises :class:`VeriframeError` only
-    when the check cannot run at all (missing file, directory).
+    the keyword arguments override it: ``trust`` a PEM file of extra trust anchors, ``policy``
+    a shipped policy name or a TOML path (none by default: ``decision`` says
+    ``not_checked``), ``detector`` a model name or None to skip detection, ``resolvers``
+    soft-binding resolvers to ask when the clip has no valid embedded manifest (added to the
+    settings' and the policy's; what they point to is validated here, never taken on their
+    word). Raises :class:`VeriframeError` only when the check cannot run at all.
     """
-    return verify_full(
-        path,
-        settings=settings,
-        trust=trust,
-        home=home,
-        policy=policy,
-        detector=detector,
-        watermark=watermark,
-        store=store,
-        sample_count=sample_count,
-        limits=limits,
-        resolvers=resolvers,
-    ).report
-
-
-def verify_full(
-    path: str | os.PathLike[str],
-    *,
-    settings: Settings | None = None,
-    trust: TrustConfig | str | os.PathLike[str] | None = None,
-    home: str | os.PathLike[str] | None = None,
-    policy: Policy | str | None = None,
-    detector: Detector | str | None = "default",
-    watermark: bool = True,
-    store: str | os.PathLike[str] | None = None,
-    sample_count: int = 32,
-    limits: Limits | None = None,
-    resolvers: Sequence[str] | None = None,
-) -> Verification:
-    """Like :func:`verify`, also returning the decoded frame sample."""
-    from veriframe import media
-    from veriframe.credentials.read import read_credentials
-
     cfg = resolve_settings(settings, home=home, store=store, limits=limits)
-    pol = _policy(policy)
-    asked = _resolver_urls(cfg.resolvers, resolvers, pol.spec.resolvers if pol else ())
-    file_path = Path(path)
-    size = media.require_file(file_path).st_size
-    trust_cfg = _trust(trust, cfg)
-    # The C2PA read (native code) and the file hash run beside the decode (FFmpeg decodes in
-    # its own threads), and so do the imports and the model load of the checks that come after
-    # it: their cost hides behind the decode instead of adding to it.
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="veriframe-verify") as pool:
-        credentials_job = pool.submit(read_credentials, file_path, trust=trust_cfg)
-        sha_job = pool.submit(_sha256, file_path)
-        model_job = pool.submit(_prepare_checks, detector, watermark)
-        sample: media.FrameSample | None = None
-        media_error: VeriframeError | None = None
-        try:
-            info = media.probe(file_path, limits=cfg.limits)
-            sample = media.sample_frames(file_path, count=sample_count, info=info,
-                                         limits=cfg.limits)
-        except (MediaError, UnsupportedInputError) as exc:
-            media_error = exc
-        credentials = credentials_job.result()
-        sha256 = sha_job.result()
-        model = model_job.result()
-
-    file_info = FileInfo(
-        path=str(file_path),
-        size_bytes=size,
-        sha256=sha256,
-        media=sample.info.to_dict() if sample is not None else None,
-    )
-
-    wm_check = WatermarkCheck()
-    detection = DetectionCheck()
-    if sample is not None:
-        if watermark:
-            wm_check = _watermark(sample, file_path, settings=cfg, trust=trust_cfg)
-        if asked and _needs_resolvers(credentials, wm_check):
-            wm_check = _ask_resolvers(wm_check, sample, file_path, urls=asked, settings=cfg,
-                                      trust=trust_cfg)
-        if detector is not None:
-            detection = _detect(model, sample, credentials, wm_check)
-    elif media_error is not None:
-        reason = media_error.info
-        wm_check = WatermarkCheck(state=WatermarkState.NOT_CHECKED, error=reason)
-        detection = DetectionCheck(state=DetectionState.NOT_CHECKED, error=reason)
-
-    verdict, error = _verdict(credentials, wm_check, media_error)
-    report = VerifyReport(
-        file=file_info,
-        verdict=verdict,
-        credentials=credentials,
-        watermark=wm_check,
-        detection=detection,
-        error=error,
-    )
-    if pol is not None:
-        report = pol.apply(report)
-    return Verification(report=report, sample=sample)
+    cfg = dataclasses.replace(
+        cfg.replace(trust_file=trust, policy=policy),
+        detector=detector, watermark=watermark, sample_count=sample_count,
+        resolvers=_resolver_urls(cfg.resolvers, resolvers))
+    return Verifier(cfg).verify(path).report
 
 
 def _sha256(path: Path) -> str:
@@ -181,138 +240,22 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _trust(trust: TrustConfig | str | os.PathLike[str] | None, settings: Settings) -> TrustConfig:
-    from veriframe.credentials.trust import TrustConfig
-
-    if isinstance(trust, TrustConfig):
-        return trust
-    trust_file = Path(trust) if trust is not None else settings.trust_file
-    return TrustConfig.load(trust_file=trust_file, home=settings.home)
-
-
-def watermark_keys(settings: Settings) -> list[Any]:
-    """The detection keyring: the home's watermark keys, then ``settings.watermark_key_files``."""
+def _load_keys(settings: Settings) -> tuple[list[WatermarkKey], ErrorInfo | None]:
+    """The detection keyring: the home's watermark keys, then ``settings.watermark_key_files``;
+    or the reason there is none."""
     from veriframe import watermark
     from veriframe.credentials.keys import load_watermark_keys
 
-    secrets = list(load_watermark_keys(home=settings.home))
-    for item in settings.watermark_key_files:
-        secrets.append(Path(item).read_bytes().strip())
-    unique = list(dict.fromkeys(secrets))
-    return [watermark.WatermarkKey(s) for s in unique]
-
-
-def _watermark(
-    sample: FrameSample, path: Path, *, settings: Settings, trust: TrustConfig
-) -> WatermarkCheck:
-    from veriframe import watermark
-
-    key_error: ErrorInfo | None
     try:
-        keys = watermark_keys(settings)
+        secrets = list(load_watermark_keys(home=settings.home))
+        for item in settings.watermark_key_files:
+            secrets.append(Path(item).read_bytes().strip())
     except VeriframeError as exc:
-        keys, key_error = [], exc.info
-    else:
-        key_error = None
-    marks = watermark.known_marks(sample)
-    if not keys:
-        return WatermarkCheck(
-            state=WatermarkState.NOT_CHECKED,
-            known_generator_marks=marks,
-            error=key_error or NO_KEYS,
-        )
-    check = watermark.detect(sample, keys=keys)
-    check = replace(check, known_generator_marks=marks)
-    if check.state is WatermarkState.PRESENT and check.payload_id:
-        check = replace(
-            check,
-            recovered=_recover(check.payload_id, sample, path, settings.store_path, trust),
-        )
-    return check
-
-
-def _recover(
-    payload_id: str, sample: FrameSample, path: Path, store_path: Path, trust: TrustConfig
-) -> RecoveredCredentials:
-    from veriframe import watermark
-    from veriframe.credentials.read import validate_manifest_bytes
-    from veriframe.credentials.store import ManifestStore
-
-    if not store_path.exists():
-        return RecoveredCredentials(
-            state=RecoveryState.NOT_FOUND,
-            store=str(store_path),
-            detail="no manifest store here; the mark's manifest cannot be looked up",
-        )
-    try:
-        record = ManifestStore(store_path).get(payload_id)
-    except VeriframeError as exc:
-        return RecoveredCredentials(
-            state=RecoveryState.ERROR, store=str(store_path), detail=exc.message
-        )
-    if record is None:
-        return RecoveredCredentials(
-            state=RecoveryState.NOT_FOUND,
-            store=str(store_path),
-            detail=f"payload {payload_id} is not in the manifest store",
-        )
-    creds = validate_manifest_bytes(
-        record.manifest_store, asset_path=path, fmt=record.fmt, trust=trust
-    )
-    if creds.state not in (CredentialState.VALID, CredentialState.TRUSTED):
-        return RecoveredCredentials(
-            state=RecoveryState.INVALID,
-            store=str(store_path),
-            credentials=creds,
-            detail="the stored manifest's signature does not validate",
-        )
-    distance: float | None = None
-    note = ""
-    if record.fingerprint and watermark.structure(sample) < watermark.MIN_STRUCTURE:
-        note = (
-            " (content fingerprint inconclusive: the video is nearly flat, so whether it is "
-            "the signed content cannot be told)"
-        )
-    elif record.fingerprint:
-        try:
-            distance = watermark.fingerprint_distance(
-                watermark.fingerprint(sample), record.fingerprint
-            )
-        except VeriframeError as exc:
-            note = f" (content fingerprint not compared: {exc.message})"
-        if distance is not None and distance > watermark.MATCH_THRESHOLD:
-            return RecoveredCredentials(
-                state=RecoveryState.MISMATCH,
-                store=str(store_path),
-                credentials=creds,
-                fingerprint_distance=distance,
-                detail="the watermark is genuine but this content does not match what was "
-                "signed: the mark was copied onto another video, or the video was altered",
-            )
-    return RecoveredCredentials(
-        state=RecoveryState.RECOVERED,
-        store=str(store_path),
-        credentials=creds,
-        fingerprint_distance=distance,
-        detail="credentials recovered through the watermark; signature re-validated" + note,
-    )
-
-
-def _prepare_checks(detector: Detector | str | None,
-                    watermark: bool) -> Detector | VeriframeError | None:
-    """Import the checks' modules and load the detector (run beside the decode)."""
-    if watermark:
-        import veriframe.watermark  # noqa: F401 - imported now, while FFmpeg decodes
-    if detector is None:
-        return None
-    from veriframe.detect import Detector
-
-    if isinstance(detector, Detector):
-        return detector
-    try:
-        return Detector.load(detector)
-    except VeriframeError as exc:
-        return exc
+        return [], exc.info
+    except OSError as exc:
+        return [], ErrorInfo("watermark.key-unreadable", f"a watermark key file cannot be "
+                             f"read: {exc.strerror}", "check VERIFRAME_WATERMARK_KEYS")
+    return [watermark.WatermarkKey(s) for s in dict.fromkeys(secrets)], None
 
 
 def _detect(
@@ -330,14 +273,6 @@ def _detect(
         return DetectionCheck(state=DetectionState.ERROR, error=exc.info)
 
 
-def _policy(policy: Policy | str | None) -> Policy | None:
-    from veriframe.policy import Policy, load_policy
-
-    if policy is None or isinstance(policy, Policy):
-        return policy
-    return load_policy(policy)
-
-
 def _resolver_urls(*lists: Sequence[str] | None) -> tuple[str, ...]:
     """Every resolver URL, in order, without repeats."""
     return tuple(dict.fromkeys(u.strip().rstrip("/") for lst in lists for u in (lst or ())
@@ -352,16 +287,6 @@ def _needs_resolvers(credentials: CredentialCheck, wm: WatermarkCheck) -> bool:
         return False
     rec = wm.recovered
     return rec is None or rec.state in (RecoveryState.NOT_FOUND, RecoveryState.ERROR)
-
-
-def _ask_resolvers(wm: WatermarkCheck, sample: FrameSample, path: Path, *, urls: Sequence[str],
-                   settings: Settings, trust: TrustConfig) -> WatermarkCheck:
-    from veriframe.resolution import recover_via_resolvers
-
-    attempts, recovered = recover_via_resolvers(
-        path, sample, resolvers=urls, trust=trust, mode=settings.resolver_mode,
-        timeout_s=settings.resolver_timeout_s)
-    return replace(wm, resolvers=attempts, recovered=recovered or wm.recovered)
 
 
 def _verdict(
@@ -389,4 +314,4 @@ def _verdict(
     return Verdict.UNSIGNED, None
 
 
-__all__ = ["Verification", "verify", "verify_full", "watermark_keys"]
+__all__ = ["Verification", "Verifier", "verify"]

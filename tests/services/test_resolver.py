@@ -359,7 +359,7 @@ def test_excerpt_detection_equals_detection_on_the_frames(signed_set: Signed,
                                                           tmp_path: Path) -> None:
     from veriframe import media, watermark
     from veriframe.credentials.keys import load_watermark_keys
-    from veriframe.resolution import make_excerpt
+    from veriframe.recovery import make_excerpt
 
     keys = [watermark.WatermarkKey(k) for k in load_watermark_keys(home=signed_set.home)]
     sample = media.sample_frames(signed_set.reposted, count=32)

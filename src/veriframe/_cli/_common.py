@@ -187,6 +187,19 @@ def settings(
     )
 
 
+def resolver_mode_option(value: str, *, code: str) -> str:
+    """``--resolver-mode``, checked against :class:`~veriframe.softbinding.ResolverMode`."""
+    from veriframe.errors import VeriframeError
+    from veriframe.softbinding.protocol import ResolverMode
+
+    try:
+        return ResolverMode(value).value
+    except ValueError:
+        choices = ", ".join(m.value for m in ResolverMode)
+        raise VeriframeError(code, f"--resolver-mode {value!r} is not one of {choices}",
+                             "use one of them") from None
+
+
 def home() -> Path | None:
     """``--home`` or ``$VERIFRAME_HOME``, if either is set."""
     value = _state["home"] or os.environ.get(HOME_ENV)

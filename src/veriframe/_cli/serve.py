@@ -9,7 +9,13 @@ from typing import Any
 
 import typer
 
-from veriframe._cli._common import err_console, guarded, serve_app, settings
+from veriframe._cli._common import (
+    err_console,
+    guarded,
+    resolver_mode_option,
+    serve_app,
+    settings,
+)
 
 CONFIG_ENV = "VERIFRAME_SERVE_CONFIG"  # passes the config to uvicorn's worker processes
 TOKEN_ENV = "VERIFRAME_SERVE_TOKEN"  # bearer token(s) for the API, separated by commas
@@ -27,12 +33,9 @@ def _config(*, store: Path | None, trust: Path | None, policy: str, resolvers: l
             detector: str = "default") -> dict[str, Any]:
     """The service's config from options and ``VERIFRAME_*``: plain JSON, token hashes only."""
     from veriframe._service.auth import hash_token
-    from veriframe.errors import VeriframeError
 
-    if resolver_mode not in ("fingerprint", "excerpt", "both"):
-        raise VeriframeError("serve.bad-option", f"--resolver-mode {resolver_mode!r} is not "
-                             "fingerprint, excerpt or both", "use one of the three")
-    cfg = settings(store=store, trust=trust, resolvers=resolvers, resolver_mode=resolver_mode)
+    cfg = settings(store=store, trust=trust, resolvers=resolvers,
+                   resolver_mode=resolver_mode_option(resolver_mode, code="serve.bad-option"))
     tokens = [t.strip() for t in os.environ.get(TOKEN_ENV, "").split(",") if t.strip()]
     return {
         "home": str(cfg.home), "store": str(cfg.store_path),

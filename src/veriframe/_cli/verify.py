@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import typer
@@ -11,6 +12,7 @@ from veriframe._cli._common import (
     guarded,
     out_console,
     report_error,
+    resolver_mode_option,
     settings,
     write_stdout,
 )
@@ -68,21 +70,14 @@ def verify(
 ) -> None:
     """Check a video's provenance (see the exit codes above)."""
     from veriframe._atomic import write_bytes_atomic
-    from veriframe.errors import VeriframeError
-    from veriframe.verification import verify_full
+    from veriframe.verification import Verifier
 
-    if resolver_mode not in ("fingerprint", "excerpt", "both"):
-        raise VeriframeError("verify.bad-option", f"--resolver-mode {resolver_mode!r} is not "
-                             "fingerprint, excerpt or both", "use one of the three")
-    cfg = settings(store=store, trust=trust, resolvers=resolver, resolver_mode=resolver_mode)
+    cfg = settings(store=store, trust=trust, resolvers=resolver,
+                   resolver_mode=resolver_mode_option(resolver_mode, code="verify.bad-option"))
+    cfg = dataclasses.replace(cfg, policy=None if (policy or "").lower() == "none" else policy,
+                              detector="default" if detect else None, sample_count=samples)
     with err_console().status("verifying…"):
-        result = verify_full(
-            path,
-            settings=cfg,
-            policy=None if (policy or "").lower() == "none" else policy,
-            detector="default" if detect else None,
-            sample_count=samples,
-        )
+        result = Verifier(cfg).verify(path)
     report = result.report
     if html is not None:
         from veriframe.report.html import render_html

@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from veriframe._text import clean_text
@@ -31,6 +30,13 @@ from veriframe.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
     from veriframe.credentials.trust import TrustConfig
+    from veriframe.verification import Verifier
+
+
+def _is_trust_config(value: object) -> bool:
+    from veriframe.credentials.trust import TrustConfig
+
+    return isinstance(value, TrustConfig)
 
 
 class ModerationState(str, enum.Enum):
@@ -178,7 +184,7 @@ class Moderator:
         self.detector = detector
         self.sample_count = sample_count
         self.timeout_s = timeout_s
-        self._loaded: dict[str, Any] | None = None
+        self._verifier: Verifier | None = None
 
     # --- per-process resources --------------------------------------------------------
 
@@ -195,25 +201,23 @@ class Moderator:
         }
 
     def warm(self) -> None:
-        """Load the detector and the trust anchors now (once per process)."""
-        if self._loaded is not None:
+        """Build this process's :class:`~veriframe.verification.Verifier` now (once per
+        process): trust anchors, watermark keys, and the detector."""
+        if self._verifier is not None:
             return
-        loaded: dict[str, Any] = {"trust": self.trust, "detector": self.detector}
-        with contextlib.suppress(VeriframeError, ImportError):
-            from veriframe.credentials.trust import TrustConfig
+        import dataclasses
 
-            if not isinstance(self.trust, TrustConfig):
-                trust_file = Path(self.trust) if self.trust is not None else None
-                loaded["trust"] = TrustConfig.load(
-                    trust_file=trust_file or self.settings.trust_file, home=self.settings.home)
-        if isinstance(self.detector, str):
-            # A detector that cannot load stays a name: verify then reports a detection error
-            # for each file, and the policy fails closed on it.
-            with contextlib.suppress(VeriframeError, ImportError):
-                from veriframe.detect import Detector
+        from veriframe.verification import Verifier
 
-                loaded["detector"] = Detector.load(self.detector)
-        self._loaded = loaded
+        cfg = dataclasses.replace(self.settings, detector=self.detector,
+                                  sample_count=self.sample_count, policy=None)
+        trust = self.trust
+        if trust is not None and not _is_trust_config(trust):
+            cfg = cfg.replace(trust_file=trust)
+            trust = None
+        verifier = Verifier(cfg, policy=self.policy, trust=trust)  # type: ignore[arg-type]
+        verifier.detector()  # a detector that cannot load is reported per file
+        self._verifier = verifier
 
     # --- one file ---------------------------------------------------------------------
 
@@ -228,14 +232,11 @@ class Moderator:
                                 elapsed_s=elapsed_s)
 
     def verify(self, path: str | os.PathLike[str]) -> VerifyReport:
-        """Run :func:`veriframe.verification.verify` with this Moderator's settings."""
-        from veriframe.verification import verify
-
+        """Verify ``path`` with this process's Verifier (this Moderator's settings, policy,
+        trust anchors and detector)."""
         self.warm()
-        assert self._loaded is not None
-        return verify(path, settings=self.settings, trust=self._loaded["trust"],
-                      policy=self.policy, detector=self._loaded["detector"],
-                      sample_count=self.sample_count)
+        assert self._verifier is not None
+        return self._verifier.verify(path).report
 
     def review(self, path: str | os.PathLike[str]) -> ModerationResult:
         """Verify ``path`` and decide under the policy; never raises for a bad file."""

@@ -1,4 +1,4 @@
-"""The resolver's ASGI app: routes a few lines each over :mod:`veriframe.resolution`.
+"""The resolver's ASGI app: routes a few lines each over :mod:`veriframe.resolver.search`.
 
 ``create_app(config)`` builds one app (no globals: tests build one per case). The keyring,
 the manifest store and the trust anchors are opened in the lifespan. Limits are middleware
@@ -10,6 +10,7 @@ an exception's text.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import tempfile
@@ -92,18 +93,21 @@ def create_app(config: ResolverConfig) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from veriframe.credentials.store import ManifestStore
-        from veriframe.credentials.trust import TrustConfig
-        from veriframe.verification import watermark_keys
+        from veriframe.verification import Verifier
 
-        keys = watermark_keys(config.settings)
+        # The resolver verifies what is published and reads marks with the signer's keyring:
+        # the same Verifier as everywhere (no detector, no policy).
+        verifier = Verifier(dataclasses.replace(config.settings, detector=None, policy=None))
+        if verifier.key_error is not None:
+            raise verifier.key_error.to_exception()
+        keys = verifier.keys
         if not keys:
             log.warning("no watermark keys: byContent can only search fingerprints")
         app.state.resolver = _State(
             config=config,
             keys=keys,
             store=ManifestStore(config.settings.store_path, keep_open=True),
-            trust=TrustConfig.load(trust_file=config.settings.trust_file,
-                                   home=config.settings.home),
+            trust=verifier.trust,
             tokens=TokenCheck(config.token_hashes),
             gate=Gate(workers=config.detect_workers, queue=config.detect_queue,
                       timeout_s=config.detect_timeout_s),
@@ -180,14 +184,14 @@ async def openapi(request: Request) -> JSONResponse:
 
 async def supported_algorithms(request: Request) -> JSONResponse:
     """``GET /services/supportedAlgorithms``."""
-    from veriframe.resolution import supported_algorithms as algs
+    from veriframe.resolver.search import supported_algorithms as algs
 
     return JSONResponse(algs())
 
 
 async def by_binding(request: Request) -> JSONResponse:
     """``GET|POST /matches/byBinding``: manifests for a payload id or a fingerprint."""
-    from veriframe.resolution import find_by_binding
+    from veriframe.resolver.search import find_by_binding
 
     state = _state(request)
     limit = _max_results(request)
@@ -222,7 +226,7 @@ async def by_binding(request: Request) -> JSONResponse:
 
 async def by_content(request: Request) -> JSONResponse:
     """``POST /matches/byContent``: the uploaded excerpt's watermark, else its fingerprint."""
-    from veriframe.resolution import find_by_content
+    from veriframe.resolver.search import find_by_content
 
     state = _state(request)
     limit = _max_results(request)
@@ -271,7 +275,7 @@ async def manifest(request: Request) -> Response:
 
 async def publish(request: Request) -> JSONResponse:
     """``POST /manifests``: a signer registers a signed manifest store (bearer token)."""
-    from veriframe.resolution import register_manifest
+    from veriframe.resolver.search import register_manifest
 
     state = _state(request)
     if not state.tokens.configured:

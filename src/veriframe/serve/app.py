@@ -77,7 +77,7 @@ class ServeConfig:
 class _State:
     config: ServeConfig
     settings: Settings
-    trust: Any
+    verifier: Any  # the Verifier the checks share (a variant per policy and detect flag)
     detector: Any  # a loaded Detector, or its name when it failed to load (reported per check)
     policies: dict[str, Any]
     default_policy: str
@@ -99,15 +99,16 @@ def create_app(config: ServeConfig) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        from veriframe.credentials.trust import TrustConfig
         from veriframe.serve.page import render_page
+        from veriframe.verification import Verifier
 
         settings = _settings(config)
+        verifier = Verifier(settings)
         app.state.serve = _State(
             config=config,
             settings=settings,
-            trust=TrustConfig.load(trust_file=settings.trust_file, home=settings.home),
-            detector=_load_detector(config.detector),
+            verifier=verifier,
+            detector=_load_detector(verifier),
             policies=loaded,
             default_policy=default,
             tokens=TokenCheck(config.token_hashes),
@@ -151,7 +152,8 @@ def _settings(config: ServeConfig) -> Settings:
     return config.settings.replace(limits=Limits(
         max_pixels=limits.max_pixels, max_frames=limits.max_frames,
         max_duration_s=limits.max_duration_s, max_file_bytes=cap,
-        max_decoded_bytes=limits.max_decoded_bytes))
+        max_decoded_bytes=limits.max_decoded_bytes),
+        detector=config.detector, sample_count=config.sample_count, policy=None)
 
 
 def _load_policies(default: str) -> tuple[dict[str, Any], str]:
@@ -166,14 +168,14 @@ def _load_policies(default: str) -> tuple[dict[str, Any], str]:
     return loaded, chosen.name
 
 
-def _load_detector(name: str) -> Any:
-    from veriframe.detect import Detector
-
-    try:
-        return Detector.load(name)
-    except VeriframeError as exc:
-        log.warning("detector %s not loaded (%s): checks report it", name, exc.code)
+def _load_detector(verifier: Any) -> Any:
+    """The verifier's detector, loaded now; its name when it cannot load (reported per check)."""
+    loaded = verifier.detector()
+    if isinstance(loaded, VeriframeError):
+        name = verifier.settings.detector
+        log.warning("detector %s not loaded (%s): checks report it", name, loaded.code)
         return name
+    return loaded
 
 
 # --- helpers the routes share -------------------------------------------------------------
@@ -229,10 +231,9 @@ async def _upload(request: Request) -> AsyncIterator[tuple[Ticket, Received]]:
 def _check(state: _State, upload: Received) -> Any:
     """The arguments of :func:`veriframe.uploads.verify_upload` for this request."""
     _only(upload.fields, ("policy", "detect"))
-    return partial(verify_upload, upload.path, settings=state.settings, trust=state.trust,
-                   policy=_policy(state, upload.fields),
-                   detector=state.detector if _flag(upload.fields, "detect", True) else None,
-                   sample_count=state.config.sample_count)
+    verifier = state.verifier.variant(policy=_policy(state, upload.fields),
+                                      detect=_flag(upload.fields, "detect", True))
+    return partial(verify_upload, upload.path, verifier=verifier)
 
 
 def _bundle(call: Any) -> tuple[Any, str, str]:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from veriframe.credentials.manifest import SOFT_BINDING_ALG
-from veriframe.errors import ErrorKind, VeriframeError
+from veriframe.errors import ErrorKind, ResolverError
 
 WATERMARK_ALG = SOFT_BINDING_ALG  # "org.veriframe.watermark.1"
 FINGERPRINT_ALG = "org.veriframe.fingerprint.p2"
@@ -32,11 +33,19 @@ MAX_MATCHES = 100  # more than this in one answer is not a plausible resolver an
 _MANIFEST_ID = re.compile(r"^urn:(c2pa|uuid):[0-9A-Za-z:._\-]{8,200}$")
 
 
-class ResolverError(VeriframeError):
-    """A resolver could not be used: unreachable, slow, refusing, or answering garbage."""
+class MatchKind(str, enum.Enum):
+    """How a resolver found a manifest."""
 
-    def __init__(self, code: str, message: str, hint: str = "") -> None:
-        super().__init__(code, message, hint, kind=ErrorKind.OPERATIONAL)
+    WATERMARK = "watermark"  # the watermark's payload id, read with the signer's key
+    FINGERPRINT = "fingerprint"  # the perceptual content fingerprint (near match)
+
+
+class ResolverMode(str, enum.Enum):
+    """What a verifier sends to a resolver."""
+
+    FINGERPRINT = "fingerprint"  # only the content fingerprint: no pixels leave the machine
+    EXCERPT = "excerpt"  # the sampled frames as a short MP4, so the resolver reads the mark
+    BOTH = "both"  # the fingerprint first; the excerpt only when that recovers nothing
 
 
 KIND_FIELD = "org.veriframe.matchKind"  # an extension field: how the match was found
@@ -81,7 +90,7 @@ def decode_payload(value: str) -> str:
     """The payload id (hex) of a watermark binding value; ``resolver.bad-query`` otherwise."""
     raw = _b64(value)
     if len(raw) != PAYLOAD_BYTES:
-        raise VeriframeError("resolver.bad-query",
+        raise ResolverError("resolver.bad-query",
                              f"a {WATERMARK_ALG} value is {PAYLOAD_BYTES} bytes, base64-encoded",
                              "send the watermark's payload id", kind=ErrorKind.INPUT)
     return raw.hex()
@@ -98,7 +107,7 @@ def decode_fingerprint(value: str) -> str:
     """The fingerprint (``p2:`` + hex) of a fingerprint binding value."""
     raw = _b64(value)
     if not raw or len(raw) > 4096:
-        raise VeriframeError("resolver.bad-query", "the fingerprint value is empty or too long",
+        raise ResolverError("resolver.bad-query", "the fingerprint value is empty or too long",
                              "send a veriframe p2 fingerprint", kind=ErrorKind.INPUT)
     return FINGERPRINT_PREFIX + raw.hex()
 
@@ -109,7 +118,7 @@ def _b64(value: str) -> bytes:
     try:
         return base64.b64decode(value.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
-        raise VeriframeError("resolver.bad-query", "the binding value is not base64",
+        raise ResolverError("resolver.bad-query", "the binding value is not base64",
                              "base64-encode the binding value", kind=ErrorKind.INPUT) from None
 
 

@@ -1,0 +1,290 @@
+"""Recovery: a stripped clip's manifest found again, and the one place that decides whether
+the clip is what was signed.
+
+A manifest is found through the watermark's payload id in the local manifest store
+(:func:`from_store`) or through soft-binding resolvers (:func:`via_resolvers`: they only
+point; what they point to is downloaded and validated here, with the verifier's own trust
+anchors). Either way :func:`judge` makes the decision: the manifest must validate, and the clip
+must be the content that was signed, compared with the fingerprints signed into the manifest.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from veriframe.errors import ResolverError, VeriframeError
+from veriframe.results import (
+    CredentialCheck,
+    CredentialState,
+    RecoveredCredentials,
+    RecoveryState,
+    ResolverAttempt,
+    ResolverState,
+    WatermarkCheck,
+)
+from veriframe.softbinding.protocol import (
+    FINGERPRINT_ALG,
+    Match,
+    MatchKind,
+    ResolverMode,
+    encode_fingerprint,
+)
+
+if TYPE_CHECKING:
+    from veriframe.credentials.trust import TrustConfig
+    from veriframe.media import FrameSample, Limits
+
+MAX_MATCHES_CHECKED = 3  # manifests downloaded and validated per resolver answer
+EXCERPT_CRF = 12  # the excerpt a verifier sends: the sampled frames, nearly lossless
+
+
+@dataclass(frozen=True)
+class Received:
+    """The clip being verified, as recovery sees it: its file, the frame sample verify decoded,
+    the watermark found in it (its geometry places the clip on the signed picture), and the
+    decode limits for a walk over its whole timeline."""
+
+    path: Path
+    sample: FrameSample
+    watermark: WatermarkCheck | None
+    limits: Limits | None = None
+
+    @property
+    def fmt(self) -> str:
+        """The C2PA format to validate a manifest against this file with."""
+        return "video/quicktime" if self.path.suffix.lower() == ".mov" else "video/mp4"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What :func:`judge` decided about a validated manifest and the clip."""
+
+    state: RecoveryState
+    detail: str
+    fingerprint_distance: float | None = None
+    compared: bool = False  # whether the content was compared at all
+    extra: dict[str, Any] | None = None  # the content comparison's fields of the result
+
+
+def judge(creds: CredentialCheck, clip: Received) -> Judgement:
+    """The one decision: is ``clip`` the content the validated manifest ``creds`` signed?
+
+    The manifest must already have been found; its signature is judged first (``invalid``
+    unless valid or trusted), then the content, with the fingerprint signed into the manifest.
+    """
+    from veriframe import watermark
+    from veriframe.credentials.manifest import read_soft_binding
+
+    if creds.state not in (CredentialState.VALID, CredentialState.TRUSTED):
+        return Judgement(RecoveryState.INVALID, "the manifest's signature does not validate")
+    binding = read_soft_binding(creds.manifest)
+    signed_fp = binding.fingerprint if binding is not None else None
+    if watermark.structure(clip.sample) < watermark.MIN_STRUCTURE:
+        return Judgement(RecoveryState.RECOVERED, "credentials recovered; the content could not "
+                         "be compared: the video is nearly flat, so whether it is the signed "
+                         "content cannot be told")
+    if signed_fp is None:
+        return Judgement(RecoveryState.RECOVERED, "credentials recovered; the manifest carries "
+                         "no content fingerprint, so the content was not compared")
+    try:
+        distance = watermark.fingerprint_distance(watermark.fingerprint(clip.sample), signed_fp)
+    except VeriframeError as exc:
+        return Judgement(RecoveryState.RECOVERED, "credentials recovered; the content "
+                         f"fingerprint was not compared: {exc.message}")
+    if distance > watermark.MATCH_THRESHOLD:
+        return Judgement(RecoveryState.MISMATCH, "the watermark is genuine but this content "
+                         "does not match what was signed: the mark was copied onto another "
+                         "video, or the video was altered", distance, compared=True)
+    return Judgement(RecoveryState.RECOVERED, "credentials recovered; the signed content "
+                     "fingerprint matches this clip", distance, compared=True)
+
+
+def _recovered(judgement: Judgement, creds: CredentialCheck | None,
+               **where: Any) -> RecoveredCredentials:
+    distance = judgement.fingerprint_distance
+    return RecoveredCredentials(
+        state=judgement.state, credentials=creds, detail=judgement.detail,
+        fingerprint_distance=None if distance is None else round(distance, 4),
+        **(judgement.extra or {}), **where)
+
+
+# --- the local manifest store -------------------------------------------------------------
+
+def from_store(payload_id: str, clip: Received, *, store_path: Path,
+               trust: TrustConfig) -> RecoveredCredentials:
+    """The manifest of ``payload_id`` from the local manifest store, judged against ``clip``."""
+    from veriframe.credentials.read import validate_manifest_bytes
+    from veriframe.credentials.store import ManifestStore
+
+    where = str(store_path)
+    if not store_path.exists():
+        return RecoveredCredentials(
+            state=RecoveryState.NOT_FOUND, store=where,
+            detail="no manifest store here; the mark's manifest cannot be looked up")
+    try:
+        record = ManifestStore(store_path).get(payload_id)
+    except VeriframeError as exc:
+        return RecoveredCredentials(state=RecoveryState.ERROR, store=where, detail=exc.message)
+    if record is None:
+        return RecoveredCredentials(state=RecoveryState.NOT_FOUND, store=where,
+                                    detail=f"payload {payload_id} is not in the manifest store")
+    creds = validate_manifest_bytes(record.manifest_store, asset_path=clip.path,
+                                    fmt=record.fmt, trust=trust)
+    verdict = judge(creds, clip)
+    if verdict.state is RecoveryState.INVALID:
+        verdict = replace(verdict, detail="the stored manifest's signature does not validate")
+    return _recovered(verdict, creds, store=where)
+
+
+# --- soft-binding resolvers ---------------------------------------------------------------
+
+_STATE_FOR_CODE = {
+    "resolver.unreachable": ResolverState.UNREACHABLE,
+    "resolver.timeout": ResolverState.TIMEOUT,
+    "resolver.refused": ResolverState.REFUSED,
+    "resolver.busy": ResolverState.BUSY,
+    "resolver.bad-url": ResolverState.ERROR,
+}
+_FOR_RECOVERY = {
+    RecoveryState.RECOVERED: ResolverState.RECOVERED,
+    RecoveryState.MISMATCH: ResolverState.MISMATCH,
+    RecoveryState.INVALID: ResolverState.INVALID_MANIFEST,
+}
+# When several matches were checked, the most telling outcome is reported.
+_RANK = [ResolverState.RECOVERED, ResolverState.MISMATCH, ResolverState.UNCONFIRMED,
+         ResolverState.INVALID_MANIFEST, ResolverState.NO_MATCH]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    attempt: ResolverAttempt
+    recovered: RecoveredCredentials | None
+
+
+def make_excerpt(sample: FrameSample, dst: Path) -> Path:
+    """The sampled frames as a short, nearly lossless H.264 MP4 (what a resolver's watermark
+    detection needs, and nothing of the clip beyond the frames the verifier decoded)."""
+    from veriframe import media
+
+    if sample.rgb is None:
+        raise ResolverError("resolver.no-frames", "the sample holds no RGB frames",
+                            "sample frames with RGB")
+    media.write_video(dst, sample.rgb, fps=8, crf=EXCERPT_CRF, preset="veryfast")
+    return dst
+
+
+def via_resolvers(
+    clip: Received,
+    *,
+    resolvers: Sequence[str],
+    trust: TrustConfig,
+    mode: ResolverMode | str = ResolverMode.BOTH,
+    timeout_s: float = 10.0,
+    transport: Any = None,
+) -> tuple[tuple[ResolverAttempt, ...], RecoveredCredentials | None]:
+    """Ask each resolver in turn for the clip's manifest; stop at the first that recovers it.
+
+    Returns one :class:`ResolverAttempt` per resolver asked, and the recovered (or mismatching)
+    credentials, if any. Never raises for a resolver's failure.
+    """
+    from veriframe import watermark
+    from veriframe.softbinding.client import ResolverClient
+
+    how = ResolverMode(mode)
+    flat = watermark.structure(clip.sample) < watermark.MIN_STRUCTURE
+    fp = watermark.fingerprint(clip.sample)
+    attempts: list[ResolverAttempt] = []
+    found: RecoveredCredentials | None = None
+    with tempfile.TemporaryDirectory(prefix="veriframe-excerpt-") as tmp:
+        excerpt: bytes | None = None
+        for url in resolvers:
+            try:
+                with ResolverClient(url, timeout_s=timeout_s, transport=transport) as client:
+                    outcomes: list[_Outcome] = []
+                    if how in (ResolverMode.FINGERPRINT, ResolverMode.BOTH) and not flat:
+                        matches = client.by_binding(FINGERPRINT_ALG, encode_fingerprint(fp))
+                        outcomes += _check_matches(client, matches, MatchKind.FINGERPRINT, clip,
+                                                   trust=trust)
+                    if how in (ResolverMode.EXCERPT, ResolverMode.BOTH) and not any(
+                            o.attempt.state is ResolverState.RECOVERED for o in outcomes):
+                        if excerpt is None:
+                            excerpt = make_excerpt(clip.sample,
+                                                   Path(tmp) / "excerpt.mp4").read_bytes()
+                        matches = client.by_content(excerpt, content_type="video/mp4")
+                        outcomes += _check_matches(client, matches, None, clip, trust=trust)
+            except ResolverError as exc:
+                attempts.append(ResolverAttempt(
+                    url=url, state=_STATE_FOR_CODE.get(exc.code, ResolverState.INVALID_RESPONSE),
+                    detail=exc.message))
+                continue
+            best = _best(outcomes)
+            if best is None:
+                attempts.append(ResolverAttempt(url=url, state=ResolverState.NO_MATCH,
+                                                detail="the resolver knows no manifest for "
+                                                "this content"))
+                continue
+            attempts.append(best.attempt)
+            if best.recovered is not None and best.recovered.state is RecoveryState.RECOVERED:
+                found = best.recovered
+                break
+            if best.recovered is not None and found is None:
+                found = best.recovered  # a mismatch: kept unless a later resolver recovers
+    return tuple(attempts), found
+
+
+def _best(outcomes: list[_Outcome]) -> _Outcome | None:
+    if not outcomes:
+        return None
+    return min(outcomes, key=lambda o: _RANK.index(o.attempt.state)
+               if o.attempt.state in _RANK else len(_RANK))
+
+
+def _check_matches(client: Any, matches: list[Match], kind: MatchKind | None, clip: Received,
+                   *, trust: TrustConfig) -> list[_Outcome]:
+    return [_check_match(client, match, kind, clip, trust=trust)
+            for match in matches[:MAX_MATCHES_CHECKED]]
+
+
+def _check_match(client: Any, match: Match, kind: MatchKind | None, clip: Received, *,
+                 trust: TrustConfig) -> _Outcome:
+    """Download, validate here, then :func:`judge`: one match's outcome."""
+    from veriframe.credentials.read import validate_manifest_bytes
+
+    url = client.url
+    how = match.kind or (kind.value if kind is not None else None)
+
+    def attempt(state: ResolverState, detail: str,
+                distance: float | None = None) -> ResolverAttempt:
+        return ResolverAttempt(
+            url=url, state=state, detail=detail, match_kind=how, manifest_id=match.manifest_id,
+            similarity=match.similarity_score,
+            fingerprint_distance=None if distance is None else round(distance, 4))
+
+    if match.endpoint is not None and match.endpoint.rstrip("/") != url:
+        return _Outcome(attempt(ResolverState.UNCONFIRMED, "the match points to another "
+                                "resolver, which is not followed"), None)
+    data = client.manifest(match.manifest_id)
+    creds = validate_manifest_bytes(data, asset_path=clip.path, fmt=clip.fmt, trust=trust)
+    if creds.state not in (CredentialState.VALID, CredentialState.TRUSTED):
+        return _Outcome(attempt(ResolverState.INVALID_MANIFEST, "the manifest the resolver "
+                                "sent does not validate; it is ignored"), None)
+    if creds.manifest_label != match.manifest_id:
+        return _Outcome(attempt(ResolverState.INVALID_MANIFEST, "the resolver sent a different "
+                                "manifest than the one it matched"), None)
+    verdict = judge(creds, clip)
+    if verdict.state is RecoveryState.RECOVERED and not verdict.compared:
+        # Nothing about the content confirmed the resolver's pointer: not a recovery.
+        return _Outcome(attempt(ResolverState.UNCONFIRMED, verdict.detail), None)
+    detail = verdict.detail.replace("credentials recovered",
+                                    "credentials recovered through a resolver", 1)
+    state = _FOR_RECOVERY.get(verdict.state, ResolverState.MISMATCH)
+    rec = _recovered(replace(verdict, detail=detail), creds, source="resolver", resolver=url,
+                     match_kind=how, manifest_id=match.manifest_id)
+    return _Outcome(attempt(state, detail, verdict.fingerprint_distance), rec)
+
+
+__all__ = ["Judgement", "Received", "from_store", "judge", "make_excerpt", "via_resolvers"]
