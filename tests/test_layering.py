@@ -20,9 +20,9 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "veriframe"
 
 LAYERS: dict[str, int] = {
     **dict.fromkeys(("errors", "results", "config", "_text", "_atomic", "_version",
-                     "_resources"), 0),
+                     "_resources", "_hashing"), 0),
     **dict.fromkeys(("media", "watermark", "credentials", "detect", "policy", "report",
-                     "softbinding"), 1),
+                     "integrity", "softbinding"), 1),
     **dict.fromkeys(("settings", "signing", "verification", "moderation", "generators",
                      "demo", "recovery", "uploads"), 2),
     **dict.fromkeys(("_cli", "_service", "resolver", "serve"), 3),

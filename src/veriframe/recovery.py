@@ -36,6 +36,7 @@ from veriframe.softbinding.protocol import (
 
 if TYPE_CHECKING:
     from veriframe.credentials.trust import TrustConfig
+    from veriframe.integrity import Comparison, SegmentPrints
     from veriframe.media import FrameSample, Limits
 
 MAX_MATCHES_CHECKED = 3  # manifests downloaded and validated per resolver answer
@@ -74,33 +75,117 @@ def judge(creds: CredentialCheck, clip: Received) -> Judgement:
     """The one decision: is ``clip`` the content the validated manifest ``creds`` signed?
 
     The manifest must already have been found; its signature is judged first (``invalid``
-    unless valid or trusted), then the content, with the fingerprint signed into the manifest.
+    unless valid or trusted), then the content: with the segment-and-region fingerprints
+    signed into the manifest where it has them (the clip is aligned onto the signed picture
+    and timeline and compared where it shows it: ``recovered`` only when nothing compared
+    differs, ``edited`` with the differences, ``mismatch`` when it is other content), else
+    with the global fingerprint of manifests signed before them (and the detail says so).
     """
-    from veriframe import watermark
     from veriframe.credentials.manifest import read_soft_binding
+    from veriframe.integrity import read_prints
 
     if creds.state not in (CredentialState.VALID, CredentialState.TRUSTED):
         return Judgement(RecoveryState.INVALID, "the manifest's signature does not validate")
+    prints = read_prints(creds.manifest)
+    if prints is not None:
+        return _judge_segments(prints, clip)
     binding = read_soft_binding(creds.manifest)
-    signed_fp = binding.fingerprint if binding is not None else None
+    return _judge_global(binding.fingerprint if binding is not None else None, clip)
+
+
+def _judge_global(signed_fp: str | None, clip: Received) -> Judgement:
+    """Manifests signed before segment fingerprints: one global fingerprint, said plainly."""
+    from veriframe import watermark
+
+    older = ("the manifest was signed before segment fingerprints existed, so the content "
+             "could not be compared beyond one global fingerprint: a local edit would not show")
+    none = {"comparison": "none"}
+    if signed_fp is None:
+        return Judgement(RecoveryState.RECOVERED, "credentials recovered; the manifest carries "
+                         "no content fingerprint, so the content was not compared", extra=none)
     if watermark.structure(clip.sample) < watermark.MIN_STRUCTURE:
         return Judgement(RecoveryState.RECOVERED, "credentials recovered; the content could not "
                          "be compared: the video is nearly flat, so whether it is the signed "
-                         "content cannot be told")
-    if signed_fp is None:
-        return Judgement(RecoveryState.RECOVERED, "credentials recovered; the manifest carries "
-                         "no content fingerprint, so the content was not compared")
+                         "content cannot be told", extra=none)
     try:
         distance = watermark.fingerprint_distance(watermark.fingerprint(clip.sample), signed_fp)
     except VeriframeError as exc:
         return Judgement(RecoveryState.RECOVERED, "credentials recovered; the content "
-                         f"fingerprint was not compared: {exc.message}")
+                         f"fingerprint was not compared: {exc.message}", extra=none)
+    extra = {"comparison": "global"}
     if distance > watermark.MATCH_THRESHOLD:
         return Judgement(RecoveryState.MISMATCH, "the watermark is genuine but this content "
                          "does not match what was signed: the mark was copied onto another "
-                         "video, or the video was altered", distance, compared=True)
-    return Judgement(RecoveryState.RECOVERED, "credentials recovered; the signed content "
-                     "fingerprint matches this clip", distance, compared=True)
+                         "video, or the video was altered", distance, compared=True,
+                         extra=extra)
+    return Judgement(RecoveryState.RECOVERED, f"credentials recovered; {older}", distance,
+                     compared=True, extra=extra)
+
+
+def _judge_segments(prints: SegmentPrints, clip: Received) -> Judgement:
+    from veriframe import integrity, media
+    from veriframe.results import WatermarkState
+
+    luma = clip.sample.luma
+    if luma is None or len(luma) == 0:
+        return Judgement(RecoveryState.RECOVERED, "credentials recovered; the content was not "
+                         "compared: no frames were decoded", extra={"comparison": "none"})
+    size = (int(luma.shape[2]), int(luma.shape[1]))
+    wm = clip.watermark
+    found = wm is not None and wm.state is WatermarkState.PRESENT
+    tries = [(integrity.watermark_geometries(wm.alignment if found and wm else None, prints,
+                                             size), False),
+             (integrity.search_geometries(prints, size), True)]
+    comparison = None
+    try:
+        for candidates, searched in tries:
+            if not candidates:
+                continue
+            comparison = integrity.compare(
+                prints, media.walk_luma(clip.path, info=clip.sample.info, limits=clip.limits),
+                sample=list(luma), candidates=candidates, size=size,
+                fps=float(clip.sample.info.fps or 0.0), searched=searched)
+            if comparison.aligned:
+                break
+    except VeriframeError as exc:
+        return Judgement(RecoveryState.RECOVERED, "credentials recovered; the content could "
+                         f"not be compared: {exc.message}", extra={"comparison": "none"})
+    assert comparison is not None
+    return _verdict_of(comparison)
+
+
+def _verdict_of(c: Comparison) -> Judgement:
+    """What a content comparison means, in words that say what was compared."""
+    from veriframe.integrity.compare import MISMATCH_SHARE
+    from veriframe.report.words import describe_difference, describe_overlay
+
+    extra: dict[str, Any] = {
+        "comparison": "segments", "frame_coverage": c.frame_coverage,
+        "compared_s": c.compared_s, "received_s": c.received_s, "signed_s": c.signed_s,
+        "geometry": ({**c.geometry.to_dict(), "time_offset_s": c.time_offset_s}
+                     if c.geometry is not None else None),
+        "differences": c.differences, "overlays": c.overlays}
+    compared = (f"{round(100 * c.frame_coverage)} % of the signed picture, {c.compared_s:.1f} "
+                f"of {c.received_s:.1f} s of this clip")
+    if not c.aligned:
+        return Judgement(RecoveryState.MISMATCH, "the watermark is genuine but this content "
+                         f"is not what was signed ({c.detail}): the mark was copied onto "
+                         "another video, or the picture was replaced", compared=True,
+                         extra=extra)
+    if c.differing_share > MISMATCH_SHARE:
+        return Judgement(RecoveryState.MISMATCH, "the watermark is genuine but this content "
+                         f"is not what was signed: {round(100 * c.differing_share)} % of what "
+                         f"was compared ({compared}) differs", compared=True, extra=extra)
+    overlays = "".join(f"; {describe_overlay(o)}" for o in c.overlays)
+    if c.differences:
+        first = "; ".join(describe_difference(d) for d in c.differences[:3])
+        more = f" and {len(c.differences) - 3} more" if len(c.differences) > 3 else ""
+        return Judgement(RecoveryState.EDITED, "the recovered manifest is genuine, but this "
+                         f"clip was changed after signing: {first}{more} (compared "
+                         f"{compared}){overlays}", compared=True, extra=extra)
+    return Judgement(RecoveryState.RECOVERED, "credentials recovered; this clip matches the "
+                     f"signed content where compared ({compared}){overlays}", compared=True,
+                     extra=extra)
 
 
 def _recovered(judgement: Judgement, creds: CredentialCheck | None,
@@ -151,12 +236,13 @@ _STATE_FOR_CODE = {
 }
 _FOR_RECOVERY = {
     RecoveryState.RECOVERED: ResolverState.RECOVERED,
+    RecoveryState.EDITED: ResolverState.EDITED,
     RecoveryState.MISMATCH: ResolverState.MISMATCH,
     RecoveryState.INVALID: ResolverState.INVALID_MANIFEST,
 }
 # When several matches were checked, the most telling outcome is reported.
-_RANK = [ResolverState.RECOVERED, ResolverState.MISMATCH, ResolverState.UNCONFIRMED,
-         ResolverState.INVALID_MANIFEST, ResolverState.NO_MATCH]
+_RANK = [ResolverState.RECOVERED, ResolverState.EDITED, ResolverState.MISMATCH,
+         ResolverState.UNCONFIRMED, ResolverState.INVALID_MANIFEST, ResolverState.NO_MATCH]
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,8 @@ class WatermarkState(str, enum.Enum):
 class RecoveryState(str, enum.Enum):
     """What became of a manifest looked up through the watermark's payload id."""
 
-    RECOVERED = "recovered"  # signature re-validated and the content fingerprint matches
+    RECOVERED = "recovered"  # signature re-validated; the content matches where compared
+    EDITED = "edited"  # signature fine, the signed content, but changed in places (differences)
     MISMATCH = "mismatch"  # signature fine, but this content is not what was signed
     INVALID = "invalid"  # the stored manifest's signature fails
     NOT_FOUND = "not_found"  # the id is not in the store
@@ -102,6 +103,7 @@ class ResolverState(str, enum.Enum):
     """What asking one soft-binding resolver came to (``verify --resolver``)."""
 
     RECOVERED = "recovered"  # a manifest validated here and its signed fingerprint matches
+    EDITED = "edited"  # a valid manifest for this content, but the clip was changed in places
     MISMATCH = "mismatch"  # a valid manifest, but for different content
     UNCONFIRMED = "unconfirmed"  # a valid manifest this clip's fingerprint cannot confirm
     INVALID_MANIFEST = "invalid-manifest"  # what the resolver sent does not validate
@@ -367,6 +369,21 @@ class CredentialCheck(_Result):
 
 
 @dataclass(frozen=True)
+class ContentDifference(_Result):
+    """Where and when a recovered clip differs from the signed content (or carries an
+    overlay): times in seconds of the received clip; ``region`` ``[x, y, w, h]`` as fractions
+    of the received frame, None when the whole frame changed; ``score`` > 1 is past the
+    threshold; ``change``: ``content`` (the picture changed), ``detail-lost`` (blurred or
+    smoothed), ``detail-added``."""
+
+    start_s: float
+    end_s: float
+    region: tuple[float, float, float, float] | None
+    score: float
+    change: str = "content"
+
+
+@dataclass(frozen=True)
 class RecoveredCredentials(_Result):
     """A stripped manifest found again: in the local store through the watermark's payload id
     (``source`` ``store``), or through a soft-binding resolver (``source`` ``resolver``)."""
@@ -382,6 +399,17 @@ class RecoveredCredentials(_Result):
     resolver: str | None = None  # the resolver's URL
     match_kind: str | None = None  # watermark | fingerprint (how the resolver found it)
     manifest_id: str | None = None
+    # How the content was compared with what was signed: "segments" (segment-and-region
+    # fingerprints), "global" (a manifest signed before them: one global fingerprint only),
+    # "none" (nothing to compare with, or the video is nearly flat).
+    comparison: str | None = None
+    frame_coverage: float | None = None  # share of the signed picture compared
+    compared_s: float | None = None  # seconds of the received clip compared ...
+    received_s: float | None = None  # ... of its duration
+    signed_s: float | None = None  # the signed clip's duration
+    geometry: dict[str, Any] | None = None  # where the signed picture lies in this clip
+    differences: tuple[ContentDifference, ...] = ()
+    overlays: tuple[ContentDifference, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ input never.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -23,6 +22,7 @@ import numpy as np
 
 from veriframe import watermark
 from veriframe._atomic import atomic_output, same_file
+from veriframe._hashing import sha256_file
 from veriframe.credentials.manifest import (
     TRAINED_ALGORITHMIC_MEDIA,
     ManifestSpec,
@@ -30,6 +30,8 @@ from veriframe.credentials.manifest import (
     build_manifest,
 )
 from veriframe.errors import MediaError, VeriframeError, WatermarkError
+from veriframe.integrity import ASSERTION_LABEL as PRINTS_LABEL
+from veriframe.integrity import PrintBuilder
 from veriframe.results import SignResult, WatermarkState
 from veriframe.settings import Settings, resolve_settings
 
@@ -168,7 +170,7 @@ def sign_video(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".veriframe-", dir=out_path.parent) as tmp:
         marked = Path(tmp) / "marked.mp4"
-        marker = _Marker(key, payload)
+        marker = _Marker(key, payload, fps=float(info.fps or 0.0))
         media.rewrite_video(src_path, marked, transform=marker, crf=crf, limits=cfg.limits)
         return _check_and_sign(
             marked, out_path, spec=spec, identity=ident, store=manifest_store, marker=marker,
@@ -212,7 +214,7 @@ def sign_frames(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".veriframe-", dir=out_path.parent) as tmp:
         marked = Path(tmp) / "marked.mp4"
-        marker = _Marker(key, payload)
+        marker = _Marker(key, payload, fps=fps)
         media.write_video(
             marked,
             frames,
@@ -266,22 +268,25 @@ def _ingredients(spec: ManifestSpec) -> list[Path]:
 
 
 class _Marker:
-    """The per-frame transform of the encoding pass: embeds the payload, and keeps a bounded,
-    evenly spread set of the marked luma frames for the content fingerprint (so the output is
-    never decoded in full again)."""
+    """The per-frame transform of the encoding pass: embeds the payload, feeds the marked luma
+    to the segment-and-region fingerprints, and keeps a bounded, evenly spread set of the marked
+    frames for the global fingerprint (so the output is never decoded in full again)."""
 
     KEEP = 64
 
-    def __init__(self, key: watermark.WatermarkKey, payload: watermark.Payload) -> None:
+    def __init__(self, key: watermark.WatermarkKey, payload: watermark.Payload, *,
+                 fps: float) -> None:
         self.key = key
         self.payload = payload
         self.kept: list[np.ndarray] = []
         self.stride = 1
         self.frames = 0
+        self.prints = PrintBuilder(fps=fps)
 
     def __call__(self, index: int, y: np.ndarray) -> np.ndarray:
         # index: the frame's position in the clip, which a v2 mark's sign schedule follows
         out = watermark.embed_luma(y, key=self.key, payload=self.payload, index=index)
+        self.prints.add(index, out)
         if index % self.stride == 0:
             self.kept.append(out.copy())
             if len(self.kept) > self.KEEP:  # thin out: every other kept frame, twice the stride
@@ -334,14 +339,18 @@ def _check_and_sign(
         duration_s=float(info.duration or 0.0),
         fingerprint=marker.fingerprint(),
     )
-    spec = dataclasses.replace(spec, soft_binding=soft)
+    prints = marker.prints.build()
+    extra = () if prints is None else (
+        {"label": PRINTS_LABEL, "data": prints.to_assertion()},)
+    spec = dataclasses.replace(spec, soft_binding=soft,
+                               extra_assertions=(*spec.extra_assertions, *extra))
     manifest = build_manifest(spec)
     ingredients = _ingredients(spec)
     with atomic_output(output) as tmp_out:
         store_bytes = sign_mp4(
             marked, tmp_out, manifest=manifest, identity=identity, ingredients=ingredients
         )
-        signed_sha = hashlib.sha256(tmp_out.read_bytes()).hexdigest()
+        signed_sha = sha256_file(tmp_out)
         label = _active_label(tmp_out)
         published = publish.send(store_bytes) if publish is not None else None
         store.put(

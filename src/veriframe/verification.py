@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import os
 import threading
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from veriframe._hashing import sha256_file
 from veriframe.errors import ErrorInfo, MediaError, UnsupportedInputError, VeriframeError
 from veriframe.results import (
     CredentialCheck,
@@ -127,7 +127,7 @@ class Verifier:
         # come after it: their cost hides behind the decode instead of adding to it.
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="veriframe-verify") as pool:
             credentials_job = pool.submit(read_credentials, file_path, trust=self.trust)
-            sha_job = pool.submit(_sha256, file_path)
+            sha_job = pool.submit(sha256_file, file_path)
             model_job = pool.submit(self._prepare_checks)
             sample: media.FrameSample | None = None
             media_error: VeriframeError | None = None
@@ -232,14 +232,6 @@ def verify(
     return Verifier(cfg).verify(path).report
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _load_keys(settings: Settings) -> tuple[list[WatermarkKey], ErrorInfo | None]:
     """The detection keyring: the home's watermark keys, then ``settings.watermark_key_files``;
     or the reason there is none."""
@@ -300,7 +292,8 @@ def _verdict(
     recovered = wm.recovered
     if recovered is not None and recovered.state is RecoveryState.RECOVERED:
         return Verdict.RECOVERED, None
-    if recovered is not None and recovered.state in (RecoveryState.MISMATCH, RecoveryState.INVALID):
+    if recovered is not None and recovered.state in (RecoveryState.EDITED, RecoveryState.MISMATCH,
+                                                     RecoveryState.INVALID):
         return Verdict.TAMPERED, None
     if state is CredentialState.ERROR:
         if media_error is not None:

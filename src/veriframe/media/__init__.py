@@ -14,7 +14,13 @@ never escape. Writers are atomic: on failure no output file is left behind.
 from __future__ import annotations
 
 from veriframe.media._open import require_file
-from veriframe.media.decode import FrameSample, first_frames, read_frames, sample_frames
+from veriframe.media.decode import (
+    FrameSample,
+    first_frames,
+    read_frames,
+    sample_frames,
+    walk_luma,
+)
 from veriframe.media.encode import rewrite_video, write_video
 from veriframe.media.limits import Limits
 from veriframe.media.probe import MediaInfo, probe
@@ -33,5 +39,6 @@ __all__ = [
     "sample_frames",
     "to_mp4",
     "transcode",
+    "walk_luma",
     "write_video",
 ]

@@ -401,3 +401,30 @@ def read_frames(
     if col.n == 0:
         raise dec.nothing_decoded()
     return col.result(info)
+
+
+def walk_luma(
+    path: str | os.PathLike[str],
+    *,
+    info: MediaInfo | None = None,
+    limits: Limits | None = None,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Every frame's presentation time (seconds from the first) and luma plane, one at a time.
+
+    For checks that need the whole timeline but not the frames together (the content
+    comparison of a recovered clip): memory stays at one frame. Bounded by ``limits``'
+    ``max_frames``; a damaged tail ends the walk with what decoded.
+    """
+    p, info, lim = _prepare(path, info, limits)
+    with open_input(p) as container:
+        dec = _Decoder(container, p, info, lim)
+        first: float | None = None
+        for index, frame in enumerate(dec.frames()):
+            if index >= lim.max_frames:
+                raise limit_error("decoded frames", f"more than {lim.max_frames}",
+                                  lim.max_frames, "VERIFRAME_MAX_FRAMES")
+            t = dec.time_of(frame, index)
+            first = t if first is None else first
+            yield t - first, luma_of(frame, info.width, info.height)
+        if first is None:
+            raise dec.nothing_decoded()

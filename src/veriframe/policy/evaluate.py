@@ -21,6 +21,7 @@ from veriframe.results import (
     Decision,
     DecisionState,
     DetectionState,
+    RecoveredCredentials,
     RecoveryState,
     SignerInfo,
     Verdict,
@@ -65,6 +66,22 @@ def _name(signer: SignerInfo | None) -> str:
         return "an unnamed signer"
     text = parts[0] if len(parts) == 1 or parts[0] == parts[1] else f"{parts[0]} ({parts[1]})"
     return f'"{clean_text(text, max_len=120)}"'
+
+
+def _compared(rec: RecoveredCredentials | None) -> str:
+    """What was compared of the content, in words (never more than was checked)."""
+    from veriframe.report.words import compared_words
+
+    return clean_text(compared_words(rec), max_len=400)
+
+
+def _changes(rec: RecoveredCredentials | None) -> str:
+    from veriframe.report.words import describe_difference
+
+    diffs = rec.differences if rec is not None else ()
+    text = "; ".join(describe_difference(d) for d in diffs[:3]) or "see the differences"
+    return clean_text(text + (f" and {len(diffs) - 3} more" if len(diffs) > 3 else ""),
+                      max_len=400)
 
 
 def declared_source_types(cred: CredentialCheck | None) -> tuple[str, ...]:
@@ -222,7 +239,7 @@ class Policy:
         elif state is CredentialState.ABSENT:
             rec = report.watermark.recovered
             resolved = rec is not None and rec.source == "resolver" and rec.state in (
-                RecoveryState.RECOVERED, RecoveryState.MISMATCH)
+                RecoveryState.RECOVERED, RecoveryState.EDITED, RecoveryState.MISMATCH)
             if report.watermark.state is not WatermarkState.PRESENT and not resolved:
                 yield Finding(
                     acts.absent,
@@ -293,7 +310,7 @@ class Policy:
                 acts.recovered,
                 label,
                 f"watermark {pid} found{p}; its manifest, signed by {who}, was "
-                "recovered from the store and matches this content",
+                f"recovered from the store; {_compared(rec)}",
             )
             if rcred is not None and self.signer_trusted(rcred):
                 yield Finding(
@@ -316,6 +333,13 @@ class Policy:
                     "the recovered credentials declare AI generation (digital source "
                     f"type {clean_text(dst.rsplit('/', 1)[-1], max_len=80)})",
                 )
+        elif rstate is RecoveryState.EDITED:
+            yield Finding(
+                acts.mismatch,
+                "tampered",
+                f"watermark {pid} found{p}; its manifest is genuine, but this clip was "
+                f"changed after signing: {_changes(rec)}",
+            )
         elif rstate is RecoveryState.MISMATCH:
             yield Finding(
                 acts.mismatch,
@@ -348,6 +372,11 @@ class Policy:
         how = f" by its {clean_text(rec.match_kind, max_len=20)}" if rec.match_kind else ""
         rcred = rec.credentials
         who = _name(rcred.signer) if rcred is not None else "an unnamed signer"
+        if rec.state is RecoveryState.EDITED:
+            yield Finding(acts.mismatch, "tampered",
+                          f"the resolver {where} matched this clip{how} to a manifest signed by "
+                          f"{who}; this clip was changed after signing: {_changes(rec)}")
+            return
         if rec.state is RecoveryState.MISMATCH:
             yield Finding(acts.mismatch, "tampered",
                           f"the resolver {where} matched this clip{how} to a manifest signed by "
@@ -358,8 +387,8 @@ class Policy:
             return
         yield Finding(acts.recovered, "recovered-credentials",
                       f"no Content Credentials in the file; the resolver {where} found its "
-                      f"manifest{how}, signed by {who}; the signature was validated here and "
-                      "the signed content fingerprint matches this clip")
+                      f"manifest{how}, signed by {who}; the signature was validated here; "
+                      f"{_compared(rec)}")
         trusted = rcred is not None and self.signer_trusted(rcred)
         yield Finding(self.spec.credentials.trusted if trusted else self.spec.credentials.valid,
                       None, f"the recovered manifest's signer {who} is "

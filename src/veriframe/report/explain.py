@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from veriframe._text import clean_text
+from veriframe.report.words import compared_words, describe_difference
 from veriframe.results import (
     CredentialCheck,
     CredentialState,
@@ -60,20 +61,30 @@ def banner(report: VerifyReport) -> Banner:
             "Credentials recovered through a resolver",
             "The file carries no intact embedded credentials (re-encoding and uploads often "
             "strip them). A soft-binding resolver pointed to a signed manifest; its signature "
-            "was validated here, with your own trust settings, and the content fingerprint it "
-            "signs matches this video.",
+            "was validated here, with your own trust settings; "
+            + compared_words(report.watermark.recovered) + ".",
             "caution",
         )
     if v is Verdict.RECOVERED:
         return Banner(
             "Credentials recovered through the watermark",
             "The file carries no intact embedded credentials (re-encoding and uploads often "
-            "strip them), but its invisible watermark points to a signed manifest in the store "
-            "that matches this content.",
+            "strip them), but its invisible watermark points to a signed manifest in the "
+            "store; " + compared_words(report.watermark.recovered) + ".",
             "caution",
         )
     if v is Verdict.TAMPERED:
         rec = report.watermark.recovered
+        if cred.state is not CredentialState.INVALID and rec is not None and (
+                rec.state is RecoveryState.EDITED):
+            changes = "; ".join(describe_difference(d) for d in rec.differences[:3])
+            return Banner(
+                "Tampered: this clip was changed after it was signed",
+                "Its credentials were recovered and are genuine, but comparing it with the "
+                f"fingerprints signed into them shows local changes: {changes}. The signer "
+                "vouches for the original, not for this edit.",
+                "bad",
+            )
         if cred.state is not CredentialState.INVALID and rec is not None and (
             rec.state in (RecoveryState.MISMATCH, RecoveryState.INVALID)
         ):
@@ -141,8 +152,10 @@ WATERMARK_STATE_WORDS = {
 }
 
 RECOVERED_STATE_WORDS = {
-    RecoveryState.RECOVERED: "recovered: the stored manifest's signature is valid and it "
-    "matches this content",
+    RecoveryState.RECOVERED: "recovered: the stored manifest's signature is valid and the "
+    "content matches it where compared",
+    RecoveryState.EDITED: "edited: the manifest is genuine and for this content, but the clip "
+    "was changed in places after signing",
     RecoveryState.MISMATCH: "mismatch: the stored manifest was made for different content "
     "(a copied mark?)",
     RecoveryState.INVALID: "invalid: the stored manifest fails signature validation",
@@ -366,8 +379,14 @@ PROVES = (
      "A fact about the video: it is a rule applied to evidence."),
 )
 
+# A recovered manifest's hard binding (its hash of the signed file's bytes) always fails
+# against a copy a platform re-encoded: expected, not a finding.
+REENCODED_NOTE = ("this file is not the signed file's bytes; it was re-encoded, which recovery "
+                  "allows: the content was compared with the signed fingerprints instead")
+
 RESOLVER_STATE_WORDS = {
-    "recovered": "recovered: manifest validated here; its signed fingerprint matches",
+    "recovered": "recovered: manifest validated here; the content matches where compared",
+    "edited": "edited: a valid manifest for this content, but the clip was changed in places",
     "mismatch": "mismatch: a valid manifest, but for different content",
     "unconfirmed": "unconfirmed: a valid manifest this clip cannot be checked against",
     "invalid-manifest": "invalid manifest: what the resolver sent does not validate (ignored)",

@@ -24,6 +24,7 @@ from veriframe.report.explain import (
     CREDENTIAL_STATE_WORDS,
     NODE_STATE_WORDS,
     RECOVERED_STATE_WORDS,
+    REENCODED_NOTE,
     RESOLVER_STATE_WORDS,
     WATERMARK_STATE_WORDS,
     banner,
@@ -32,6 +33,12 @@ from veriframe.report.explain import (
     identity_line,
     time_lines,
     where_it_failed,
+)
+from veriframe.report.words import (
+    compared_words,
+    coverage,
+    describe_difference,
+    describe_overlay,
 )
 from veriframe.results import (
     CredentialCheck,
@@ -287,6 +294,18 @@ def watermark_lines(wm: WatermarkCheck, grid: Table) -> None:
                 if rec.source == "resolver" else ""))
         if rec.detail:
             _row(grid, "Detail", rec.detail)
+        if rec.comparison == "segments":
+            _row(grid, "Compared", coverage(rec))
+        elif rec.comparison is not None:
+            _row(grid, "Compared", compared_words(rec))
+        for diff in rec.differences[:20]:
+            _row(grid, "  changed", f"{describe_difference(diff)} (score {diff.score:.1f})")
+        if len(rec.differences) > 20:
+            _row(grid, "  changed", f"... and {len(rec.differences) - 20} more (see --json)")
+        for overlay in rec.overlays:
+            _row(grid, "  overlay", describe_overlay(overlay))
+        if rec.credentials is not None and rec.state is not RecoveryState.INVALID:
+            _row(grid, "  hard binding", REENCODED_NOTE)
         rcred = rec.credentials
         if rec.state is RecoveryState.RECOVERED and rcred is not None and rcred.state in _INTACT:
             if rcred.signer is not None:

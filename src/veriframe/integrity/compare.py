@@ -1,0 +1,459 @@
+"""Compare a received copy with the signed fingerprints: align, then cell by cell, segment by
+segment.
+
+1. **Geometry** (:class:`Geometry`): where the signed picture lies in the received frame,
+   ``received = scale * signed + offset`` per axis, the signed picture mirrored first when
+   ``mirror``. Candidates come from the watermark (its tile period gives the scale, its tile
+   phase the offset up to whole periods) or, without one, from a bounded search over the
+   rescales and crops a platform makes; each is scored on the frames verify already decoded
+   against every signed segment, and the best is refined to the pixel.
+2. **Time**: the received clip's frames are walked once; the offset between its timeline and
+   the signed one is searched (an excerpt starts anywhere), and only signed segments the
+   received clip covers wholly are compared.
+3. **Comparison**: the signed cell means go through the received clip's tone curve (a
+   monotone fit of received against signed over all compared cells: brightness, contrast and
+   gamma changes are not edits); a cell differs when its residual exceeds
+   :data:`MEAN_THRESHOLD` plus a share of the motion there, and a block differs when its
+   detail energy changed by more than :data:`ENERGY_THRESHOLD` (log2) against the clip's
+   median change (blur removes detail, pasted texture adds it). Cells outside the received
+   frame are *not compared*, which is not a difference.
+4. **Where**: differing cells are grouped in time and space; a group present in >= 90 % of the
+   compared time at an edge of the frame is an **overlay** (a caption band, a logo).
+
+Thresholds were set on platform-transformed copies of the design clips of
+``benchmarks/integrity.py`` (see docs/internals.md); they are not tuned per clip.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from veriframe.integrity.prints import (
+    GRID,
+    WORK,
+    SegmentPrints,
+    box_means,
+    features,
+    integral,
+)
+from veriframe.results import ContentDifference
+
+MEAN_THRESHOLD = 14.0  # luma levels a cell's segment mean may differ after the tone curve
+MOTION_SHARE = 0.5  # plus this share of the cell's change between neighbouring segments
+ENERGY_THRESHOLD = 1.0  # log2 change of a block's detail energy beyond the clip's median
+ENERGY_FLOOR = 1.5  # blocks with less detail than this on both sides: energy not compared
+MIN_SEGMENT_COVER = 0.9  # a signed segment is compared when the copy spans this share of it
+OVERLAY_TIME = 0.9  # a group present this share of the compared time ...
+OVERLAY_MAX_AREA = 0.4  # ... at an edge, covering at most this share of the frame: overlay
+MISMATCH_SHARE = 0.5  # more than this share of compared cells differ: another clip
+MAX_ALIGN_DISTANCE = 0.45  # best geometry still this far (z-scored): not the signed content
+EDGE_SLACK = 2  # received pixels a box may reach past the frame and still count as visible
+SEARCH_FRAMES = 6
+SEARCH_SEGMENTS = 64
+SEARCH_CROPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the signed picture lies in the received frame (pixels of each)."""
+
+    scale_x: float
+    scale_y: float
+    offset_x: float
+    offset_y: float
+    mirror: bool = False
+    source: str = "identity"  # watermark | search | identity
+
+    def boxes(self, prints: SegmentPrints, side: int) -> tuple[np.ndarray, ...]:
+        """Integer received-frame boxes (x0, x1, y0, y1) of a side x side grid of the signed
+        picture, broadcast to (side, side)."""
+        xs = np.linspace(0.0, prints.width, side + 1)
+        ys = np.linspace(0.0, prints.height, side + 1)
+        if self.mirror:
+            xs = prints.width - xs[::-1]
+            lo_x, hi_x = xs[:-1][::-1], xs[1:][::-1]
+        else:
+            lo_x, hi_x = xs[:-1], xs[1:]
+        x0 = np.round(self.offset_x + self.scale_x * lo_x).astype(np.int64)
+        x1 = np.round(self.offset_x + self.scale_x * hi_x).astype(np.int64)
+        y0 = np.round(self.offset_y + self.scale_y * ys[:-1]).astype(np.int64)
+        y1 = np.round(self.offset_y + self.scale_y * ys[1:]).astype(np.int64)
+        x1, y1 = np.maximum(x1, x0 + 1), np.maximum(y1, y0 + 1)
+        return x0[None, :], x1[None, :], y0[:, None], y1[:, None]
+
+    def region(self, prints: SegmentPrints, cells: tuple[int, int, int, int],
+               size: tuple[int, int]) -> tuple[float, float, float, float]:
+        """The received-frame rectangle (fractions x, y, w, h) of grid cells
+        ``(row0, row1, col0, col1)`` (exclusive ends), clipped to the frame."""
+        r0, r1, c0, c1 = cells
+        w_r, h_r = size
+        u0, u1 = c0 * prints.width / GRID, c1 * prints.width / GRID
+        if self.mirror:
+            u0, u1 = prints.width - u1, prints.width - u0
+        x0 = max(0.0, self.offset_x + self.scale_x * u0)
+        x1 = min(float(w_r), self.offset_x + self.scale_x * u1)
+        y0 = max(0.0, self.offset_y + self.scale_y * r0 * prints.height / GRID)
+        y1 = min(float(h_r), self.offset_y + self.scale_y * r1 * prints.height / GRID)
+        return (round(x0 / w_r, 3), round(y0 / h_r, 3), round(max(0.0, x1 - x0) / w_r, 3),
+                round(max(0.0, y1 - y0) / h_r, 3))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return {"scale_x": round(self.scale_x, 4), "scale_y": round(self.scale_y, 4),
+                "offset_x": round(self.offset_x, 1), "offset_y": round(self.offset_y, 1),
+                "mirror": self.mirror, "source": self.source}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of comparing a received copy with the signed fingerprints."""
+
+    aligned: bool  # a geometry and time offset were found where the copy shows the content
+    geometry: Geometry | None
+    time_offset_s: float  # signed time = received time + time_offset_s
+    frame_coverage: float  # share of the signed picture compared
+    compared_s: float  # seconds of the received clip compared
+    received_s: float
+    signed_s: float
+    differing_share: float  # share of compared cell-segments that differ
+    differences: tuple[ContentDifference, ...] = ()
+    overlays: tuple[ContentDifference, ...] = ()
+    detail: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+# --- geometry ------------------------------------------------------------------------------
+
+def _zscore(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Standardise the masked entries of the last axis (others set to 0)."""
+    n = np.maximum(mask.sum(axis=-1, keepdims=True), 1)
+    mean = np.where(mask, x, 0.0).sum(axis=-1, keepdims=True) / n
+    dev = np.where(mask, x - mean, 0.0)
+    std = np.sqrt((dev * dev).sum(axis=-1, keepdims=True) / n)
+    return dev / np.maximum(std, 1.0)
+
+
+def _alignment_distance(cells: np.ndarray, ok: np.ndarray, signed: np.ndarray) -> float:
+    """Mean over frames of the z-scored cell distance to the nearest signed segment."""
+    if ok.sum() < 16:
+        return float("inf")
+    flat_ok = ok.ravel()
+    rec = _zscore(cells.reshape(len(cells), -1)[:, flat_ok], np.ones(int(flat_ok.sum()), bool))
+    sig = _zscore(signed.reshape(len(signed), -1)[:, flat_ok],
+                  np.ones(int(flat_ok.sum()), bool))
+    d = np.abs(rec[:, None, :] - sig[None, :, :]).mean(axis=2)
+    return float(d.min(axis=1).mean())
+
+
+def _cells(tables: Sequence[np.ndarray], geo: Geometry,
+           prints: SegmentPrints) -> tuple[np.ndarray, np.ndarray]:
+    x0, x1, y0, y1 = geo.boxes(prints, GRID)
+    out, ok = [], None
+    for table in tables:
+        means, valid = box_means(table, x0, x1, y0, y1, slack=EDGE_SLACK)
+        out.append(means)
+        ok = valid
+    assert ok is not None
+    return np.stack(out), ok
+
+
+def watermark_geometries(alignment: dict[str, float] | None, prints: SegmentPrints,
+                         size: tuple[int, int]) -> list[Geometry]:
+    """Geometries the watermark's alignment allows: its period gives the scale, its tile
+    phase the offset up to whole periods (every period that keeps the pictures overlapping)."""
+    if not alignment or not alignment.get("period_x") or not alignment.get("period_y"):
+        return []
+    period_s = min(prints.width, prints.height) / 3.0  # the tile period of the signed picture
+    px, py = float(alignment["period_x"]), float(alignment["period_y"])
+    sx, sy = px / period_s, py / period_s
+    mirror = bool(alignment.get("mirror", 0.0))
+    w_r, h_r = size
+
+    def offsets(phase: float, period: float, span_r: int, span_s: float) -> list[float]:
+        lo = min(0.0, span_r - span_s) - period
+        hi = max(0.0, span_r - span_s) + period
+        first = phase + np.ceil((lo - phase) / period) * period
+        return [float(v) for v in np.arange(first, hi + 1e-6, period)]
+
+    return [Geometry(sx, sy, ox, oy, mirror, "watermark")
+            for ox in offsets(float(alignment.get("offset_x", 0.0)), px, w_r, sx * prints.width)
+            for oy in offsets(float(alignment.get("offset_y", 0.0)), py, h_r,
+                              sy * prints.height)]
+
+
+def search_geometries(prints: SegmentPrints, size: tuple[int, int]) -> list[Geometry]:
+    """Without a watermark: the full frame stretched, and aspect-keeping rescales with centred
+    or off-centre crops of up to 30 % (a grid of offsets, refined later)."""
+    w_r, h_r = size
+    out = [Geometry(w_r / prints.width, h_r / prints.height, 0.0, 0.0, source="search")]
+    fill = max(w_r / prints.width, h_r / prints.height)
+    for crop in SEARCH_CROPS:
+        s = fill / (1.0 - crop)
+        span_x, span_y = s * prints.width - w_r, s * prints.height - h_r
+        step = max(2.0, s * min(prints.width, prints.height) / GRID / 2)
+        xs = np.arange(-span_x, 1e-6, step) if span_x > 0 else np.array([-span_x / 2])
+        ys = np.arange(-span_y, 1e-6, step) if span_y > 0 else np.array([-span_y / 2])
+        out += [Geometry(s, s, float(x), float(y), source="search") for x in xs for y in ys]
+    return out
+
+
+def choose_geometry(candidates: Sequence[Geometry], frames: Sequence[np.ndarray],
+                    prints: SegmentPrints, *, refine: bool) -> tuple[Geometry | None, float]:
+    """The candidate whose picture best matches some signed segment on ``frames`` (luma), and
+    its distance; refined to the pixel when ``refine`` (a searched geometry)."""
+    if not candidates or not frames:
+        return None, float("inf")
+    idx = np.linspace(0, len(frames) - 1, min(len(frames), SEARCH_FRAMES)).round().astype(int)
+    tables = [integral(frames[i]) for i in sorted(set(idx.tolist()))]
+    seg = np.linspace(0, prints.segments - 1, min(prints.segments, SEARCH_SEGMENTS))
+    signed = prints.means[np.unique(seg.round().astype(int))]
+
+    def score(g: Geometry) -> float:
+        cells, ok = _cells(tables, g, prints)
+        return _alignment_distance(cells, ok, signed)
+
+    best, best_d = None, float("inf")
+    for g in candidates:
+        d = score(g)
+        if d < best_d:
+            best, best_d = g, d
+    if best is None:
+        return None, best_d
+    if refine:
+        step = max(1.0, best.scale_x * min(prints.width, prints.height) / GRID / 4)
+        while step >= 1.0:
+            improved = True
+            while improved:
+                improved = False
+                for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)):
+                    g = Geometry(best.scale_x, best.scale_y, best.offset_x + dx,
+                                 best.offset_y + dy, best.mirror, best.source)
+                    d = score(g)
+                    if d < best_d - 1e-4:
+                        best, best_d, improved = g, d, True
+            step /= 2
+    return best, best_d
+
+
+# --- time and the comparison --------------------------------------------------------------
+
+@dataclass
+class _Walk:
+    times: list[float] = field(default_factory=list)
+    means: list[np.ndarray] = field(default_factory=list)
+    energy: list[np.ndarray] = field(default_factory=list)
+    cell_ok: np.ndarray | None = None
+    block_ok: np.ndarray | None = None
+
+
+def _walk(frames: Iterable[tuple[float, np.ndarray]], geo: Geometry,
+          prints: SegmentPrints) -> _Walk:
+    walk = _Walk()
+    boxes: tuple[np.ndarray, ...] | None = None
+    for t, y in frames:
+        if boxes is None:
+            boxes = geo.boxes(prints, WORK)
+        work, valid = box_means(integral(y), *boxes, slack=EDGE_SLACK)
+        means, energy, cell_ok, block_ok = features(work.astype(np.float32), valid)
+        walk.times.append(float(t))
+        walk.means.append(means)
+        walk.energy.append(energy)
+        walk.cell_ok, walk.block_ok = cell_ok, block_ok
+    return walk
+
+
+def _segments(times: np.ndarray, offset: float, prints: SegmentPrints,
+              frame_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's signed segment under ``offset`` (-1 outside), and which segments the
+    received clip spans wholly (>= MIN_SEGMENT_COVER of them)."""
+    seg_len = prints.segment_s
+    k = np.floor((times + offset) / seg_len).astype(np.int64)
+    k[(k < 0) | (k >= prints.segments)] = -1
+    first, last = times[0] + offset, times[-1] + offset + frame_s
+    starts = np.arange(prints.segments) * seg_len
+    ends = np.minimum(starts + seg_len, prints.duration_s)
+    cover = (np.minimum(ends, last) - np.maximum(starts, first)) / np.maximum(ends - starts, 1e-9)
+    present = np.bincount(k[k >= 0], minlength=prints.segments) > 0
+    return k, (cover >= MIN_SEGMENT_COVER) & present
+
+
+def _segment_means(values: np.ndarray, k: np.ndarray, full: np.ndarray) -> np.ndarray:
+    out = np.zeros((len(full), *values.shape[1:]), np.float64)
+    counts = np.zeros(len(full))
+    use = k >= 0
+    np.add.at(out, k[use], values[use])
+    np.add.at(counts, k[use], 1)
+    shape = (len(full),) + (1,) * (values.ndim - 1)
+    return out / np.maximum(counts, 1).reshape(shape)
+
+
+def _time_cost(means: np.ndarray, times: np.ndarray, offset: float, prints: SegmentPrints,
+               ok: np.ndarray, frame_s: float) -> float:
+    k, full = _segments(times, offset, prints, frame_s)
+    if not full.any():
+        return float("inf")
+    rec = _segment_means(means, k, full)[full].reshape(int(full.sum()), -1)[:, ok.ravel()]
+    sig = prints.means[full].reshape(int(full.sum()), -1)[:, ok.ravel()]
+    mask = np.ones(rec.shape[1], bool)
+    return float(np.abs(_zscore(rec, mask) - _zscore(sig, mask)).mean())
+
+
+def _time_offset(walk: _Walk, prints: SegmentPrints, frame_s: float) -> float:
+    times = np.asarray(walk.times)
+    means = np.stack(walk.means)
+    assert walk.cell_ok is not None
+    ok = walk.cell_ok
+    span = times[-1] - times[0] + frame_s
+    seg = prints.segment_s
+    hi = max(seg, prints.duration_s - span + seg)
+    coarse = np.arange(-seg, hi + 1e-9, seg / 4)
+    costs = [_time_cost(means, times, o, prints, ok, frame_s) for o in coarse]
+    best = float(coarse[int(np.argmin(costs))])
+    fine = np.arange(best - seg / 4, best + seg / 4 + 1e-9, max(frame_s, 0.01))
+    costs = [_time_cost(means, times, o, prints, ok, frame_s) for o in fine]
+    best = float(fine[int(np.argmin(costs))])
+    zero_cost = _time_cost(means, times, 0.0, prints, ok, frame_s)
+    # the copy's own timeline unless another offset is clearly better (an excerpt)
+    return 0.0 if zero_cost <= min(costs) * 1.05 + 1e-3 else best
+
+
+def _tone_curve(signed: np.ndarray, received: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A monotone map signed -> received luma from binned medians (robust to the cells an edit
+    changed, which are a minority)."""
+    if signed.size < 16:
+        return lambda x: x
+    edges = np.quantile(signed, np.linspace(0, 1, 9))
+    xs, ys = [], []
+    for lo, hi in itertools.pairwise(edges):
+        sel = (signed >= lo) & (signed <= hi)
+        if sel.sum() >= 4:
+            xs.append(float(np.median(signed[sel])))
+            ys.append(float(np.median(received[sel])))
+    if len(xs) < 2:
+        return lambda x: x
+    xa, ya = np.asarray(xs), np.maximum.accumulate(np.asarray(ys))
+    lo = float(np.clip((ya[1] - ya[0]) / max(xa[1] - xa[0], 1e-6), 0.0, 3.0))
+    hi = float(np.clip((ya[-1] - ya[-2]) / max(xa[-1] - xa[-2], 1e-6), 0.0, 3.0))
+    x_ext = np.concatenate([[xa[0] - 256.0], xa, [xa[-1] + 256.0]])
+    y_ext = np.concatenate([[ya[0] - 256.0 * lo], ya, [ya[-1] + 256.0 * hi]])
+    return lambda x: np.interp(x, x_ext, y_ext)
+
+
+def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *,
+            sample: Sequence[np.ndarray], candidates: Sequence[Geometry],
+            size: tuple[int, int], fps: float, searched: bool) -> Comparison:
+    """Align the received clip (``frames``: every (time, luma) of it, walked once; ``sample``:
+    a few decoded luma frames to choose the geometry on) and compare it with ``prints``."""
+    geo, distance = choose_geometry(candidates, sample, prints, refine=searched)
+    frame_s = 1.0 / fps if fps and fps > 0 else 1.0 / 25
+    none = Comparison(False, geo, 0.0, 0.0, 0.0, 0.0, prints.duration_s, 1.0,
+                      extra={"align_distance": round(distance, 4)})
+    if geo is None or distance > MAX_ALIGN_DISTANCE:
+        return _with(none, detail="no placement of the signed picture matches this clip")
+    walk = _walk(frames, geo, prints)
+    if not walk.times or walk.cell_ok is None or walk.cell_ok.sum() < 16:
+        return _with(none, detail="too little of the signed picture is visible to compare")
+    received_s = walk.times[-1] - walk.times[0] + frame_s
+    offset = _time_offset(walk, prints, frame_s)
+    times = np.asarray(walk.times)
+    k, full = _segments(times, offset, prints, frame_s)
+    if not full.any():
+        return _with(none, detail="the clip covers no whole segment of the signed clip")
+    assert walk.block_ok is not None
+    rec = _segment_means(np.stack(walk.means), k, full)
+    rec_e = _segment_means(np.stack(walk.energy), k, full)
+    cell_ok, block_ok = walk.cell_ok, walk.block_ok
+    seg_ids = np.flatnonzero(full)
+
+    sig = prints.means.astype(np.float64)
+    curve = _tone_curve(sig[seg_ids][:, cell_ok].ravel(), rec[seg_ids][:, cell_ok].ravel())
+    residual = np.abs(rec - curve(sig))
+    motion = np.zeros_like(sig)
+    motion[1:] = np.abs(sig[1:] - sig[:-1])
+    motion[:-1] = np.maximum(motion[:-1], np.abs(sig[1:] - sig[:-1]))
+    cell_score = residual / (MEAN_THRESHOLD + MOTION_SHARE * motion)
+
+    sig_e = prints.energy.astype(np.float64)
+    ratio = np.log2((rec_e + 0.5) / (sig_e + 0.5))
+    usable = block_ok[None] & (np.maximum(rec_e, sig_e) > ENERGY_FLOOR)
+    block_score = np.zeros_like(ratio)
+    change_sign = np.zeros_like(ratio)
+    for s in seg_ids:
+        if usable[s].sum() >= 4:
+            dev = ratio[s] - np.median(ratio[s][usable[s]])
+            block_score[s] = np.where(usable[s], np.abs(dev) / ENERGY_THRESHOLD, 0.0)
+            change_sign[s] = np.sign(dev)
+    expand = np.ones((1, 2, 2))
+    block_cells = np.kron(block_score, expand)
+    sign_cells = np.kron(change_sign, expand)
+
+    score = np.where(cell_ok[None], np.maximum(cell_score, block_cells), 0.0)
+    score[~full] = 0.0
+    flagged = score > 1.0
+    compared_cells = int(cell_ok.sum()) * len(seg_ids)
+    share = float(flagged.sum()) / max(compared_cells, 1)
+    labels, count = ndimage.label(flagged, structure=np.ones((3, 3, 3)))
+    diffs: list[ContentDifference] = []
+    overlays: list[ContentDifference] = []
+    seg_len = prints.segment_s
+    for idx, where in enumerate(ndimage.find_objects(labels), start=1):
+        if where is None:
+            continue
+        member = labels[where] == idx
+        ks, rows, cols = where
+        segs_hit = np.unique(np.flatnonzero(member.any(axis=(1, 2))) + ks.start)
+        start = max(0.0, ks.start * seg_len - offset)
+        end = min(received_s, ks.stop * seg_len - offset)
+        box = (rows.start, rows.stop, cols.start, cols.stop)
+        area_cells = int(member.any(axis=0).sum())
+        region: tuple[float, float, float, float] | None = geo.region(prints, box, size)
+        if area_cells >= 0.9 * int(cell_ok.sum()):
+            region = None
+        sub_cells = cell_score[where][member]
+        sub_blocks = block_cells[where][member]
+        if sub_cells.max(initial=0.0) >= sub_blocks.max(initial=0.0):
+            change = "content"
+        else:
+            change = ("detail-lost" if float(np.median(sign_cells[where][member])) < 0
+                      else "detail-added")
+        item = ContentDifference(round(start, 2), round(end, 2), region,
+                          round(float(score[where][member].max()), 2), change)
+        if _is_overlay(segs_hit, len(seg_ids), region, area_cells):
+            overlays.append(item)
+        else:
+            diffs.append(item)
+    compared_s = float(min(received_s, len(seg_ids) * seg_len))
+    return Comparison(
+        aligned=True, geometry=geo, time_offset_s=round(offset, 3),
+        frame_coverage=round(float(cell_ok.mean()), 3), compared_s=round(compared_s, 2),
+        received_s=round(received_s, 2), signed_s=round(prints.duration_s, 2),
+        differing_share=round(share, 4),
+        differences=tuple(sorted(diffs, key=lambda d: (d.start_s, -d.score))),
+        overlays=tuple(overlays),
+        extra={"align_distance": round(distance, 4), "max_score": round(float(score.max()), 3),
+               "segments": float(count)})
+
+
+def _is_overlay(segs_hit: np.ndarray, compared: int,
+                region: tuple[float, float, float, float] | None, area_cells: int) -> bool:
+    if region is None or len(segs_hit) < OVERLAY_TIME * compared:
+        return False
+    x, y, w, h = region
+    at_edge = x <= 0.07 or y <= 0.07 or x + w >= 0.93 or y + h >= 0.93
+    return at_edge and w * h <= OVERLAY_MAX_AREA and area_cells <= OVERLAY_MAX_AREA * GRID * GRID
+
+
+def _with(c: Comparison, *, detail: str) -> Comparison:
+    from dataclasses import replace
+
+    return replace(c, detail=detail)
+
+
+__all__ = ["Comparison", "Geometry", "compare", "search_geometries",
+           "watermark_geometries"]
