@@ -52,8 +52,11 @@ MIN_SEGMENT_COVER = 0.9  # a signed segment is compared when the copy spans this
 OVERLAY_TIME = 0.9  # a group present this share of the compared time ...
 OVERLAY_MAX_AREA = 0.4  # ... at an edge, covering at most this share of the frame: overlay
 MISMATCH_SHARE = 0.5  # more than this share of compared cells differ: another clip
-MAX_ALIGN_DISTANCE = 0.45  # best geometry still this far (z-scored): not the signed content
+MAX_ALIGN_DISTANCE = 0.33  # best geometry still this far (z-scored): not the signed content
 EDGE_SLACK = 2  # received pixels a box may reach past the frame and still count as visible
+ALIGN_TRIM = 0.6  # share of cells (the closest) that the placement distance averages
+SEARCH_TOLERANCE = 0.25  # cells a searched placement may be off, tolerated per cell
+REFINE_TOP = 3  # searched placements refined to the pixel
 SEARCH_FRAMES = 6
 SEARCH_SEGMENTS = 64
 SEARCH_CROPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
@@ -139,16 +142,32 @@ def _zscore(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return dev / np.maximum(std, 1.0)
 
 
+def _robust_z(x: np.ndarray) -> np.ndarray:
+    """Standardise each row by its median and interquartile range (an overlay or an edit moves
+    a minority of cells and must not move the scale of the rest)."""
+    q1, med, q3 = np.percentile(x, [25, 50, 75], axis=-1, keepdims=True)
+    return (x - med) / np.maximum((q3 - q1) / 1.349, 1.0)
+
+
+def _row_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance between robustly standardised rows of ``a`` (..., n) and ``b`` (..., n): the
+    mean absolute difference over the closest :data:`ALIGN_TRIM` share of entries."""
+    diff = np.abs(_robust_z(a) - _robust_z(b))
+    keep = max(1, int(diff.shape[-1] * ALIGN_TRIM))
+    return np.partition(diff, keep - 1, axis=-1)[..., :keep].mean(axis=-1)
+
+
 def _alignment_distance(cells: np.ndarray, ok: np.ndarray, signed: np.ndarray) -> float:
-    """Mean over frames of the z-scored cell distance to the nearest signed segment."""
+    """Median over frames of the z-scored cell distance to the nearest signed segment (the
+    median: a spliced-in stretch is a minority of the frames and must not hide the rest)."""
     if ok.sum() < 16:
         return float("inf")
     flat_ok = ok.ravel()
-    rec = _zscore(cells.reshape(len(cells), -1)[:, flat_ok], np.ones(int(flat_ok.sum()), bool))
-    sig = _zscore(signed.reshape(len(signed), -1)[:, flat_ok],
-                  np.ones(int(flat_ok.sum()), bool))
-    d = np.abs(rec[:, None, :] - sig[None, :, :]).mean(axis=2)
-    return float(d.min(axis=1).mean())
+    rec = cells.reshape(len(cells), -1)[:, flat_ok]
+    sig = signed.reshape(len(signed), -1)[:, flat_ok]
+    # trimmed: the cells an overlay or a local edit changed are a minority
+    d = _row_distance(rec[:, None, :], sig[None, :, :])
+    return float(np.median(d.min(axis=1)))
 
 
 def _cells(tables: Sequence[np.ndarray], geo: Geometry,
@@ -196,7 +215,7 @@ def search_geometries(prints: SegmentPrints, size: tuple[int, int]) -> list[Geom
     for crop in SEARCH_CROPS:
         s = fill / (1.0 - crop)
         span_x, span_y = s * prints.width - w_r, s * prints.height - h_r
-        step = max(2.0, s * min(prints.width, prints.height) / GRID / 2)
+        step = max(1.0, s * min(prints.width, prints.height) / GRID / 4)
         xs = np.arange(-span_x, 1e-6, step) if span_x > 0 else np.array([-span_x / 2])
         ys = np.arange(-span_y, 1e-6, step) if span_y > 0 else np.array([-span_y / 2])
         out += [Geometry(s, s, float(x), float(y), source="search") for x in xs for y in ys]
@@ -218,26 +237,28 @@ def choose_geometry(candidates: Sequence[Geometry], frames: Sequence[np.ndarray]
         cells, ok = _cells(tables, g, prints)
         return _alignment_distance(cells, ok, signed)
 
-    best, best_d = None, float("inf")
-    for g in candidates:
-        d = score(g)
-        if d < best_d:
-            best, best_d = g, d
-    if best is None:
-        return None, best_d
-    if refine:
-        step = max(1.0, best.scale_x * min(prints.width, prints.height) / GRID / 4)
-        while step >= 1.0:
+    scored = sorted(((score(g), i) for i, g in enumerate(candidates)), key=lambda t: t[0])
+    if not scored:
+        return None, float("inf")
+    best_d, best = scored[0][0], candidates[scored[0][1]]
+    if not refine:
+        return best, best_d
+    for d0, i in scored[:REFINE_TOP]:  # the closest few, each refined to the pixel
+        g0, d_g = candidates[i], d0
+        step = max(1.0, g0.scale_x * min(prints.width, prints.height) / GRID / 4)
+        while step >= 0.5:
             improved = True
             while improved:
                 improved = False
                 for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)):
-                    g = Geometry(best.scale_x, best.scale_y, best.offset_x + dx,
-                                 best.offset_y + dy, best.mirror, best.source)
+                    g = Geometry(g0.scale_x, g0.scale_y, g0.offset_x + dx, g0.offset_y + dy,
+                                 g0.mirror, g0.source)
                     d = score(g)
-                    if d < best_d - 1e-4:
-                        best, best_d, improved = g, d, True
+                    if d < d_g - 1e-4:
+                        g0, d_g, improved = g, d, True
             step /= 2
+        if d_g < best_d:
+            best, best_d = g0, d_g
     return best, best_d
 
 
@@ -248,22 +269,39 @@ class _Walk:
     times: list[float] = field(default_factory=list)
     means: list[np.ndarray] = field(default_factory=list)
     energy: list[np.ndarray] = field(default_factory=list)
+    shifted: list[np.ndarray] = field(default_factory=list)  # (S, 16, 16) per frame
     cell_ok: np.ndarray | None = None
     block_ok: np.ndarray | None = None
 
 
+def _shifts(geo: Geometry, prints: SegmentPrints, tolerance: float) -> list[Geometry]:
+    """``geo`` moved by up to ``tolerance`` of a cell each way (a searched placement is only
+    that precise: the signed fingerprints resolve 1/16 of the frame)."""
+    if tolerance <= 0:
+        return []
+    dx = tolerance * geo.scale_x * prints.width / GRID
+    dy = tolerance * geo.scale_y * prints.height / GRID
+    return [Geometry(geo.scale_x, geo.scale_y, geo.offset_x + i * dx, geo.offset_y + j * dy,
+                     geo.mirror, geo.source) for i in (-1, 0, 1) for j in (-1, 0, 1)
+            if i or j]
+
+
 def _walk(frames: Iterable[tuple[float, np.ndarray]], geo: Geometry,
-          prints: SegmentPrints) -> _Walk:
+          prints: SegmentPrints, *, tolerance: float = 0.0) -> _Walk:
     walk = _Walk()
     boxes: tuple[np.ndarray, ...] | None = None
+    others = [g.boxes(prints, GRID) for g in _shifts(geo, prints, tolerance)]
     for t, y in frames:
         if boxes is None:
             boxes = geo.boxes(prints, WORK)
-        work, valid = box_means(integral(y), *boxes, slack=EDGE_SLACK)
+        table = integral(y)
+        work, valid = box_means(table, *boxes, slack=EDGE_SLACK)
         means, energy, cell_ok, block_ok = features(work.astype(np.float32), valid)
         walk.times.append(float(t))
         walk.means.append(means)
         walk.energy.append(energy)
+        if others:
+            walk.shifted.append(np.stack([box_means(table, *b)[0] for b in others]))
         walk.cell_ok, walk.block_ok = cell_ok, block_ok
     return walk
 
@@ -300,8 +338,7 @@ def _time_cost(means: np.ndarray, times: np.ndarray, offset: float, prints: Segm
         return float("inf")
     rec = _segment_means(means, k, full)[full].reshape(int(full.sum()), -1)[:, ok.ravel()]
     sig = prints.means[full].reshape(int(full.sum()), -1)[:, ok.ravel()]
-    mask = np.ones(rec.shape[1], bool)
-    return float(np.abs(_zscore(rec, mask) - _zscore(sig, mask)).mean())
+    return float(_row_distance(rec, sig).mean())
 
 
 def _time_offset(walk: _Walk, prints: SegmentPrints, frame_s: float) -> float:
@@ -356,7 +393,7 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
                       extra={"align_distance": round(distance, 4)})
     if geo is None or distance > MAX_ALIGN_DISTANCE:
         return _with(none, detail="no placement of the signed picture matches this clip")
-    walk = _walk(frames, geo, prints)
+    walk = _walk(frames, geo, prints, tolerance=SEARCH_TOLERANCE if searched else 0.0)
     if not walk.times or walk.cell_ok is None or walk.cell_ok.sum() < 16:
         return _with(none, detail="too little of the signed picture is visible to compare")
     received_s = walk.times[-1] - walk.times[0] + frame_s
@@ -374,6 +411,9 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
     sig = prints.means.astype(np.float64)
     curve = _tone_curve(sig[seg_ids][:, cell_ok].ravel(), rec[seg_ids][:, cell_ok].ravel())
     residual = np.abs(rec - curve(sig))
+    if walk.shifted:  # a searched placement: the best of the nearby placements per cell
+        shifted = _segment_means(np.stack(walk.shifted), k, full)  # (K, S, 16, 16)
+        residual = np.minimum(residual, np.abs(shifted - curve(sig)[:, None]).min(axis=1))
     motion = np.zeros_like(sig)
     motion[1:] = np.abs(sig[1:] - sig[:-1])
     motion[:-1] = np.maximum(motion[:-1], np.abs(sig[1:] - sig[:-1]))

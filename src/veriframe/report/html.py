@@ -24,6 +24,7 @@ from veriframe.report.explain import (
     NODE_STATE_WORDS,
     PROVES,
     RECOVERED_STATE_WORDS,
+    REENCODED_NOTE,
     RESOLVER_STATE_WORDS,
     WATERMARK_STATE_WORDS,
     banner,
@@ -33,13 +34,21 @@ from veriframe.report.explain import (
     time_lines,
     where_it_failed,
 )
+from veriframe.report.words import (
+    compared_words,
+    coverage,
+    describe_difference,
+    describe_overlay,
+)
 from veriframe.results import (
+    ContentDifference,
     CredentialCheck,
     CredentialState,
     DecisionState,
     DetectionState,
     FrameScore,
     ProvenanceNode,
+    RecoveredCredentials,
     RecoveryState,
     Thumbnail,
     VerifyReport,
@@ -274,7 +283,12 @@ def chain_html(chain: ProvenanceNode) -> str:
             + _node_html(chain, [MAX_CHAIN_NODES], root=True) + "</ul>")
 
 
-def _credentials_html(cred: CredentialCheck, *, heading: str = "Content Credentials") -> str:
+HARD_BINDING_CODES = frozenset({"assertion.bmffHash.mismatch", "assertion.dataHash.mismatch",
+                                "assertion.boxesHash.mismatch"})
+
+
+def _credentials_html(cred: CredentialCheck, *, heading: str = "Content Credentials",
+                      recovered: bool = False) -> str:
     out = [f"<section><h2>{html.escape(heading)}</h2>"]
     rows: list[tuple[str, object | None]] = [
         ("State", CREDENTIAL_STATE_WORDS.get(cred.state, str(cred.state)))]
@@ -337,6 +351,13 @@ def _credentials_html(cred: CredentialCheck, *, heading: str = "Content Credenti
                        f"<td>{esc(ing.get('relationship', ''))}</td><td>{esc(status)}</td></tr>")
         out.append("</table>")
     rows_failed = failure_rows(cred)
+    if recovered:
+        # A recovered manifest was signed for the original file's bytes: its hard binding
+        # always fails against a re-encoded copy, which recovery allows (the content is
+        # compared with the signed fingerprints instead). Said in words, not listed as failed.
+        if any(i.code in HARD_BINDING_CODES for _, i in rows_failed):
+            out.append(f"<p class=muted>Hard binding: {esc(REENCODED_NOTE)}.</p>")
+        rows_failed = [(w, i) for w, i in rows_failed if i.code not in HARD_BINDING_CODES]
     if rows_failed:
         out.append("<h3>Failed checks</h3><table><tr><th>where</th><th>code</th>"
                    "<th>meaning</th></tr>")
@@ -353,7 +374,97 @@ def _credentials_html(cred: CredentialCheck, *, heading: str = "Content Credenti
     return "".join(out)
 
 
-def _watermark_html(report: VerifyReport) -> str:
+def timeline_svg(rec: RecoveredCredentials, *, width: int = 640, height: int = 34) -> str:
+    """A strip of the received clip's timeline: the compared span, each change (red) and each
+    overlay (amber)."""
+    total = max(float(rec.received_s or 0.0), 1e-6)
+
+    def x(t: float) -> float:
+        return round(width * min(max(t, 0.0), total) / total, 1)
+
+    compared = min(float(rec.compared_s or 0.0), total)
+    parts = [f'<svg class="timeline" role="img" viewBox="0 0 {width} {height + 14}" '
+             f'width="{width}" height="{height + 14}"><title>timeline of the clip: compared '
+             f"span, changes and overlays</title>",
+             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#eee"/>']
+    offset = float((rec.geometry or {}).get("time_offset_s", 0.0) or 0.0)
+    start = max(0.0, -offset)
+    parts.append(f'<rect x="{x(start)}" y="0" width="{x(start + compared) - x(start)}" '
+                 f'height="{height}" fill="#cfe3cf"><title>compared</title></rect>')
+    for o in rec.overlays:
+        parts.append(f'<rect x="{x(o.start_s)}" y="{height * 0.6:.0f}" '
+                     f'width="{max(2.0, x(o.end_s) - x(o.start_s))}" height="{height * 0.4:.0f}"'
+                     f' fill="#e0a800"><title>{esc(describe_overlay(o))}</title></rect>')
+    for d in rec.differences:
+        parts.append(f'<rect x="{x(d.start_s)}" y="0" width="{max(2.0, x(d.end_s) - x(d.start_s))}"'
+                     f' height="{height * 0.6:.0f}" fill="#c0392b">'
+                     f"<title>{esc(describe_difference(d))}</title></rect>")
+    parts.append(f'<text x="0" y="{height + 12}" font-size="11">0 s</text>'
+                 f'<text x="{width}" y="{height + 12}" font-size="11" text-anchor="end">'
+                 f"{total:.1f} s</text></svg>")
+    return "".join(parts)
+
+
+def _frame_at(sample: FrameSampleLike | None, t: float) -> tuple[np.ndarray, float] | None:
+    if sample is None or sample.rgb is None or not len(sample.timestamps):
+        return None
+    times = np.asarray(sample.timestamps, dtype=np.float64)
+    i = int(np.argmin(np.abs(times - t)))
+    return np.asarray(sample.rgb)[i], float(times[i])
+
+
+def change_figure(d: ContentDifference, sample: FrameSampleLike | None) -> str:
+    """The received frame nearest a change, with the changed region outlined."""
+    found = _frame_at(sample, (d.start_s + d.end_s) / 2)
+    caption = esc(describe_difference(d))
+    if found is None:
+        return f"<figure><figcaption>{caption}</figcaption></figure>"
+    frame, t = found
+    thumb = thumbnail(frame)
+    h, w = thumb.shape[:2]
+    x0, y0, rw, rh = d.region if d.region is not None else (0.0, 0.0, 1.0, 1.0)
+    box = (f'<rect x="{x0 * w:.1f}" y="{y0 * h:.1f}" width="{rw * w:.1f}" height="{rh * h:.1f}"'
+           ' fill="none" stroke="#ff2d2d" stroke-width="3"/>')
+    return (f'<figure><svg viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img">'
+            f"<title>frame at {t:.2f} s, change outlined</title>"
+            f'<image href="{data_uri_png(thumb)}" width="{w}" height="{h}"/>{box}</svg>'
+            f"<figcaption>{caption} (frame at {t:.2f} s)</figcaption></figure>")
+
+
+def comparison_html(rec: RecoveredCredentials, sample: FrameSampleLike | None) -> str:
+    """What the content comparison of a recovered manifest checked, and where it differs."""
+    if rec.comparison != "segments":
+        return f"<p class=muted>Content: {esc(compared_words(rec))}.</p>"
+    out = ["<h3>Content compared with what was signed</h3>",
+           _dl([("Compared", coverage(rec)),
+                ("Signed clip", None if rec.signed_s is None else f"{rec.signed_s:.1f} s"),
+                ("Placement", _placement(rec.geometry))]),
+           timeline_svg(rec)]
+    if rec.differences:
+        out.append("<p class=warn>Changed after signing:</p><div class=\"thumbs\">")
+        out += [change_figure(d, sample) for d in rec.differences[:6]]
+        out.append("</div>")
+        if len(rec.differences) > 6:
+            out.append(f"<p class=muted>and {len(rec.differences) - 6} more (see the JSON)."
+                       "</p>")
+    for o in rec.overlays:
+        out.append(f"<p class=muted>{esc(describe_overlay(o))}.</p>")
+    return "".join(out)
+
+
+def _placement(geometry: Mapping[str, Any] | None) -> str | None:
+    if not geometry:
+        return None
+    scale = geometry.get("scale_x", 1.0)
+    mirror = ", mirrored" if geometry.get("mirror") else ""
+    shift = geometry.get("time_offset_s", 0.0) or 0.0
+    when = f", starting {shift:.1f} s into the signed clip" if shift > 0 else ""
+    how = geometry.get("source", "")
+    return (f"scale {scale:.3g}, offset ({geometry.get('offset_x', 0)}, "
+            f"{geometry.get('offset_y', 0)}) px{mirror}{when} (found by the {how})")
+
+
+def _watermark_html(report: VerifyReport, sample: FrameSampleLike | None = None) -> str:
     wm = report.watermark
     out = ["<section><h2>Watermark</h2>"]
     rows: list[tuple[str, object | None]] = [
@@ -393,9 +504,11 @@ def _watermark_html(report: VerifyReport) -> str:
                         ("Resolver", rec.resolver), ("Found by", rec.match_kind),
                         ("Manifest id", rec.manifest_id),
                         ("Fingerprint distance", rec.fingerprint_distance)]))
+        out.append(comparison_html(rec, sample))
         if rec.state is RecoveryState.RECOVERED and rec.credentials is not None:
-            out.append(_credentials_html(rec.credentials, heading="Recovered credentials"))
-        elif rec.state in (RecoveryState.MISMATCH, RecoveryState.INVALID):
+            out.append(_credentials_html(rec.credentials, heading="Recovered credentials",
+                                         recovered=True))
+        elif rec.state in (RecoveryState.EDITED, RecoveryState.MISMATCH, RecoveryState.INVALID):
             out.append("<p class=warn>The recovered manifest does not vouch for this video; its "
                        "claims are not shown as fact.</p>")
     out.append("</section>")
@@ -511,7 +624,7 @@ def render_html(report: VerifyReport, *, sample: FrameSampleLike | None = None) 
         "<section><h2>File</h2>" + _dl(media_rows) + "</section>",
         "<section><h2>Sampled frames</h2>" + _thumbs(sample) + "</section>",
         _credentials_html(report.credentials),
-        _watermark_html(report),
+        _watermark_html(report, sample),
         _detection_html(report),
         _decision_html(report),
         _proves_html(),

@@ -22,6 +22,8 @@ def where(region: tuple[float, float, float, float] | None) -> str:
     if region is None:
         return "the whole frame"
     x, y, w, h = region
+    if w * h >= 0.9:
+        return "the whole frame"
     cx, cy = x + w / 2, y + h / 2
     horiz = "left" if cx < 1 / 3 else "right" if cx > 2 / 3 else ""
     vert = "top" if cy < 1 / 3 else "bottom" if cy > 2 / 3 else ""
