@@ -4,7 +4,7 @@
     VERIFRAME_SERVE_TOKEN=... python examples/verify_service_client.py clip.mp4 --policy strict
 
 What a pipeline in any language does: one multipart POST per file to ``/v1/verify``, read the
-``veriframe.verify/1.1`` JSON, act on ``verdict`` and ``decision.action``; on 503 wait for
+``veriframe.verify/1.2`` JSON, act on ``verdict`` and ``decision.action``; on 503 wait for
 ``Retry-After`` and try again; any other error is ``{"error": {"code", "message", "hint"}}``.
 """
 

@@ -3,7 +3,7 @@
 A verification that *ran* returns a :class:`VerifyReport`, whatever it found. Each check has
 exactly one ``state``, an enum that serialises to its string (never a bare bool); sections a
 run did not fill say ``"not_checked"``. Errors inside a report are :class:`ErrorInfo`. The JSON
-schema is ``veriframe.verify/1.1`` (documented in docs/json-schema.md); the exit code of a report
+schema is ``veriframe.verify/1.2`` (documented in docs/json-schema.md); the exit code of a report
 comes from the one table here (:meth:`VerifyReport.exit_code`).
 """
 
@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from veriframe.errors import ErrorInfo, ErrorKind, ExitCode
 
-SCHEMA_VERIFY = "veriframe.verify/1.1"
+SCHEMA_VERIFY = "veriframe.verify/1.2"
 NOT_CHECKED = "not_checked"
 
 
@@ -537,7 +537,7 @@ class VerifyReport(_Result):
     schema: str = SCHEMA_VERIFY
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``veriframe.verify/1.1`` JSON document."""
+        """The ``veriframe.verify/1.2`` JSON document."""
         out: dict[str, Any] = {"schema": self.schema}
         for f in dataclasses.fields(self):
             if f.name != "schema":

@@ -50,7 +50,7 @@ def verify_json(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> 
 def test_signed_clip_verifies_as_trusted_with_own_ca(signed_clip: Path, capsys) -> None:
     code, doc = verify_json(signed_clip, capsys)
     assert code == 0
-    assert doc["schema"] == "veriframe.verify/1.1"
+    assert doc["schema"] == "veriframe.verify/1.2"
     assert set(doc) >= {"file", "verdict", "credentials", "watermark", "detection", "decision"}
     assert doc["verdict"] == "signed"
     creds = doc["credentials"]

@@ -2,7 +2,7 @@
 
 The documents under ``tests/golden/verify/`` were written by ``python -m tests.golden.corpus``
 and are compared byte for byte by ``tests/golden/test_golden_verify.py``: a refactor must not
-change a single key or value of the ``veriframe.verify/1.1`` JSON. When a change is meant to alter
+change a single key or value of the ``veriframe.verify/1.2`` JSON. When a change is meant to alter
 the output (a new schema minor version, a retrained detector, a new watermark), rerun this
 module and say in the commit which fields changed and why.
 

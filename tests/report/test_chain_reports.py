@@ -95,7 +95,7 @@ def test_terminal_shows_the_chain_as_a_tree(chain: ChainFiles) -> None:
 
 def test_json_names_the_failing_ingredient_and_nests_the_chain(chain: ChainFiles) -> None:
     doc = json.loads(render_json(report_of(chain.tampered)))
-    assert doc["schema"] == "veriframe.verify/1.1"
+    assert doc["schema"] == "veriframe.verify/1.2"
     cred = doc["credentials"]
     assert cred["state"] == "invalid" and cred["reference_state"] == "invalid"
     assert cred["active_manifest_result"] == {"state": "valid", "failures": []}

@@ -109,7 +109,7 @@ def test_hostile_strings_cannot_inject_rich_markup() -> None:
 def test_json_document(kind: str) -> None:
     rep = decided(kind)
     doc = json.loads(render_json(rep))
-    assert doc["schema"] == "veriframe.verify/1.1"
+    assert doc["schema"] == "veriframe.verify/1.2"
     assert set(doc) >= {"file", "verdict", "credentials", "watermark", "detection", "decision"}
     assert doc == rep.to_dict()
     assert doc["decision"]["policy"] == "platform"

@@ -77,7 +77,7 @@ def test_verify_gives_the_cli_document_without_the_services_paths(
     assert response.headers["cache-control"] == "no-store"
     doc = response.json()
     _validate(doc, "verifyReport")
-    assert doc["schema"] == "veriframe.verify/1.1" and doc["verdict"] == "signed"
+    assert doc["schema"] == "veriframe.verify/1.2" and doc["verdict"] == "signed"
     assert small_signed.org in doc["credentials"]["signer"]["issuer"]
     assert doc["file"]["path"] == CLIENT_NAME
     assert doc["decision"]["policy"] == "newsroom" and doc["detection"]["state"] == "scored"

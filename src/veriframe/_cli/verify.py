@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
 def verify(
     path: Path = typer.Argument(..., help="The file to check."),
     as_json: bool = typer.Option(
-        False, "--json", help="One JSON document on stdout (veriframe.verify/1.1)."
+        False, "--json", help="One JSON document on stdout (veriframe.verify/1.2)."
     ),
     html: Path | None = typer.Option(
         None, "--html", help="Also write a self-contained HTML report."

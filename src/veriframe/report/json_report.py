@@ -1,4 +1,4 @@
-"""JSON output: the ``veriframe.verify/1.1`` document and ``veriframe.scan/1`` rows.
+"""JSON output: the ``veriframe.verify/1.2`` document and ``veriframe.scan/1`` rows.
 
 JSON is always valid whatever the file contained: control characters in strings are escaped
 by the encoder, NaN becomes ``null`` (see :func:`veriframe.results.to_jsonable`) and
@@ -21,7 +21,7 @@ REQUIRED_KEYS = ("schema", "file", "verdict", "credentials", "watermark", "detec
 
 
 def report_document(report: VerifyReport) -> dict[str, Any]:
-    """The ``veriframe.verify/1.1`` document for ``report`` (``report.to_dict()``)."""
+    """The ``veriframe.verify/1.2`` document for ``report`` (``report.to_dict()``)."""
     doc = report.to_dict()
     missing = [k for k in REQUIRED_KEYS if k not in doc]
     if missing or doc.get("schema") != SCHEMA_VERIFY:

@@ -293,7 +293,7 @@ async def policies(request: Request) -> JSONResponse:
 
 
 async def verify(request: Request) -> Response:
-    """``POST /v1/verify``: the ``veriframe.verify/1.1`` document for the uploaded file."""
+    """``POST /v1/verify``: the ``veriframe.verify/1.2`` document for the uploaded file."""
     from veriframe.report.json_report import render_json
 
     state = _state(request)

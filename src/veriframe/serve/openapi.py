@@ -1,7 +1,7 @@
 """The verify service's OpenAPI 3.1 document (``GET /openapi.json``).
 
 The schemas pin what a client may rely on: the top-level keys and states of the
-``veriframe.verify/1.1`` document (docs/json-schema.md has every field), the detect answer,
+``veriframe.verify/1.2`` document (docs/json-schema.md has every field), the detect answer,
 the policy list and the error document. ``tests/services/test_serve.py`` validates the
 service's answers against them.
 """
@@ -82,7 +82,7 @@ def _schemas() -> dict[str, Any]:
                            "hint": {"type": "string"}}}}},
         "verifyReport": {
             "type": "object",
-            "description": "The veriframe.verify/1.1 document, as `veriframe verify --json` "
+            "description": "The veriframe.verify/1.2 document, as `veriframe verify --json` "
                            "writes it (docs/json-schema.md). `file.path` is the uploaded "
                            "file's name.",
             "required": ["schema", "file", "verdict", "credentials", "watermark", "detection",
