@@ -4,7 +4,7 @@ and normalised, pixels only and all signals; scoring speed on one core.
     python benchmarks/detector_eval.py [--data ../shared/clips] [--cache DIR] [--json OUT]
                                        [--copies 6] [--boot 1000] [--no-speed] [--speed-only]
 
-Every fold refits the whole recipe (``veriframe.detect.training.fit``) without the held-out
+Every fold refits the whole recipe (``veriframe.detect.lab.training.fit``) without the held-out
 clips: leave-one-source-out (LOSO) and leave-one-generator-family-out (LOGO). Each held-out
 clip is scored as published and after normalisation (4 s, 25 fps, 640 px wide, H.264 CRF 23,
 metadata stripped). The first run transcodes every clip 7 times (6 platform copies + the
@@ -107,13 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.speed_only:
         print(json.dumps(speed(args.model), indent=1))
         return 0
-    from veriframe.detect import evaluation as ev
+    from veriframe.detect.lab import evaluation as ev
 
     if args.report:
         report = json.loads(Path(args.report).read_text())
         timing = f"from {args.report}"
     else:
-        from veriframe.detect.training import Dataset
+        from veriframe.detect.lab.training import Dataset
 
         data = Path(args.data)
         if not data.exists():

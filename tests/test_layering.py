@@ -112,3 +112,15 @@ def test_verify_and_sign_paths_stay_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == ""
+
+
+def test_detect_runtime_loads_none_of_the_lab() -> None:
+    code = (
+        "import sys, veriframe.detect\n"
+        "from veriframe.detect import Detector\n"
+        "print(','.join(sorted(m for m in sys.modules\n"
+        "                      if m.startswith('veriframe.detect.lab') or m == 'sklearn')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == ""

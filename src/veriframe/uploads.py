@@ -137,7 +137,7 @@ def detect_upload(
     """
     from veriframe import media
     from veriframe.detect import Detector
-    from veriframe.detect.dataset import SAMPLE_COUNT
+    from veriframe.detect.features import SAMPLE_COUNT
 
     file_path = Path(path)
     info = media.probe(file_path, limits=limits)

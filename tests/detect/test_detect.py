@@ -12,11 +12,9 @@ import pytest
 
 from tests.clipgen import make_clip
 from veriframe.detect import features as fx
-from veriframe.detect.dataset import Clip, family_groups
-from veriframe.detect.metadata import METADATA_FEATURES, match_format, metadata_evidence
-from veriframe.detect.metrics import auc, ece
-from veriframe.detect.model import Detector
-from veriframe.detect.training import (
+from veriframe.detect.lab.dataset import Clip, family_groups
+from veriframe.detect.lab.metrics import auc, ece
+from veriframe.detect.lab.training import (
     Dataset,
     Recipe,
     View,
@@ -26,7 +24,9 @@ from veriframe.detect.training import (
     rank_features,
     single_feature_oof_auc,
 )
-from veriframe.detect.workflow import train
+from veriframe.detect.lab.workflow import train
+from veriframe.detect.metadata import METADATA_FEATURES, match_format, metadata_evidence
+from veriframe.detect.model import Detector
 from veriframe.errors import DetectorError
 from veriframe.results import (
     CredentialCheck,
@@ -281,7 +281,7 @@ def test_rank_features_and_fit_keep_the_informative_column() -> None:
 
 
 def test_vectorised_single_feature_auc_matches_sklearn() -> None:
-    from veriframe.detect.training import _fit_forensic, _univariate_logreg
+    from veriframe.detect.lab.training import _fit_forensic, _univariate_logreg
 
     rng = np.random.default_rng(6)
     y = rng.integers(0, 2, 80)
@@ -300,7 +300,7 @@ def test_vectorised_single_feature_auc_matches_sklearn() -> None:
 
 
 def _oof_columns(x: np.ndarray, y: np.ndarray, g: np.ndarray) -> list[np.ndarray]:
-    from veriframe.detect.training import _univariate_logreg
+    from veriframe.detect.lab.training import _univariate_logreg
 
     out = np.zeros(x.shape)
     for name in np.unique(g):
@@ -337,7 +337,7 @@ def test_fit_exports_numbers_and_round_trips(tmp_path: Path) -> None:
 
 def test_cross_validation_never_trains_on_the_held_out_source(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from veriframe.detect import evaluation
+    from veriframe.detect.lab import evaluation
 
     ds = _toy_dataset(n_groups=4, copies=1)
     seen: list[set[str]] = []

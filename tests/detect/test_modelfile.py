@@ -182,8 +182,8 @@ def _training_matrix(
     pytest.importorskip("sklearn", reason="scikit-learn (the [train] extra) is not installed")
     if not CLIPS.is_dir():
         pytest.skip(f"shared clips not found at {CLIPS.resolve()} (they sit beside the checkout)")
-    from veriframe.detect.dataset import dataset_features, default_cache_dir, load_dataset
-    from veriframe.detect.training import View, clips_digest
+    from veriframe.detect.lab.dataset import dataset_features, default_cache_dir, load_dataset
+    from veriframe.detect.lab.training import View, clips_digest
 
     clips = load_dataset(CLIPS, include_gif=bool(det.info.get("include_gif")))
     sources = set(det.info.get("sources", []))
@@ -219,7 +219,7 @@ def test_fitted_sklearn_and_exported_numpy_agree_on_the_training_clips() -> None
     """Fit the three scikit-learn models on the training clips, export them, compare."""
     from sklearn.linear_model import LogisticRegression
 
-    from veriframe.detect.training import (
+    from veriframe.detect.lab.training import (
         _fit_forensic,
         linear_from_sklearn,
         platt_from_sklearn,
@@ -263,7 +263,7 @@ def _sk_pipeline_fit(x: np.ndarray, y: np.ndarray) -> Any:
 def test_export_matches_sklearn_on_random_data() -> None:
     """Without the shared clips: fitted pipelines and their exports agree to 1e-9."""
     pytest.importorskip("sklearn", reason="scikit-learn (the [train] extra) is not installed")
-    from veriframe.detect.training import linear_from_sklearn
+    from veriframe.detect.lab.training import linear_from_sklearn
 
     rng = np.random.default_rng(0)
     x = rng.normal(3, 5, (200, 6)) * np.array([1, 10, 0.1, 1, 100, 1e-3])

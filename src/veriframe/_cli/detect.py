@@ -75,7 +75,7 @@ def train_command(
                                       help="Feature cache folder."),
 ) -> None:
     """Train a detector; write model.json, metrics.json and card.md into --out."""
-    from veriframe.detect.workflow import train
+    from veriframe.detect.lab.workflow import train
 
     det = train(data=data, out=out, include_gif=include_gif, with_metrics=not no_metrics,
                 copies=copies, cache_dir=cache, progress=_progress("features"))
@@ -100,9 +100,9 @@ def eval_command(
 ) -> None:
     """Evaluate a detector: AUC (95% CI), ECE, coverage, per generator; as published and
     normalised, pixels only and all signals."""
-    from veriframe.detect.evaluation import generator_table, summary_table
+    from veriframe.detect.lab.evaluation import generator_table, summary_table
+    from veriframe.detect.lab.workflow import evaluate
     from veriframe.detect.model import Detector
-    from veriframe.detect.workflow import evaluate
 
     det = Detector.load(model)
     report = evaluate(data=data, model=det, cv=not no_cv, reencode=not no_reencode,

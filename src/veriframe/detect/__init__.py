@@ -7,8 +7,8 @@ bounds the result when decisive; container/metadata fingerprints (a separate ter
 
 Scoring is NumPy and SciPy only: a model is a small JSON file of coefficients
 (:mod:`veriframe.detect.modelfile`), never a pickled object. Training and evaluation
-(:mod:`veriframe.detect.training`) use scikit-learn, the ``[train]`` extra; importing this
-package does not import them (``train`` and ``evaluate`` are loaded on first use).
+live apart, in :mod:`veriframe.detect.lab` (scikit-learn, the ``[train]`` extra); importing
+this package loads none of the lab (``train`` and ``evaluate`` are loaded on first use).
 
 >>> from veriframe.detect import Detector
 >>> det = Detector.load("default")
@@ -19,14 +19,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from veriframe.detect.dataset import Clip, load_dataset
 from veriframe.detect.features import CLIP_FEATURES, ForensicFeatures, extract
 from veriframe.detect.metadata import KNOWN_FORMATS, METADATA_FEATURES, metadata_evidence
 from veriframe.detect.model import Detector
 from veriframe.detect.provenance import provenance_evidence
 
 if TYPE_CHECKING:
-    from veriframe.detect.workflow import evaluate, train
+    from veriframe.detect.lab.workflow import evaluate, train
 
 _LAZY = {"evaluate", "train"}
 
@@ -34,7 +33,7 @@ _LAZY = {"evaluate", "train"}
 def __getattr__(name: str) -> Any:
     """``train`` and ``evaluate`` import scikit-learn's side of the package on first use."""
     if name in _LAZY:
-        from veriframe.detect import workflow
+        from veriframe.detect.lab import workflow
 
         return getattr(workflow, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -44,12 +43,10 @@ __all__ = [
     "CLIP_FEATURES",
     "KNOWN_FORMATS",
     "METADATA_FEATURES",
-    "Clip",
     "Detector",
     "ForensicFeatures",
     "evaluate",
     "extract",
-    "load_dataset",
     "metadata_evidence",
     "provenance_evidence",
     "train",

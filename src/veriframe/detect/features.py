@@ -70,6 +70,7 @@ from scipy import fft as sp_fft
 from scipy import ndimage, sparse
 
 FEATURE_VERSION = 5
+SAMPLE_COUNT = 32  # frames a clip is sampled for scoring (what verify decodes)
 CROP = 256
 CROPS_PER_FRAME = 1
 MAX_FRAMES = 8  # frames analysed for the spatial features (evenly spread over the sample)

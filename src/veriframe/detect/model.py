@@ -70,7 +70,7 @@ def _sigmoid(z: np.ndarray | float) -> np.ndarray:
 
 @dataclass
 class Detector:
-    """A loaded detector model. Build with :meth:`load` or :func:`veriframe.detect.training.fit`.
+    """A loaded detector model: :meth:`load`, or :func:`veriframe.detect.lab.training.fit`.
 
     Every part is an array of numbers (see :mod:`veriframe.detect.modelfile`), scored with
     NumPy.
@@ -354,7 +354,7 @@ class Detector:
         use_metadata: bool = True,
     ) -> DetectionCheck:
         """Probe and sample ``path`` (32 frames), then :meth:`score` it."""
-        from veriframe.detect.dataset import SAMPLE_COUNT
+        from veriframe.detect.features import SAMPLE_COUNT
         from veriframe.media import probe, sample_frames
 
         info = probe(path)

@@ -4,7 +4,7 @@ The recipe (:func:`fit`), always grouped by source repository:
 
 1. **Pixel model, trained only on platform copies.** Every training clip is transcoded
    :data:`AUGMENT_COPIES` times the way platforms treat uploads
-   (:func:`veriframe.detect.augment.augment_specs`: H.264/H.265 CRF 23-32, 480-720 px wide,
+   (:func:`veriframe.detect.lab.augment.augment_specs`: H.264/H.265 CRF 23-32, 480-720 px wide,
    new frame rate, crop, cut, metadata dropped); the pixel model sees those copies and never
    the clips as published, so its score means the same before and after a re-upload.
    Standardised logistic regression; every source weighs the same within its class.
@@ -29,8 +29,8 @@ The recipe (:func:`fit`), always grouped by source repository:
    checks of :class:`~veriframe.detect.modelfile.Abstain`.
 
 Every fitted scikit-learn model is exported to :mod:`veriframe.detect.modelfile` arrays: the
-result scores with NumPy alone. Evaluation lives in :mod:`veriframe.detect.evaluation`;
-the user-level ``train`` and ``evaluate`` in :mod:`veriframe.detect.workflow`.
+result scores with NumPy alone. Evaluation lives in :mod:`veriframe.detect.lab.evaluation`;
+the user-level ``train`` and ``evaluate`` in :mod:`veriframe.detect.lab.workflow`.
 """
 
 from __future__ import annotations
@@ -44,16 +44,16 @@ from typing import Any
 
 import numpy as np
 
-from veriframe.detect import augment
 from veriframe.detect import features as fx
-from veriframe.detect.dataset import (
+from veriframe.detect.lab import augment
+from veriframe.detect.lab.dataset import (
     Clip,
     ClipFeatures,
     dataset_features,
     family_groups,
     load_dataset,
 )
-from veriframe.detect.metrics import auc
+from veriframe.detect.lab.metrics import auc
 from veriframe.detect.model import Detector, _logit
 from veriframe.detect.modelfile import Abstain, Linear, Ood, Platt
 from veriframe.errors import DetectorError
@@ -154,7 +154,7 @@ class Dataset:
 
     @classmethod
     def load(cls, data: str | Path, *, include_gif: bool = False, **kw: Any) -> Dataset:
-        """:func:`~veriframe.detect.dataset.load_dataset` then :meth:`from_clips`."""
+        """:func:`~veriframe.detect.lab.dataset.load_dataset` then :meth:`from_clips`."""
         return cls.from_clips(load_dataset(data, include_gif=include_gif), **kw)
 
 

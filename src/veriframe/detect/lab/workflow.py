@@ -1,8 +1,8 @@
 """The user-level detector flows: train a detector on a clip folder (and write its model file,
 metrics and card), and evaluate a recipe or a fixed model on one.
 
-Fitting lives in :mod:`veriframe.detect.training`, cross-validation and the tables in
-:mod:`veriframe.detect.evaluation`; both need scikit-learn (the ``[train]`` extra).
+Fitting lives in :mod:`veriframe.detect.lab.training`, cross-validation and the tables in
+:mod:`veriframe.detect.lab.evaluation`; both need scikit-learn (the ``[train]`` extra).
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from veriframe.detect import evaluation
 from veriframe.detect import features as fx
-from veriframe.detect.dataset import load_dataset
-from veriframe.detect.metrics import summarize
-from veriframe.detect.model import Detector
-from veriframe.detect.training import (
+from veriframe.detect.lab import evaluation
+from veriframe.detect.lab.dataset import load_dataset
+from veriframe.detect.lab.metrics import summarize
+from veriframe.detect.lab.training import (
     AUGMENT_COPIES,
     Dataset,
     Progress,
@@ -25,6 +24,7 @@ from veriframe.detect.training import (
     clips_digest,
     fit,
 )
+from veriframe.detect.model import Detector
 from veriframe.errors import DetectorError
 
 
@@ -44,7 +44,7 @@ def train(
 
     ``copies`` platform copies of every clip are made (cached under ``cache_dir``) and the
     pixel model learns from them only. ``with_metrics`` runs
-    :func:`veriframe.detect.evaluation.evaluate` (leave-one-source-out and
+    :func:`veriframe.detect.lab.evaluation.evaluate` (leave-one-source-out and
     leave-one-generator-family-out, as published and normalised) for metrics.json and the
     card: that transcodes every clip once more and refits the recipe once per fold.
     """
@@ -99,13 +99,13 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate on ``data``.
 
-    ``cv=True``: cross-validate the recipe (:func:`veriframe.detect.evaluation.evaluate`:
+    ``cv=True``: cross-validate the recipe (:func:`veriframe.detect.lab.evaluation.evaluate`:
     leave-one-source-out and leave-one-generator-family-out, as published and, with
     ``reencode``, normalised). ``cv=False``: score every clip with the fixed ``model`` (as
     published and normalised; optimistic when the model was trained on these clips). Returns
     a JSON-ready report whose ``summary`` renders with
-    :func:`~veriframe.detect.evaluation.summary_table` and ``per_generator`` with
-    :func:`~veriframe.detect.evaluation.generator_table`.
+    :func:`~veriframe.detect.lab.evaluation.summary_table` and ``per_generator`` with
+    :func:`~veriframe.detect.lab.evaluation.generator_table`.
     """
     ds = Dataset.load(data, include_gif=include_gif, cache_dir=cache_dir,
                       copies=copies if cv else 0, normalised=reencode, progress=progress)

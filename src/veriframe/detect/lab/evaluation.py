@@ -1,16 +1,16 @@
 """Honest evaluation of the detector recipe, and the model card.
 
-Two protocols, each refitting the whole recipe (:func:`veriframe.detect.training.fit`:
+Two protocols, each refitting the whole recipe (:func:`veriframe.detect.lab.training.fit`:
 feature choice, regularisation, calibration, fusion, abstention) without the held-out clips:
 
 - **leave-one-source-out** (LOSO): every source repository is held out in turn;
 - **leave-one-generator-family-out** (LOGO): every generator family is held out with every
   repository it appears in (CogVideoX samples sit in three) and those repositories' real clips
-  (:func:`veriframe.detect.dataset.family_groups`); real-only sources are held out alone.
+  (:func:`veriframe.detect.lab.dataset.family_groups`); real-only sources are held out alone.
 
 Each fold's model scores its held-out clips twice: **as published**, and **normalised** the
 way a platform would (4 s, 25 fps, 640 px wide, H.264 CRF 23, metadata stripped:
-:data:`veriframe.detect.augment.NORMALISE`); with **pixels only** and with **all signals**
+:data:`veriframe.detect.lab.augment.NORMALISE`); with **pixels only** and with **all signals**
 (pixels + metadata). Reported: pooled AUC with a 95% interval from a bootstrap over source
 repositories (and, narrower, over clips), accuracy at 0.3/0.5/0.7, expected calibration
 error, the share of clips the detector did not abstain on and the AUC on those, a
@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from veriframe.detect import augment
 from veriframe.detect import features as fx
-from veriframe.detect.metrics import auc, per_group_means, summarize
+from veriframe.detect.lab import augment
+from veriframe.detect.lab.metrics import auc, per_group_means, summarize
+from veriframe.detect.lab.training import Dataset, Recipe, View, fit
 from veriframe.detect.model import Detector, _sigmoid
-from veriframe.detect.training import Dataset, Recipe, View, fit
 
 # The sources of the first clip collection (76 clips): the features of versions 4 and 5 and
 # this recipe were designed while looking at leave-one-source-out numbers on these. Clips of

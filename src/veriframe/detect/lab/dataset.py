@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from veriframe.detect import augment
 from veriframe.detect import features as fx
-from veriframe.detect.augment import TranscodeSpec
+from veriframe.detect.features import SAMPLE_COUNT
+from veriframe.detect.lab import augment
+from veriframe.detect.lab.augment import TranscodeSpec
 from veriframe.detect.metadata import metadata_evidence
 from veriframe.errors import DetectorError, VeriframeError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif")
-SAMPLE_COUNT = 32
 
 
 @dataclass(frozen=True)
@@ -281,7 +281,7 @@ def dataset_features(
 ) -> list[ClipFeatures]:
     """Features of every clip, cached under ``cache_dir``: of the file as it is, of its CRF
     ``reencode_crf`` re-encode, or of its ``transform`` (a
-    :class:`~veriframe.detect.augment.TranscodeSpec`, or a function giving one per clip)."""
+    :class:`~veriframe.detect.lab.augment.TranscodeSpec`, or a function giving one per clip)."""
     cache = cache_dir or default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     out: list[ClipFeatures] = []
