@@ -70,12 +70,6 @@ def text(value: Any) -> str | None:
     return None if value is None else str(value)[:_MAX_TEXT]
 
 
-def manifest_label_of(uri: str) -> str | None:
-    """The manifest label in a JUMBF URI (``self#jumbf=/c2pa/LABEL/...``), or None."""
-    m = _MANIFEST_URI.match(uri or "")
-    return m.group(1) if m else None
-
-
 def ingredient_uri(parent_label: str, ingredient_label: str) -> str:
     """The URI c2pa uses for an ingredient assertion in ``ingredientDeltas``."""
     return f"self#jumbf=/c2pa/{parent_label}/c2pa.assertions/{ingredient_label}"

@@ -8,13 +8,15 @@ from veriframe.generators.base import GenerationRequest, RuntimeOptions
 from veriframe.results import SignResult
 from veriframe.settings import Settings
 
-DEMO_IMAGE = Path(__file__).resolve().parents[3] / "examples" / "assets" / "portrait.jpg"
-
 
 def demo_image(dst: Path) -> Path:
-    """The shipped example portrait, or (installed wheel) the same picture drawn again."""
-    if DEMO_IMAGE.is_file():
-        return DEMO_IMAGE
+    """The shipped example portrait (package data in a wheel, ``examples/assets`` in a
+    checkout: the same picture either way), or, if it is missing, the same picture drawn."""
+    from veriframe._resources import data_dir
+
+    shipped = data_dir("assets") / "portrait.jpg"
+    if shipped.is_file():
+        return shipped
     from veriframe.generators.assets import draw_portrait
 
     draw_portrait().save(dst)

@@ -14,7 +14,6 @@ from veriframe.watermark.fingerprint import (
     coarse_hashes,
     fingerprint,
     fingerprint_distance,
-    fingerprints_match,
     structure,
 )
 from veriframe.watermark.keys import WatermarkKey
@@ -36,7 +35,6 @@ __all__ = [
     "embed_video",
     "fingerprint",
     "fingerprint_distance",
-    "fingerprints_match",
     "known_marks",
     "marker",
     "structure",

@@ -149,11 +149,6 @@ def fingerprint_distance(a: str, b: str) -> float:
     return float((d.min(axis=1).mean() + d.min(axis=0).mean()) / 2.0)
 
 
-def fingerprints_match(a: str, b: str, *, threshold: float = MATCH_THRESHOLD) -> bool:
-    """True when :func:`fingerprint_distance` is at or below ``threshold``."""
-    return fingerprint_distance(a, b) <= threshold
-
-
 # Below this luma standard deviation (8-bit levels, frames area-resized to 64x64) a clip is
 # nearly flat: its hash bits are decided by codec noise, so a re-encode can flip enough of them
 # to look like other content. Such a comparison is reported as inconclusive, never as a match.
