@@ -43,9 +43,11 @@ _BYTES = GRID * GRID + BLOCKS * BLOCKS
 
 
 def integral(y: np.ndarray) -> np.ndarray:
-    """The summed-area table of a luma plane, with a zero first row and column (float64)."""
-    s = np.zeros((y.shape[0] + 1, y.shape[1] + 1), np.float64)
-    np.cumsum(np.cumsum(y, axis=0, dtype=np.float64), axis=1, out=s[1:, 1:])
+    """The summed-area table of a uint8 luma plane, with a zero first row and column (exact
+    integers: int32 while the total cannot overflow it, which is twice as fast, else int64)."""
+    kind = np.int32 if 255 * y.size < 2**31 else np.int64
+    s = np.zeros((y.shape[0] + 1, y.shape[1] + 1), kind)
+    np.cumsum(np.cumsum(y, axis=0, dtype=kind), axis=1, out=s[1:, 1:])
     return s
 
 
@@ -78,19 +80,21 @@ def features(work: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def signed_work_image(y: np.ndarray) -> np.ndarray:
-    """The work image of a frame of the signed clip itself (its whole picture)."""
+    """The work image of a frame of the signed clip itself (its whole picture): the same box
+    means a received copy's identity placement gives (:func:`box_means` over the same rounded
+    bounds), computed by row and column sums, which is faster than a summed-area table."""
     h, w = y.shape
-    table = integral(y)
-    xs = np.linspace(0.0, w, WORK + 1)
-    ys = np.linspace(0.0, h, WORK + 1)
-    x0 = np.round(xs[:-1]).astype(np.int64)[None, :]
-    x1 = np.round(xs[1:]).astype(np.int64)[None, :]
-    y0 = np.round(ys[:-1]).astype(np.int64)[:, None]
-    y1 = np.round(ys[1:]).astype(np.int64)[:, None]
-    x1 = np.maximum(x1, x0 + 1)
-    y1 = np.maximum(y1, y0 + 1)
-    means, _ = box_means(table, x0, x1, y0, y1)
-    return means.astype(np.float32)
+    if h < WORK or w < WORK:  # small frames: boxes of one pixel or more, as box_means does
+        ys = np.round(np.linspace(0.0, h, WORK + 1)).astype(np.int64)
+        xs = np.round(np.linspace(0.0, w, WORK + 1)).astype(np.int64)
+        y1, x1 = np.maximum(ys[1:], ys[:-1] + 1), np.maximum(xs[1:], xs[:-1] + 1)
+        means, _ = box_means(integral(y), xs[:-1][None, :], x1[None, :], ys[:-1][:, None],
+                             y1[:, None])
+        return means.astype(np.float32)
+    ys = np.round(np.linspace(0.0, h, WORK + 1)).astype(np.int64)
+    xs = np.round(np.linspace(0.0, w, WORK + 1)).astype(np.int64)
+    rows = np.add.reduceat(y, ys[:-1], axis=0, dtype=np.float64) / np.diff(ys)[:, None]
+    return (np.add.reduceat(rows, xs[:-1], axis=1) / np.diff(xs)[None, :]).astype(np.float32)
 
 
 @dataclass(frozen=True)
