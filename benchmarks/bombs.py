@@ -66,20 +66,22 @@ def uhd_60s_60fps(path: Path, quick: bool = False) -> Path:
 
 
 def deep_444(path: Path, quick: bool = False) -> Path:
-    """4096x2160 4:4:4 at 16 bits per sample (FFV1 in Matroska), 1 s at 30 fps; quick: 5 frames."""
-    return _write(path, codec="ffv1", width=4096, height=2160, fps=30, frames=5 if quick else 30,
+    """4096x2160 4:4:4 at 16 bits per sample (FFV1 in Matroska), 1 s at 30 fps; quick: 12
+    frames (a sample of 12 such frames is already over the service's budget)."""
+    return _write(path, codec="ffv1", width=4096, height=2160, fps=30, frames=12 if quick else 30,
                   pix_fmt="yuv444p16le", fmt="matroska")
 
 
 def growing(path: Path, quick: bool = False) -> Path:
     """MPEG-TS whose H.264 stream is 320x240 for 1 s, then 8192x4320 for 2 s (quick: 10
-    frames)."""
+    frames, then 20). The headers (the first SPS) say 320x240; both parts start at the same
+    time stamp, so the clip seems as long as the large part and a sample reads into it."""
     first = path.with_suffix(".a.ts")
     second = path.with_suffix(".b.ts")
-    _write(first, codec="libx264", width=320, height=240, fps=30, frames=30,
+    _write(first, codec="libx264", width=320, height=240, fps=30, frames=10 if quick else 30,
            pix_fmt="yuv420p", fmt="mpegts", options={"preset": "ultrafast"})
     _write(second, codec="libx264", width=8192, height=4320, fps=30,
-           frames=10 if quick else 60, pix_fmt="yuv420p", fmt="mpegts",
+           frames=20 if quick else 60, pix_fmt="yuv420p", fmt="mpegts",
            options={"preset": "ultrafast"})
     path.write_bytes(first.read_bytes() + second.read_bytes())
     first.unlink()

@@ -1,0 +1,300 @@
+"""The verify service safe to expose (issue #24), each finding reproduced on a real server.
+
+1. Decompression bombs (8K HEVC, 4K at 60 fps, 16-bit 4:4:4, a picture that grows
+   mid-stream, 8K AV1; alone and two at once) sent to ``veriframe serve`` with its default
+   settings are answered ``413 media.limits`` while a sampler of the service's resident memory
+   stays under 1.5 GB; an ordinary clip is still served.
+2. A foreign ``Host`` gets 421, a cross-origin post 403, the page's own origin passes, and the
+   OpenAPI ``servers`` entry never echoes the request's host (the resolver too).
+3. Twenty uploads trickling a byte every 2 s do not lock out a normal upload (one client's
+   share is capped, the rest are cut by the minimum rate after the grace period).
+4. A client over its upload rate gets 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from benchmarks import bombs
+from benchmarks.serve_bombs import Sampler, service
+
+from tests.services.conftest import SmallSigned
+from tests.services.server import Running, serve
+from veriframe._service.site import Site
+from veriframe.serve import ServeConfig, create_app
+from veriframe.settings import Settings
+
+BUDGET_MB = 1536  # the target of issue #24 for the default settings
+KILL_MB = 3000  # the watchdog: a regression must not take the machine with it
+
+
+def _file(path: Path, name: str | None = None) -> dict[str, Any]:
+    return {"file": (name or path.name, path.read_bytes(), "video/mp4")}
+
+
+# --- 1. decompression bombs ---------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def bomb_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
+    """Each bomb kind (quick versions: the same picture sizes, few frames), or why not."""
+    folder = tmp_path_factory.mktemp("bombs")
+    return {kind: bombs.make(kind, folder, quick=True) for kind in bombs.KINDS}
+
+
+@pytest.fixture(scope="module")
+def default_service(small_signed: SmallSigned) -> Iterator[Any]:
+    """``veriframe serve`` as an operator starts it (default settings), in its own process."""
+    with service(small_signed.home) as svc:
+        yield svc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("copies", [1, 2])
+@pytest.mark.parametrize("kind", list(bombs.KINDS))
+def test_bombs_are_refused_while_the_services_memory_stays_under_budget(
+    bomb_files: dict[str, Path | str], default_service: Any, small_signed: SmallSigned,
+    kind: str, copies: int
+) -> None:
+    path = bomb_files[kind]
+    if isinstance(path, str):
+        pytest.skip(f"{kind}: {path}")
+
+    def post(_: int) -> httpx.Response:
+        return httpx.post(f"{default_service.url}/v1/verify", files=_file(path), timeout=120)
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    t0 = time.perf_counter()
+    with Sampler(default_service.pid, kill_kb=KILL_MB * 1024) as sampler, \
+            ThreadPoolExecutor(copies) as pool:
+        answers = list(pool.map(post, range(copies)))
+    elapsed = time.perf_counter() - t0
+    assert not sampler.killed, f"{kind}: the service passed {KILL_MB} MB"
+    for answer in answers:
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["error"]["code"] == "media.limits"
+    assert sampler.peak_kb / 1024 < BUDGET_MB, f"{kind} x{copies}: {sampler.peak_kb / 1024} MB"
+    assert elapsed < 30  # answered at once, not after decoding gigapixels
+    ok = httpx.post(f"{default_service.url}/v1/verify", files=_file(small_signed.signed),
+                    timeout=120)
+    assert ok.status_code == 200 and ok.json()["verdict"] == "signed"
+
+
+# --- 2. Host and Origin ---------------------------------------------------------------------
+
+@pytest.fixture()
+def client(service: Running) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=service.url, timeout=120) as http:
+        yield http
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "127.0.0.1.evil.example",
+                                  "localhost.evil.example", "10.0.0.1", ""])
+def test_a_foreign_host_is_refused_with_421(small_signed: SmallSigned, client: httpx.Client,
+                                            host: str) -> None:
+    # DNS rebinding: a page of evil.example re-points its name at 127.0.0.1; the browser
+    # then sends "Host: evil.example" (and no Origin: it is same-origin for the browser).
+    for method, path, kwargs in (("POST", "/v1/verify", {"files": _file(small_signed.signed)}),
+                                 ("GET", "/openapi.json", {}), ("GET", "/", {})):
+        response = client.request(method, path, headers={"Host": host}, **kwargs)
+        assert response.status_code == 421, (host, path, response.text)
+        assert response.json()["error"]["code"] == "http.bad-host"
+
+
+def test_the_services_own_names_pass(small_signed: SmallSigned, service: Running) -> None:
+    port = _port(service.url)
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "LOCALHOST", f"[::1]:{port}"):
+        response = httpx.get(f"{service.url}/health", headers={"Host": host})
+        assert response.status_code == 200, host
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "http://evil.example"},
+    {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"},
+    {"Origin": "null"},
+    {"Sec-Fetch-Site": "cross-site"},
+    {"Origin": "http://localhost:1"},  # another site on this machine (another port)
+])
+def test_a_cross_origin_post_is_refused_with_403(small_signed: SmallSigned,
+                                                  client: httpx.Client,
+                                                  headers: dict[str, str]) -> None:
+    for path in ("/v1/verify", "/v1/report", "/v1/detect"):
+        response = client.post(path, files=_file(small_signed.signed), headers=headers)
+        assert response.status_code == 403, (headers, response.text)
+        assert response.json()["error"]["code"] == "http.cross-origin"
+    # A plain HTML form post (what a foreign page can send without CORS) is refused too.
+    form = client.post("/v1/verify", content=b"file=x", headers={
+        **headers, "Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 403
+
+
+def test_the_pages_own_origin_and_configured_origins_may_post(
+    small_signed: SmallSigned, service: Running, tmp_path: Path
+) -> None:
+    port = _port(service.url)
+    for origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
+        host = origin.removeprefix("http://")
+        response = httpx.post(f"{service.url}/v1/verify", files=_file(small_signed.signed),
+                              headers={"Origin": origin, "Host": host,
+                                       "Sec-Fetch-Site": "same-origin"}, timeout=120)
+        assert response.status_code == 200, (origin, response.text)
+    site = Site(allowed_origins=("https://cms.newsroom.example",))
+    config = ServeConfig(settings=Settings(home=small_signed.home), work_dir=tmp_path, site=site)
+    with serve(create_app(config)) as running:
+        allowed = httpx.post(f"{running.url}/v1/detect", files=_file(small_signed.signed),
+                             headers={"Origin": "https://cms.newsroom.example"}, timeout=120)
+        other = httpx.post(f"{running.url}/v1/detect", files=_file(small_signed.signed),
+                           headers={"Origin": "https://other.example"}, timeout=120)
+    assert allowed.status_code == 200 and other.status_code == 403
+
+
+def test_allowed_host_and_the_openapi_servers_come_from_configuration(
+    small_signed: SmallSigned, client: httpx.Client, tmp_path: Path
+) -> None:
+    doc = client.get("/openapi.json").json()
+    assert doc["servers"] == [{"url": "/"}]  # not the Host the request named
+    site = Site(allowed_hosts=("verify.newsroom.example",),
+                public_url="https://verify.newsroom.example")
+    config = ServeConfig(settings=Settings(home=small_signed.home), work_dir=tmp_path, site=site)
+    with serve(create_app(config)) as running:
+        proxied = httpx.get(f"{running.url}/openapi.json",
+                            headers={"Host": "verify.newsroom.example"})
+        foreign = httpx.get(f"{running.url}/openapi.json", headers={"Host": "evil.example"})
+        # Behind a TLS proxy: the browser's origin is https://verify.newsroom.example.
+        posted = httpx.post(f"{running.url}/v1/detect", files=_file(small_signed.signed),
+                            headers={"Host": "verify.newsroom.example",
+                                     "Origin": "https://verify.newsroom.example"}, timeout=120)
+    assert proxied.status_code == 200
+    assert proxied.json()["servers"] == [{"url": "https://verify.newsroom.example"}]
+    assert foreign.status_code == 421
+    assert posted.status_code == 200, posted.text
+
+
+def test_the_resolver_checks_host_and_origin_too(tmp_path: Path) -> None:
+    from veriframe.resolver import ResolverConfig
+    from veriframe.resolver import create_app as resolver_app
+
+    config = ResolverConfig(settings=Settings(home=tmp_path / "home"))
+    with serve(resolver_app(config)) as running:
+        foreign = httpx.get(f"{running.url}/openapi.json", headers={"Host": "evil.example"})
+        own = httpx.get(f"{running.url}/openapi.json")
+        cross = httpx.post(f"{running.url}/matches/byContent", content=b"\x00" * 64,
+                           headers={"Content-Type": "video/mp4",
+                                    "Origin": "http://evil.example"})
+    assert foreign.status_code == 421 and foreign.json()["error"]["code"] == "http.bad-host"
+    assert own.status_code == 200 and "evil.example" not in own.text
+    assert own.headers["x-content-type-options"] == "nosniff"
+    assert cross.status_code == 403 and cross.json()["error"]["code"] == "http.cross-origin"
+
+
+# --- 3. slow uploads ----------------------------------------------------------------------
+
+async def _trickle(url: str, *, source: str, interval_s: float, until: float) -> bytes:
+    """The probe's slow upload: headers announcing 1 MB, then one byte every ``interval_s``.
+
+    Returns the first bytes of the answer (or b"" if none came by ``until``).
+    """
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port), local_addr=(source, 0))
+    writer.write((f"POST /v1/verify HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                  "Content-Length: 1000000\r\n"
+                  "Content-Type: multipart/form-data; boundary=vfb0undary\r\n\r\n"
+                  '--vfb0undary\r\nContent-Disposition: form-data; name="file"; '
+                  'filename="slow.mp4"\r\n\r\n').encode())
+    try:
+        while time.monotonic() < until:
+            await writer.drain()
+            try:
+                answer = await asyncio.wait_for(reader.read(4096), timeout=interval_s)
+            except asyncio.TimeoutError:
+                writer.write(b"\x00")
+                continue
+            return answer
+        return b""
+    except (ConnectionError, OSError):
+        return b"(connection closed)"
+    finally:
+        writer.close()
+
+
+def _status(answer: bytes) -> int | None:
+    head = answer.split(b"\r\n", 1)[0].split()
+    return int(head[1]) if len(head) > 1 and head[1].isdigit() else None
+
+
+async def _normal_upload(url: str, path: Path, *, source: str, until: float) -> tuple[int, int]:
+    """Post ``path`` from ``source``, retrying after ``Retry-After`` on 503/429 until ``until``.
+    Returns (final status, tries)."""
+    transport = httpx.AsyncHTTPTransport(local_address=source)
+    tries = 0
+    async with httpx.AsyncClient(transport=transport, timeout=60) as http:
+        while True:
+            tries += 1
+            response = await http.post(f"{url}/v1/verify", files=_file(path))
+            if response.status_code not in (429, 503) or time.monotonic() > until:
+                return response.status_code, tries
+            await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spread", [False, True], ids=["one-address", "twenty-addresses"])
+def test_twenty_slow_uploads_do_not_lock_out_a_normal_one(
+    small_signed: SmallSigned, tmp_path: Path, spread: bool
+) -> None:
+    config = ServeConfig(settings=Settings(home=small_signed.home), work_dir=tmp_path)
+
+    async def scenario(url: str) -> tuple[list[bytes], tuple[int, int], float]:
+        start = time.monotonic()
+        until = start + 60  # the probe's pattern, bounded to 60 s
+        slow = [asyncio.create_task(_trickle(
+            url, source=f"127.0.0.{10 + i}" if spread else "127.0.0.3", interval_s=2.0,
+            until=until)) for i in range(20)]
+        await asyncio.sleep(1.0)  # every slow upload has started
+        normal = await _normal_upload(url, small_signed.signed, source="127.0.0.2", until=until)
+        took = time.monotonic() - start
+        return list(await asyncio.gather(*slow)), normal, took
+
+    with serve(create_app(config)) as running:
+        answers, (status, tries), took = asyncio.run(scenario(running.url))
+        health = httpx.get(f"{running.url}/health").json()
+    assert status == 200
+    statuses = [_status(a) for a in answers]
+    assert None not in statuses, statuses  # every slow upload got an answer within 60 s
+    if spread:
+        # Twenty addresses: 16 arrive at once (the rest 503), and the minimum rate cuts them
+        # after the 10 s grace period; the normal upload, retrying, is served then.
+        assert statuses.count(408) == 16 and statuses.count(503) == 4, statuses
+        assert took < 30 and tries > 1
+    else:
+        # One address: its share is 4 uploads in flight, the 16 others are refused at once;
+        # the normal upload from another address is served at the first try.
+        assert statuses.count(429) == 16 and statuses.count(408) == 4, statuses
+        assert tries == 1 and took < 30
+    assert health["busy"] == 0 and health["arriving"] == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- 4. rate limit -------------------------------------------------------------------------
+
+def test_a_client_over_its_rate_gets_429_with_retry_after(small_signed: SmallSigned,
+                                                         tmp_path: Path) -> None:
+    config = ServeConfig(settings=Settings(home=small_signed.home), work_dir=tmp_path,
+                         rate=0.2, burst=3)
+    junk = {"file": ("notes.txt", b"hello")}
+    with serve(create_app(config)) as running, httpx.Client(base_url=running.url) as http:
+        answers = [http.post("/v1/verify", files=junk) for _ in range(4)]
+        assert http.get("/health").status_code == 200  # reads are not counted
+        assert http.get("/v1/policies").status_code == 200
+    assert [a.status_code for a in answers] == [415, 415, 415, 429]
+    assert answers[-1].json()["error"]["code"] == "http.rate-limited"
+    assert int(answers[-1].headers["retry-after"]) >= 1
