@@ -5,7 +5,8 @@
 
 What a pipeline in any language does: one multipart POST per file to ``/v1/verify``, read the
 ``veriframe.verify/1.1`` JSON, act on ``verdict`` and ``decision.action``; on 503 (busy) or
-429 (over this client's rate or share) wait for ``Retry-After`` and try again; any other error is ``{"error": {"code", "message", "hint"}}``.
+429 (over this client's rate or share) wait for ``Retry-After`` and try again; any other
+error is ``{"error": {"code", "message", "hint"}}``.
 """
 
 from __future__ import annotations

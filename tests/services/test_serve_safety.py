@@ -23,6 +23,7 @@ import httpx
 import pytest
 from benchmarks import bombs
 from benchmarks.serve_bombs import Sampler, service
+from benchmarks.serve_slow import probe_pattern
 
 from tests.services.conftest import SmallSigned
 from tests.services.server import Running, serve
@@ -199,76 +200,17 @@ def test_the_resolver_checks_host_and_origin_too(tmp_path: Path) -> None:
 
 # --- 3. slow uploads ----------------------------------------------------------------------
 
-async def _trickle(url: str, *, source: str, interval_s: float, until: float) -> bytes:
-    """The probe's slow upload: headers announcing 1 MB, then one byte every ``interval_s``.
-
-    Returns the first bytes of the answer (or b"" if none came by ``until``).
-    """
-    host, port = url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port), local_addr=(source, 0))
-    writer.write((f"POST /v1/verify HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                  "Content-Length: 1000000\r\n"
-                  "Content-Type: multipart/form-data; boundary=vfb0undary\r\n\r\n"
-                  '--vfb0undary\r\nContent-Disposition: form-data; name="file"; '
-                  'filename="slow.mp4"\r\n\r\n').encode())
-    try:
-        while time.monotonic() < until:
-            await writer.drain()
-            try:
-                answer = await asyncio.wait_for(reader.read(4096), timeout=interval_s)
-            except asyncio.TimeoutError:
-                writer.write(b"\x00")
-                continue
-            return answer
-        return b""
-    except (ConnectionError, OSError):
-        return b"(connection closed)"
-    finally:
-        writer.close()
-
-
-def _status(answer: bytes) -> int | None:
-    head = answer.split(b"\r\n", 1)[0].split()
-    return int(head[1]) if len(head) > 1 and head[1].isdigit() else None
-
-
-async def _normal_upload(url: str, path: Path, *, source: str, until: float) -> tuple[int, int]:
-    """Post ``path`` from ``source``, retrying after ``Retry-After`` on 503/429 until ``until``.
-    Returns (final status, tries)."""
-    transport = httpx.AsyncHTTPTransport(local_address=source)
-    tries = 0
-    async with httpx.AsyncClient(transport=transport, timeout=60) as http:
-        while True:
-            tries += 1
-            response = await http.post(f"{url}/v1/verify", files=_file(path))
-            if response.status_code not in (429, 503) or time.monotonic() > until:
-                return response.status_code, tries
-            await asyncio.sleep(float(response.headers.get("retry-after", "1")))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("spread", [False, True], ids=["one-address", "twenty-addresses"])
 def test_twenty_slow_uploads_do_not_lock_out_a_normal_one(
     small_signed: SmallSigned, tmp_path: Path, spread: bool
 ) -> None:
     config = ServeConfig(settings=Settings(home=small_signed.home), work_dir=tmp_path)
-
-    async def scenario(url: str) -> tuple[list[bytes], tuple[int, int], float]:
-        start = time.monotonic()
-        until = start + 60  # the probe's pattern, bounded to 60 s
-        slow = [asyncio.create_task(_trickle(
-            url, source=f"127.0.0.{10 + i}" if spread else "127.0.0.3", interval_s=2.0,
-            until=until)) for i in range(20)]
-        await asyncio.sleep(1.0)  # every slow upload has started
-        normal = await _normal_upload(url, small_signed.signed, source="127.0.0.2", until=until)
-        took = time.monotonic() - start
-        return list(await asyncio.gather(*slow)), normal, took
-
     with serve(create_app(config)) as running:
-        answers, (status, tries), took = asyncio.run(scenario(running.url))
+        statuses, (status, tries, took), _ = asyncio.run(
+            probe_pattern(running.url, small_signed.signed, spread=spread))
         health = httpx.get(f"{running.url}/health").json()
     assert status == 200
-    statuses = [_status(a) for a in answers]
     assert None not in statuses, statuses  # every slow upload got an answer within 60 s
     if spread:
         # Twenty addresses: 16 arrive at once (the rest 503), and the minimum rate cuts them
