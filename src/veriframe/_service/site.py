@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -114,7 +115,7 @@ class Site:
             if normalise_origin(origin) is None:
                 raise ValueError(f"not a web origin: {origin!r} (e.g. https://cms.example)")
 
-    @property
+    @cached_property
     def host_names(self) -> frozenset[str]:
         """The host names accepted in ``Host`` (without ports)."""
         names = set(LOOPBACK_NAMES)
