@@ -204,6 +204,35 @@ def ordinary_clip(folder: Path, *, width: int, height: int, seconds: float) -> P
     return path
 
 
+def largest_admitted(folder: Path) -> Path:
+    """The largest sample the default budget admits (320 MiB a check): 32 textured frames of
+    2080x1170 MJPEG (an intra codec: the decoder holds no references), so the memory that
+    the checks use beyond the decoded pictures shows."""
+    import av
+    import numpy as np
+
+    path = folder / "largest-admitted-mjpeg.mov"
+    if path.exists():
+        return path
+    width, height = 2080, 1170
+    yy, xx = np.mgrid[0:height, 0:width]
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", format="mov") as out:
+        stream = out.add_stream("mjpeg", rate=8)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuvj420p"
+        for i in range(32):
+            img = (128 + 60 * np.sin((xx + 9 * i) / 23.0) * np.cos(yy / 17.0)
+                   + rng.normal(0, 12, (height, width)))
+            rgb = np.repeat(np.clip(img, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+            frame = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format="yuvj420p")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
 def table(rows: list[Row]) -> str:
     out = ["| upload | file | at once | answers | s | service RSS before MB | peak MB |",
            "|---|---|---|---|---|---|---|"]
@@ -236,6 +265,8 @@ def main() -> None:
     if not args.no_ordinary:
         files.append(("ordinary 1080p 4 s",
                       ordinary_clip(args.bombs, width=1920, height=1080, seconds=4)))
+        files.append(("largest sample admitted: 32 x 2080x1170 MJPEG",
+                      largest_admitted(args.bombs)))
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         home = make_home(Path(tmp))

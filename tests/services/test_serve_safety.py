@@ -171,6 +171,10 @@ def test_allowed_host_and_the_openapi_servers_come_from_configuration(
         proxied = httpx.get(f"{running.url}/openapi.json",
                             headers={"Host": "verify.newsroom.example"})
         foreign = httpx.get(f"{running.url}/openapi.json", headers={"Host": "evil.example"})
+        # A proxy that passes its upstream's address as Host: the public origin still posts.
+        upstream = httpx.post(f"{running.url}/v1/detect", files=_file(small_signed.signed),
+                              headers={"Origin": "https://verify.newsroom.example"},
+                              timeout=120)
         # Behind a TLS proxy: the browser's origin is https://verify.newsroom.example.
         posted = httpx.post(f"{running.url}/v1/detect", files=_file(small_signed.signed),
                             headers={"Host": "verify.newsroom.example",
@@ -179,6 +183,7 @@ def test_allowed_host_and_the_openapi_servers_come_from_configuration(
     assert proxied.json()["servers"] == [{"url": "https://verify.newsroom.example"}]
     assert foreign.status_code == 421
     assert posted.status_code == 200, posted.text
+    assert upstream.status_code == 200, upstream.text
 
 
 def test_the_resolver_checks_host_and_origin_too(tmp_path: Path) -> None:

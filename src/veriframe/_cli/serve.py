@@ -27,7 +27,7 @@ def _config(*, store: Path | None, trust: Path | None, policy: str, resolvers: l
             max_upload_mb: int, samples: int, work_dir: Path | None,
             detector: str = "default", host: str = "127.0.0.1", port: int = 8080,
             allowed_hosts: list[str] | None = None, allowed_origins: list[str] | None = None,
-            public_url: str | None = None, decode_budget_mb: int = 768,
+            public_url: str | None = None, decode_budget_mb: int = 640,
             rate: float = 2.0, burst: int = 30) -> dict[str, Any]:
     """The service's config from options and ``VERIFRAME_*``: plain JSON, token hashes only."""
     from veriframe._service.auth import hash_token
@@ -139,7 +139,7 @@ def serve(
         None, "--public-url", help="The service's base URL as clients see it (for "
         "/openapi.json; its host name is allowed too). Default: http://HOST:PORT."),
     decode_budget_mb: int = typer.Option(
-        768, "--decode-budget-mb", min=16, help="Memory all checks of a process may hold in "
+        640, "--decode-budget-mb", min=16, help="Memory all checks of a process may hold in "
         "decoded pictures, shared among --concurrency (within VERIFRAME_MAX_DECODED_BYTES)."),
     rate: float = typer.Option(2.0, "--rate", min=0.0,
                                help="Uploads per second per client address (0: no limit)."),

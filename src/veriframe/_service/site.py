@@ -13,7 +13,8 @@ checks close both, as ASGI middleware (:class:`SiteGuard`), before any route run
 - **Origin**: a state-changing request (any method but GET, HEAD and OPTIONS) that a browser
   marks as coming from another origin (``Origin`` not this service's own origin, ``Origin:
   null``, or ``Sec-Fetch-Site: cross-site``/``same-site``) is refused: 403
-  ``http.cross-origin``, unless that origin is configured (``allowed_origins``). Clients that
+  ``http.cross-origin``, unless that origin is configured (``allowed_origins``, or the origin
+  of ``public_url``). Clients that
   are not browsers send no ``Origin`` and are not affected.
 """
 
@@ -142,11 +143,20 @@ class Site:
         # an IP literal cannot be a rebinding page's name, so it is safe to accept.
         return normalise_host(self.bind) in WILDCARD_BINDS and _ip(name)
 
+    @cached_property
+    def origins(self) -> frozenset[str]:
+        """The configured origins that may post, and the origin of ``public_url`` (a proxy
+        may pass its upstream's address as ``Host``, so the page's own origin is not always
+        the one ``Host`` names)."""
+        found = {normalise_origin(o) for o in self.allowed_origins}
+        if self.public_url:
+            found.add(normalise_origin(self.public_url))
+        return frozenset(o for o in found if o)
+
     def origin_allowed(self, origin: str) -> bool:
         """Whether a configured origin (beyond the service's own) may post."""
         wanted = normalise_origin(origin)
-        return wanted is not None and wanted in {normalise_origin(o)
-                                                 for o in self.allowed_origins}
+        return wanted is not None and wanted in self.origins
 
     def servers(self) -> list[dict[str, str]]:
         """The OpenAPI ``servers`` entry: from configuration, never from a request."""

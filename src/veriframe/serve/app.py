@@ -95,7 +95,7 @@ class ServeConfig:
     sample_count: int = 32
     work_dir: Path | None = None
     site: Site = field(default_factory=Site)
-    decode_budget_bytes: int = 768 * MB
+    decode_budget_bytes: int = 640 * MB
     decode_pixels: int = 8_000_000_000
     receiving: int = 16
     per_client: int = 4
