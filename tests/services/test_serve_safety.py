@@ -245,3 +245,36 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(small_signed: SmallSig
     assert [a.status_code for a in answers] == [415, 415, 415, 429]
     assert answers[-1].json()["error"]["code"] == "http.rate-limited"
     assert int(answers[-1].headers["retry-after"]) >= 1
+
+
+def test_the_command_lines_options_reach_the_service(
+    small_signed: SmallSigned, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from veriframe._cli import main
+    from veriframe._cli import serve as cli
+
+    monkeypatch.setenv("VERIFRAME_HOME", str(small_signed.home))
+    config = cli._config(store=None, trust=None, policy="newsroom", resolvers=[],
+                         resolver_mode="fingerprint", concurrency=2, queue=8, timeout=60.0,
+                         max_upload_mb=50, samples=32, work_dir=None, host="127.0.0.1",
+                         port=8080, allowed_hosts=["verify.newsroom.example"],
+                         allowed_origins=["https://cms.newsroom.example"],
+                         decode_budget_mb=100, rate=1.0, burst=2, per_client=1,
+                         min_upload_kbps=8)
+    assert config["decode_budget_bytes"] == 100 * 1024 * 1024 and config["per_client"] == 1
+    assert config["limits"]["max_decoded_pixels"] > 0  # every limit travels to the workers
+    app = cli.build_app(config)
+    with serve(app) as running:
+        named = httpx.get(f"{running.url}/openapi.json",
+                          headers={"Host": "verify.newsroom.example"})
+        cms = httpx.post(f"{running.url}/v1/verify", files={"file": ("n.txt", b"hello")},
+                         headers={"Origin": "https://cms.newsroom.example"})
+        other = httpx.post(f"{running.url}/v1/verify", files={"file": ("n.txt", b"hello")},
+                           headers={"Origin": "https://other.example"})
+    assert named.status_code == 200
+    assert named.json()["servers"] == [{"url": "http://127.0.0.1:8080"}]
+    assert cms.status_code == 415 and other.status_code == 403
+    assert main(["serve", "--allowed-origin", "cms.newsroom.example"]) == 1
+    assert "error[serve.bad-option]" in capsys.readouterr().err
+

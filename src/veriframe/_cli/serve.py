@@ -28,7 +28,8 @@ def _config(*, store: Path | None, trust: Path | None, policy: str, resolvers: l
             detector: str = "default", host: str = "127.0.0.1", port: int = 8080,
             allowed_hosts: list[str] | None = None, allowed_origins: list[str] | None = None,
             public_url: str | None = None, decode_budget_mb: int = 640,
-            rate: float = 2.0, burst: int = 30) -> dict[str, Any]:
+            rate: float = 2.0, burst: int = 30, per_client: int = 4,
+            min_upload_kbps: float = 16.0) -> dict[str, Any]:
     """The service's config from options and ``VERIFRAME_*``: plain JSON, token hashes only."""
     from veriframe._service.auth import hash_token
     from veriframe.errors import VeriframeError
@@ -59,6 +60,7 @@ def _config(*, store: Path | None, trust: Path | None, policy: str, resolvers: l
         "site": {"bind": host, "hosts": list(allowed_hosts or ()),
                  "origins": list(allowed_origins or ()), "public_url": public_url},
         "decode_budget_bytes": decode_budget_mb * 1024 * 1024, "rate": rate, "burst": burst,
+        "per_client": per_client, "min_upload_rate_bps": min_upload_kbps * 1024,
     }
 
 
@@ -84,7 +86,9 @@ def build_app(config: dict[str, Any]) -> Any:
         work_dir=Path(config["work_dir"]) if config["work_dir"] else None,
         site=site_for(site["bind"], site["hosts"], site["origins"], site["public_url"]),
         decode_budget_bytes=int(config["decode_budget_bytes"]),
-        rate=float(config["rate"]), burst=int(config["burst"])))
+        rate=float(config["rate"]), burst=int(config["burst"]),
+        per_client=int(config["per_client"]),
+        min_upload_rate_bps=float(config["min_upload_rate_bps"])))
 
 
 def app_from_env() -> Any:
@@ -144,6 +148,12 @@ def serve(
     rate: float = typer.Option(2.0, "--rate", min=0.0,
                                help="Uploads per second per client address (0: no limit)."),
     burst: int = typer.Option(30, "--burst", min=1, help="Uploads a client may burst."),
+    per_client: int = typer.Option(
+        4, "--per-client", min=1, max=1024, help="Uploads one client address may have in "
+        "flight (raise it when many users share one address, e.g. an office NAT)."),
+    min_upload_kbps: float = typer.Option(
+        16.0, "--min-upload-kbps", min=0.0, help="After 10 s, the slowest average upload rate "
+        "accepted, in KiB/s (0: none); slower uploads are cut with 408."),
 ) -> None:
     """Serve the verify page and API: uploads are checked in a temporary folder and deleted
     after the answer. Set VERIFRAME_SERVE_TOKEN to require a bearer token on uploads."""
@@ -154,7 +164,7 @@ def serve(
                      work_dir=work_dir, detector=detector, host=host, port=port,
                      allowed_hosts=allowed_host, allowed_origins=allowed_origin,
                      public_url=public_url, decode_budget_mb=decode_budget_mb, rate=rate,
-                     burst=burst)
+                     burst=burst, per_client=per_client, min_upload_kbps=min_upload_kbps)
     build_app(config)  # a bad policy or work folder fails here, with its message
     console = err_console()
     auth = f"uploads need a bearer token ({TOKEN_ENV})" if config["tokens"] else "no token"
