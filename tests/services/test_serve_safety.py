@@ -278,3 +278,18 @@ def test_the_command_lines_options_reach_the_service(
     assert main(["serve", "--allowed-origin", "cms.newsroom.example"]) == 1
     assert "error[serve.bad-option]" in capsys.readouterr().err
 
+
+
+def test_the_resolvers_allowed_host_option(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from veriframe._cli import resolver as cli
+
+    monkeypatch.setenv("VERIFRAME_HOME", str(tmp_path / "home"))
+    config = cli._config(store=None, workers=1, rate=50.0, burst=200, host="0.0.0.0",
+                         allowed_hosts=["resolver.signer.example"])
+    with serve(cli.build_app(config)) as running:
+        named = httpx.get(f"{running.url}/health", headers={"Host": "resolver.signer.example"})
+        by_ip = httpx.get(f"{running.url}/health", headers={"Host": "192.0.2.7:8090"})
+        foreign = httpx.get(f"{running.url}/health", headers={"Host": "evil.example"})
+    assert named.status_code == 200 and by_ip.status_code == 200  # a wildcard bind: IPs too
+    assert foreign.status_code == 421
