@@ -53,8 +53,8 @@ class Limits:
     ``max_file_bytes`` bounds the file (default 16 GiB). The decode budget:
     ``max_decoded_bytes`` bounds the memory one read holds in decoded pictures, the frames it
     keeps plus the decoder's own buffers (default 4 GiB); ``max_decoded_pixels`` bounds the
-    pixels one read decodes, kept or not (default 40 G: about 5 h of 1080p at 30 fps read in
-    order, or 20 min of 4K).
+    pixels one read decodes, kept or not (default 400 G: about 1.8 h of 1080p at 30 fps read in
+    order, or 27 min of 4K; a sample of a clip with an index seeks and decodes far less).
     """
 
     max_pixels: int = 8192 * 4320
@@ -62,7 +62,7 @@ class Limits:
     max_duration_s: float = 6 * 3600.0
     max_file_bytes: int = 16 * 1024**3
     max_decoded_bytes: int = 4 * 1024**3
-    max_decoded_pixels: int = 40_000_000_000
+    max_decoded_pixels: int = 400_000_000_000
 
     def __post_init__(self) -> None:
         for f in fields(self):
