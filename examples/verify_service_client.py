@@ -4,8 +4,9 @@
     VERIFRAME_SERVE_TOKEN=... python examples/verify_service_client.py clip.mp4 --policy strict
 
 What a pipeline in any language does: one multipart POST per file to ``/v1/verify``, read the
-``veriframe.verify/1.2`` JSON, act on ``verdict`` and ``decision.action``; on 503 wait for
-``Retry-After`` and try again; any other error is ``{"error": {"code", "message", "hint"}}``.
+``veriframe.verify/1.2`` JSON, act on ``verdict`` and ``decision.action``; on 503 (busy) or
+429 (over this client's rate or share) wait for ``Retry-After`` and try again; any other
+error is ``{"error": {"code", "message", "hint"}}``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def check(client: httpx.Client, path: Path, *, policy: str | None, tries: int = 
     for _ in range(tries):
         with path.open("rb") as fh:
             response = client.post("/v1/verify", files={"file": (path.name, fh)}, data=data)
-        if response.status_code == 503:
+        if response.status_code in (429, 503):
             time.sleep(float(response.headers.get("Retry-After", "5")))
             continue
         if response.status_code != 200:

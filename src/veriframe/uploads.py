@@ -135,15 +135,12 @@ def detect_upload(
     Raises :class:`~veriframe.errors.MediaError` (or ``UnsupportedInputError``) for a file
     that cannot be decoded, with messages that name the file by its own name only.
     """
-    from veriframe import media
     from veriframe.detect import Detector
-    from veriframe.detect.features import SAMPLE_COUNT
 
     file_path = Path(path)
-    info = media.probe(file_path, limits=limits)
-    sample = media.sample_frames(file_path, count=SAMPLE_COUNT, info=info, limits=limits)
     model = detector if isinstance(detector, Detector) else Detector.load(detector)
-    check = model.score(sample, use_metadata=use_metadata)
+    # The same call as `veriframe detect`: one door to the decode limits.
+    check = model.score_file(file_path, use_metadata=use_metadata, limits=limits)
     if policy is not None:
         check = dataclasses.replace(check, label=policy.label_for(check.p_synthetic))
     return without_paths(check, _private_paths(file_path, None))

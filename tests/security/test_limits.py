@@ -155,3 +155,84 @@ def test_bad_limit_values_in_environment_are_a_clear_error(
     with pytest.raises(VeriframeError) as info:
         settings()
     assert info.value.code == "config.invalid"
+
+
+# --- the decode budget (issue #24): memory and work of a read, one door for every caller ---
+
+def test_plan_counts_the_decoders_pictures_and_trades_threads_before_refusing() -> None:
+    from veriframe.media.limits import frame_bytes, plan_decode
+
+    assert frame_bytes(100, 100, "yuv420p") == 15_000
+    assert frame_bytes(100, 100, "yuv444p16le") == 60_000  # four times the 8-bit 4:2:0 size
+    one = plan_decode(width=1920, height=1080, pix_fmt="yuv420p", codec="hevc",
+                      limits=Limits(), keep=32, frames=100, threads=4)
+    assert one.threads == 4 and one.pixels == 100 * 1920 * 1080
+    # 32 kept RGB+luma frames, plus 4 threads + 16 references + 1, plus the conversion.
+    assert one.held_bytes == 32 * 1920 * 1080 * 4 + 21 * 3_110_400 + int(1920 * 1080 * 4.5)
+    tight = Limits(max_decoded_bytes=one.held_bytes - 1)
+    fewer = plan_decode(width=1920, height=1080, pix_fmt="yuv420p", codec="hevc",
+                        limits=tight, keep=32, frames=100, threads=4)
+    assert fewer.threads == 3  # one frame thread fewer fits
+    with pytest.raises(MediaError) as info:
+        plan_decode(width=8192, height=4320, pix_fmt="yuv420p", codec="hevc",
+                    limits=Limits(max_decoded_bytes=400 << 20), keep=32, frames=32)
+    assert info.value.code == "media.limits"
+    assert "VERIFRAME_MAX_DECODED_BYTES" in info.value.hint
+    with pytest.raises(MediaError) as info:
+        plan_decode(width=3840, height=2160, pix_fmt="yuv420p", codec="h264",
+                    limits=Limits(max_decoded_pixels=10**10), keep=1, frames=3600)
+    assert "VERIFRAME_MAX_DECODED_PIXELS" in info.value.hint
+
+
+def test_the_meter_refuses_a_picture_that_grows_and_pixels_past_the_budget() -> None:
+    from veriframe.media.limits import DecodeMeter, plan_decode
+
+    limits = Limits(max_decoded_bytes=64 << 20, max_decoded_pixels=10 * 320 * 240)
+    plan = plan_decode(width=320, height=240, pix_fmt="yuv420p", codec="h264", limits=limits,
+                       keep=8)
+    meter = DecodeMeter(plan, limits)
+    for _ in range(10):
+        meter.count(320, 240, "yuv420p")
+    with pytest.raises(MediaError, match="pixels decoded"):
+        meter.count(320, 240, "yuv420p")
+    grown = DecodeMeter(plan, Limits(max_decoded_bytes=64 << 20))
+    grown.count(320, 240, "yuv420p")
+    grown.count(320, 240, "yuv420p")  # the same picture: nothing to re-plan
+    with pytest.raises(MediaError, match="mid-stream"):
+        grown.count(4096, 2160, "yuv420p")
+
+
+def test_a_long_clip_is_refused_by_the_pixel_budget_before_decoding(tiny: Path) -> None:
+    # A sample spread over a clip without a seek index decodes all of it: the header says
+    # how much, and that is checked before the first frame.
+    limits = Limits(max_decoded_pixels=160 * 120 * 5)
+    with pytest.raises(MediaError) as info:
+        sample_frames(tiny, count=4, limits=limits)
+    assert info.value.code == "media.limits" and "pixels to decode" in info.value.message
+
+
+def test_every_door_applies_the_same_limits(
+    tiny: Path, tmp_path: Path, vf_home: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """verify, detect, Detector.score_file and the service's detect call refuse the same file
+    under the same limits, and VERIFRAME_MAX_* reaches `veriframe detect`."""
+    from veriframe.detect import Detector
+    from veriframe.uploads import detect_upload
+
+    limits = Limits(max_decoded_bytes=1_000_000)  # 10 kept 160x120 frames + the decoder: 1.4 MB
+    assert verify(tiny, limits=limits, detector=None).error.code == "media.limits"
+    det = Detector.load("default")
+    for call in (lambda: det.score_file(tiny, limits=limits),
+                 lambda: detect_upload(tiny, detector=det, limits=limits)):
+        with pytest.raises(MediaError) as info:
+            call()
+        assert info.value.code == "media.limits"
+    assert det.score_file(tiny).state.value == "scored"  # within the defaults
+    monkeypatch.setenv("VERIFRAME_MAX_DECODED_BYTES", "1000000")
+    code = main(["detect", str(tiny)])
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert "error[media.limits]" in err and "Traceback" not in err
+    monkeypatch.delenv("VERIFRAME_MAX_DECODED_BYTES")
+    assert main(["detect", str(tiny), "--json"]) == 0

@@ -303,26 +303,27 @@ async def _raw_post(url: str, path: str, *, declared: int, send: bytes) -> bytes
         writer.close()
 
 
-def test_a_full_queue_answers_503_before_reading_the_body(small_signed: SmallSigned,
-                                                          tmp_path: Path) -> None:
+def test_a_full_queue_answers_503_before_reading_the_body(
+    small_signed: SmallSigned, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from veriframe.serve import app as serve_app
+
     config = ServeConfig(settings=Settings(home=small_signed.home), workers=1, queue=0,
                          work_dir=tmp_path)
-    body, headers = _multipart([("file", "clip.mp4", small_signed.signed.read_bytes())])
-    release = asyncio.Event()
+    release = threading.Event()
+    real = serve_app.verify_upload
 
-    async def held_upload() -> Any:  # takes the only place, and holds it mid-upload
-        async def chunks() -> Any:
-            yield body[:1000]
-            await release.wait()
-            yield body[1000:]
+    def held(*args: Any, **kwargs: Any) -> Any:  # the only worker stays busy until released
+        release.wait(60)
+        return real(*args, **kwargs)
 
-        async with httpx.AsyncClient(timeout=60) as http:
-            return await http.post(f"{running.url}/v1/verify", content=chunks(),
-                                   headers=headers)
+    monkeypatch.setattr(serve_app, "verify_upload", held)
 
     async def scenario() -> tuple[Any, bytes, float, Any]:
-        first = asyncio.create_task(held_upload())
-        async with httpx.AsyncClient(base_url=running.url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=running.url, timeout=60) as http:
+            first = asyncio.create_task(http.post("/v1/verify", files=_file(small_signed.signed)))
             for _ in range(200):
                 if (await http.get("/health")).json()["busy"] == 1:
                     break
@@ -332,8 +333,8 @@ def test_a_full_queue_answers_503_before_reading_the_body(small_signed: SmallSig
                                       send=b"--vfb0undary\r\n")
             elapsed = time.perf_counter() - t0
             health = (await http.get("/health")).json()
-        release.set()
-        return await first, refused, elapsed, health
+            release.set()
+            return await first, refused, elapsed, health
 
     with serve(create_app(config)) as running:
         first, refused, elapsed, health = asyncio.run(scenario())

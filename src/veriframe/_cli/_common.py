@@ -39,6 +39,7 @@ LIMIT_ENV = {
     "max_duration_s": "VERIFRAME_MAX_DURATION_S",
     "max_file_bytes": "VERIFRAME_MAX_FILE_BYTES",
     "max_decoded_bytes": "VERIFRAME_MAX_DECODED_BYTES",
+    "max_decoded_pixels": "VERIFRAME_MAX_DECODED_PIXELS",
 }
 # Optional dependencies and the extra that installs each (an ImportError becomes a hint).
 EXTRAS = {

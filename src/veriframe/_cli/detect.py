@@ -32,10 +32,12 @@ def detect_command(
     as_json: bool = typer.Option(False, "--json", help="Write the result as JSON to stdout."),
 ) -> None:
     """Estimate whether a clip is AI-generated, with the evidence for it."""
+    from veriframe._cli._common import settings
     from veriframe.detect.model import Detector
 
+    limits = settings().limits  # VERIFRAME_MAX_*: the limits verify, scan and serve apply
     det = Detector.load(model)
-    check = det.score_file(path, use_metadata=not no_metadata)
+    check = det.score_file(path, use_metadata=not no_metadata, limits=limits)
     if as_json:
         print_json({"file": str(path), "detection": check.to_dict()})
         return

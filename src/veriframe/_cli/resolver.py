@@ -21,18 +21,21 @@ def register(app: typer.Typer) -> None:
     app.add_typer(resolver_app, name="resolver")
 
 
-def _config(*, store: Path | None, workers: int, rate: float, burst: int) -> dict[str, Any]:
+def _config(*, store: Path | None, workers: int, rate: float, burst: int,
+            host: str = "127.0.0.1", allowed_hosts: list[str] | None = None) -> dict[str, Any]:
     from veriframe.resolver.tokens import load_token_hashes
 
     cfg = settings(store=store)
     return {"home": str(cfg.home), "store": str(cfg.store_path),
             "keys": [str(p) for p in cfg.watermark_key_files],
             "tokens": list(load_token_hashes(cfg.home)), "detect_workers": workers,
-            "rate": rate, "burst": burst}
+            "rate": rate, "burst": burst,
+            "site": {"bind": host, "hosts": list(allowed_hosts or ())}}
 
 
 def build_app(config: dict[str, Any]) -> Any:
     """The resolver app for a serialised config (one per uvicorn worker)."""
+    from veriframe._service.site import site_for
     from veriframe.resolver import ResolverConfig, create_app
     from veriframe.settings import Settings
 
@@ -40,7 +43,8 @@ def build_app(config: dict[str, Any]) -> Any:
                   watermark_key_files=tuple(Path(k) for k in config["keys"]))
     return create_app(ResolverConfig(settings=st, token_hashes=tuple(config["tokens"]),
                                      detect_workers=int(config["detect_workers"]),
-                                     rate=float(config["rate"]), burst=int(config["burst"])))
+                                     rate=float(config["rate"]), burst=int(config["burst"])),
+                      site=site_for(config["site"]["bind"], config["site"]["hosts"]))
 
 
 def app_from_env() -> Any:
@@ -64,10 +68,15 @@ def serve(
     forwarded_allow_ips: str | None = typer.Option(
         None, "--forwarded-allow-ips",
         help="Trust X-Forwarded-For from these proxy addresses (behind a TLS proxy)."),
+    allowed_host: list[str] = typer.Option(
+        [], "--allowed-host", help="Another host name the resolver answers to, e.g. its "
+        "public name behind a proxy (repeatable; '*' turns the Host check off). Always "
+        "allowed: --host, localhost, 127.0.0.1, [::1]."),
 ) -> None:
     """Serve the C2PA Soft Binding Resolution API for this home's keys and manifests."""
 
-    config = _config(store=store, workers=detect_workers, rate=rate, burst=burst)
+    config = _config(store=store, workers=detect_workers, rate=rate, burst=burst, host=host,
+                     allowed_hosts=allowed_host)
     console = err_console()
     console.print(f"resolver on http://{host}:{port} ({len(config['tokens'])} publishing "
                   f"token(s)); store {config['store']}", markup=False)

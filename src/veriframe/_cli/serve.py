@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -30,10 +31,22 @@ def register(app: typer.Typer) -> None:
 def _config(*, store: Path | None, trust: Path | None, policy: str, resolvers: list[str],
             resolver_mode: str, concurrency: int, queue: int, timeout: float,
             max_upload_mb: int, samples: int, work_dir: Path | None,
-            detector: str = "default") -> dict[str, Any]:
+            detector: str = "default", host: str = "127.0.0.1", port: int = 8080,
+            allowed_hosts: list[str] | None = None, allowed_origins: list[str] | None = None,
+            public_url: str | None = None, decode_budget_mb: int = 640,
+            rate: float = 2.0, burst: int = 30, per_client: int = 4,
+            min_upload_kbps: float = 16.0) -> dict[str, Any]:
     """The service's config from options and ``VERIFRAME_*``: plain JSON, token hashes only."""
     from veriframe._service.auth import hash_token
+    from veriframe._service.site import WILDCARD_BINDS, normalise_origin
+    from veriframe.errors import VeriframeError
 
+    for origin in allowed_origins or ():
+        if normalise_origin(origin) is None:
+            raise VeriframeError("serve.bad-option", f"--allowed-origin {origin!r} is not a web "
+                                 "origin", "give scheme://host[:port], e.g. https://cms.example")
+    if public_url is None and host not in WILDCARD_BINDS:
+        public_url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     cfg = settings(store=store, trust=trust, resolvers=resolvers,
                    resolver_mode=resolver_mode_option(resolver_mode, code="serve.bad-option"))
     tokens = [t.strip() for t in os.environ.get(TOKEN_ENV, "").split(",") if t.strip()]
@@ -41,23 +54,27 @@ def _config(*, store: Path | None, trust: Path | None, policy: str, resolvers: l
         "home": str(cfg.home), "store": str(cfg.store_path),
         "trust": None if cfg.trust_file is None else str(cfg.trust_file),
         "keys": [str(p) for p in cfg.watermark_key_files],
-        "limits": {name: getattr(cfg.limits, name) for name in (
-            "max_pixels", "max_frames", "max_duration_s", "max_file_bytes",
-            "max_decoded_bytes")},
+        "limits": dataclasses.asdict(cfg.limits),
         "resolvers": list(cfg.resolvers), "resolver_mode": cfg.resolver_mode,
         "tokens": [hash_token(t) for t in tokens], "policy": policy, "detector": detector,
         "workers": concurrency, "queue": queue, "timeout_s": timeout,
         "max_upload_bytes": max_upload_mb * 1024 * 1024, "samples": samples,
         "work_dir": None if work_dir is None else str(work_dir),
+        "site": {"bind": host, "hosts": list(allowed_hosts or ()),
+                 "origins": list(allowed_origins or ()), "public_url": public_url},
+        "decode_budget_bytes": decode_budget_mb * 1024 * 1024, "rate": rate, "burst": burst,
+        "per_client": per_client, "min_upload_rate_bps": min_upload_kbps * 1024,
     }
 
 
 def build_app(config: dict[str, Any]) -> Any:
     """The verify service for a serialised config (one per uvicorn worker)."""
+    from veriframe._service.site import site_for
     from veriframe.media import Limits
     from veriframe.serve import ServeConfig, create_app
     from veriframe.settings import Settings
 
+    site = config["site"]
     st = Settings(home=Path(config["home"]), store=Path(config["store"]),
                   trust_file=Path(config["trust"]) if config["trust"] else None,
                   limits=Limits(**config["limits"]),
@@ -69,7 +86,12 @@ def build_app(config: dict[str, Any]) -> Any:
         workers=int(config["workers"]), queue=int(config["queue"]),
         timeout_s=float(config["timeout_s"]), max_upload_bytes=int(config["max_upload_bytes"]),
         sample_count=int(config["samples"]),
-        work_dir=Path(config["work_dir"]) if config["work_dir"] else None))
+        work_dir=Path(config["work_dir"]) if config["work_dir"] else None,
+        site=site_for(site["bind"], site["hosts"], site["origins"], site["public_url"]),
+        decode_budget_bytes=int(config["decode_budget_bytes"]),
+        rate=float(config["rate"]), burst=int(config["burst"]),
+        per_client=int(config["per_client"]),
+        min_upload_rate_bps=float(config["min_upload_rate_bps"])))
 
 
 def app_from_env() -> Any:
@@ -113,6 +135,28 @@ def serve(
     forwarded_allow_ips: str | None = typer.Option(
         None, "--forwarded-allow-ips",
         help="Trust X-Forwarded-* from these proxy addresses (behind a TLS proxy)."),
+    allowed_host: list[str] = typer.Option(
+        [], "--allowed-host", help="Another host name this service answers to, e.g. the "
+        "proxy's public name (repeatable; '*' turns the Host check off). Always allowed: "
+        "--host, localhost, 127.0.0.1, [::1]."),
+    allowed_origin: list[str] = typer.Option(
+        [], "--allowed-origin", help="A web origin whose pages may post to the API "
+        "(repeatable), e.g. https://cms.example. The service's own page always may."),
+    public_url: str | None = typer.Option(
+        None, "--public-url", help="The service's base URL as clients see it (for "
+        "/openapi.json; its host name is allowed too). Default: http://HOST:PORT."),
+    decode_budget_mb: int = typer.Option(
+        640, "--decode-budget-mb", min=16, help="Memory all checks of a process may hold in "
+        "decoded pictures, shared among --concurrency (within VERIFRAME_MAX_DECODED_BYTES)."),
+    rate: float = typer.Option(2.0, "--rate", min=0.0,
+                               help="Uploads per second per client address (0: no limit)."),
+    burst: int = typer.Option(30, "--burst", min=1, help="Uploads a client may burst."),
+    per_client: int = typer.Option(
+        4, "--per-client", min=1, max=1024, help="Uploads one client address may have in "
+        "flight (raise it when many users share one address, e.g. an office NAT)."),
+    min_upload_kbps: float = typer.Option(
+        16.0, "--min-upload-kbps", min=0.0, help="After 10 s, the slowest average upload rate "
+        "accepted, in KiB/s (0: none); slower uploads are cut with 408."),
 ) -> None:
     """Serve the verify page and API: uploads are checked in a temporary folder and deleted
     after the answer. Set VERIFRAME_SERVE_TOKEN to require a bearer token on uploads."""
@@ -120,7 +164,10 @@ def serve(
     config = _config(store=store, trust=trust, policy=policy, resolvers=resolver,
                      resolver_mode=resolver_mode, concurrency=concurrency, queue=queue,
                      timeout=timeout, max_upload_mb=max_upload_mb, samples=samples,
-                     work_dir=work_dir, detector=detector)
+                     work_dir=work_dir, detector=detector, host=host, port=port,
+                     allowed_hosts=allowed_host, allowed_origins=allowed_origin,
+                     public_url=public_url, decode_budget_mb=decode_budget_mb, rate=rate,
+                     burst=burst, per_client=per_client, min_upload_kbps=min_upload_kbps)
     build_app(config)  # a bad policy or work folder fails here, with its message
     console = err_console()
     auth = f"uploads need a bearer token ({TOKEN_ENV})" if config["tokens"] else "no token"

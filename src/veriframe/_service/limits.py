@@ -6,11 +6,13 @@
   ``Retry-After``). Behind a proxy, run uvicorn with ``--forwarded-allow-ips`` so the client
   address is the real one.
 - :class:`Gate`: at most ``workers`` jobs run at once and at most ``queue`` wait; more is
-  refused with 503 and ``Retry-After`` instead of queueing without bound. A route with a large
-  body takes its place (:meth:`Gate.admit`) before reading it, so a full gate accepts no more
-  uploads. Jobs run in threads with a time budget; a job past its budget answers 504 while its
-  thread finishes (a thread cannot be killed), still holding its slot, so the bound on work
-  stays true.
+  refused with 503 and ``Retry-After`` instead of queueing without bound. A full gate is
+  refused before a body is read (:meth:`Gate.full`). Jobs run in threads with a time budget; a
+  job past its budget answers 504 while its thread finishes (a thread cannot be killed), still
+  holding its slot, so the bound on work stays true.
+- :class:`UploadPlaces`: uploads still arriving are counted apart from the gate (so slow
+  senders cannot fill the queue of checks): at most ``receiving`` at once, and at most
+  ``per_client`` requests in flight per client address (429 with ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import anyio
@@ -130,16 +132,19 @@ class RateLimit:
     """429 with ``Retry-After`` when a client address exceeds its bucket on limited paths."""
 
     def __init__(self, app: ASGIApp, *, buckets: TokenBuckets,
-                 paths: Iterable[str] = ("/",), exempt: Iterable[str] = ("/health",)) -> None:
+                 paths: Iterable[str] = ("/",), exempt: Iterable[str] = ("/health",),
+                 methods: Iterable[str] | None = None) -> None:
         self.app = app
         self.buckets = buckets
         self.paths = tuple(paths)
         self.exempt = tuple(exempt)
+        self.methods = None if methods is None else frozenset(m.upper() for m in methods)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if (scope["type"] != "http" or path in self.exempt
-                or not path.startswith(self.paths)):
+                or not path.startswith(self.paths)
+                or (self.methods is not None and scope.get("method") not in self.methods)):
             await self.app(scope, receive, send)
             return
         client = scope.get("client") or ("?", 0)
@@ -185,6 +190,17 @@ class Gate:
         """How many jobs may be admitted at once: ``workers + queue``."""
         return self.workers + self.queue
 
+    def full(self) -> None:
+        """Raise ``http.busy`` (503) now if no place is free (checked before reading a body)."""
+        if self._admitted >= self.capacity:
+            raise self._busy()
+
+    def _busy(self) -> HTTPError:
+        return HTTPError(503, "http.busy", "the service is at capacity",
+                         "retry later; the Retry-After header says when",
+                         headers={"Retry-After": str(self.retry_after_s),
+                                  "Connection": "close"})
+
     def admit(self) -> Ticket:
         """Take a place now, or raise ``http.busy`` (503 with ``Retry-After``) when full.
 
@@ -195,10 +211,7 @@ class Gate:
             self._sem = anyio.Semaphore(self.workers)
             self._limiter = anyio.CapacityLimiter(self.workers)
         if self._admitted >= self.capacity:
-            raise HTTPError(503, "http.busy", "the service is at capacity",
-                            "retry later; the Retry-After header says when",
-                            headers={"Retry-After": str(self.retry_after_s),
-                                     "Connection": "close"})
+            raise self._busy()
         self._admitted += 1
         return Ticket(self, self._sem, self._limiter)
 
@@ -273,3 +286,56 @@ class Ticket:
         finally:
             if not self._thread_owns:
                 self._release()  # cancelled before a thread took the job: it will never run
+
+
+class UploadPlaces:
+    """Uploads in flight: ``receiving`` bodies arriving at once, ``per_client`` requests per
+    client address (from its arrival to its answer).
+
+    Both are counted in the event loop (no lock needed). Refusals come before the body is read:
+    503 ``http.busy`` when every receiving place is taken, 429 ``http.too-many-uploads`` when
+    the client already has ``per_client`` requests in flight; both with ``Retry-After``.
+    """
+
+    def __init__(self, *, receiving: int, per_client: int, retry_after_s: int = 5) -> None:
+        if receiving < 1 or per_client < 1:
+            raise ValueError("receiving and per_client must be >= 1")
+        self.limit = receiving
+        self.per_client = per_client
+        self.retry_after_s = retry_after_s
+        self.receiving = 0
+        self._clients: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def client(self, address: str) -> Iterator[None]:
+        """Count one request of ``address`` for the duration of the block."""
+        held = self._clients.get(address, 0)
+        if held >= self.per_client:
+            raise HTTPError(429, "http.too-many-uploads",
+                            f"this client already has {held} uploads in flight",
+                            "wait for an answer before sending more",
+                            headers={"Retry-After": str(self.retry_after_s),
+                                     "Connection": "close"})
+        self._clients[address] = held + 1
+        try:
+            yield
+        finally:
+            left = self._clients.get(address, 1) - 1
+            if left > 0:
+                self._clients[address] = left
+            else:
+                self._clients.pop(address, None)
+
+    @contextlib.contextmanager
+    def arriving(self) -> Iterator[None]:
+        """Take a receiving place for the duration of the block (503 when none is free)."""
+        if self.receiving >= self.limit:
+            raise HTTPError(503, "http.busy", "too many uploads are arriving at once",
+                            "retry later; the Retry-After header says when",
+                            headers={"Retry-After": str(self.retry_after_s),
+                                     "Connection": "close"})
+        self.receiving += 1
+        try:
+            yield
+        finally:
+            self.receiving -= 1

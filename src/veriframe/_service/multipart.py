@@ -10,6 +10,7 @@ whole body is bounded by the :class:`~veriframe._service.limits.BodyLimit` middl
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,13 +120,17 @@ class _Parts:
 
 
 async def receive_file(request: Request, *, folder: Path, name_for: Callable[[str], str],
-                       file_field: str = "file", timeout_s: float = 600.0) -> Received:
+                       file_field: str = "file", timeout_s: float = 600.0,
+                       min_rate_bps: float = 0.0, grace_s: float = 10.0) -> Received:
     """Stream the request's multipart body into ``folder``; return the file and the fields.
 
     ``name_for(client_filename)`` gives the file's name inside ``folder`` (it must return a
     plain file name). Raises 415 ``http.not-multipart``, 400 ``http.bad-form`` (malformed,
-    too many or too large fields, a second file), 400 ``http.no-file``, and 408
-    ``http.upload-timeout`` when the body takes longer than ``timeout_s`` to arrive.
+    too many or too large fields, a second file), 400 ``http.no-file``, 408
+    ``http.upload-timeout`` when the body takes longer than ``timeout_s`` to arrive, and 408
+    ``http.upload-too-slow`` as soon as, after ``grace_s``, the body has arrived at less than
+    ``min_rate_bps`` bytes per second on average (0: no minimum): a client that trickles a
+    byte now and then cannot hold its place.
     """
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype.lower() != b"multipart/form-data":
@@ -139,10 +144,32 @@ async def receive_file(request: Request, *, folder: Path, name_for: Callable[[st
         "on_part_begin", "on_part_data", "on_part_end", "on_header_field", "on_header_value",
         "on_header_end", "on_headers_finished", "on_end")}
     parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    start = time.monotonic()
+    end = start + timeout_s
+    received = 0
+    chunks = request.stream().__aiter__()
     try:
-        with anyio.fail_after(timeout_s):
-            async for chunk in request.stream():
-                parser.write(chunk)
+        while True:
+            # Wait for the next chunk until the overall deadline, or until the average rate
+            # would fall under the minimum, whichever comes first.
+            until = end
+            if min_rate_bps > 0:
+                until = min(until, start + grace_s + received / min_rate_bps)
+            try:
+                with anyio.fail_after(max(until - time.monotonic(), 0.0)):
+                    chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                if time.monotonic() >= end:
+                    raise
+                raise HTTPError(
+                    408, "http.upload-too-slow",
+                    f"the upload arrived at under {min_rate_bps / 1024:g} KiB/s",
+                    "retry on a faster connection, or send a shorter excerpt",
+                    headers={"Connection": "close"}) from None
+            received += len(chunk)
+            parser.write(chunk)
         parser.finalize()
     except TimeoutError:
         raise HTTPError(408, "http.upload-timeout",

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from veriframe.results import (
     Signal,
     WatermarkCheck,
 )
+
+if TYPE_CHECKING:
+    from veriframe.media import Limits
 
 MODEL_FORMAT = mf.FORMAT
 MODEL_FILE = "model.json"
@@ -352,13 +355,19 @@ class Detector:
         credentials: CredentialCheck | None = None,
         watermark: WatermarkCheck | None = None,
         use_metadata: bool = True,
+        limits: Limits | None = None,
     ) -> DetectionCheck:
-        """Probe and sample ``path`` (32 frames), then :meth:`score` it."""
+        """Probe and sample ``path`` (32 frames) within ``limits`` (the decode limits and
+        budget, default :class:`~veriframe.media.Limits`), then :meth:`score` it.
+
+        Raises :class:`~veriframe.errors.MediaError` (``media.limits`` for a file over the
+        limits) as ``verify`` would for the same file and limits.
+        """
         from veriframe.detect.features import SAMPLE_COUNT
         from veriframe.media import probe, sample_frames
 
-        info = probe(path)
-        sample = sample_frames(path, count=SAMPLE_COUNT, info=info)
+        info = probe(path, limits=limits)
+        sample = sample_frames(path, count=SAMPLE_COUNT, info=info, limits=limits)
         return self.score(sample, credentials=credentials, watermark=watermark,
                           use_metadata=use_metadata)
 

@@ -20,8 +20,15 @@ import numpy as np
 from veriframe.errors import MediaError
 from veriframe.media._open import AV_ERRORS, check_path, describe, open_input, unreadable
 from veriframe.media._write import MAX_PACKET_ERRORS
-from veriframe.media.limits import Limits, limit_error, resolve_limits
-from veriframe.media.probe import MediaInfo, check_size, probe, video_stream
+from veriframe.media.limits import (
+    DecodeMeter,
+    DecodePlan,
+    Limits,
+    limit_error,
+    plan_decode,
+    resolve_limits,
+)
+from veriframe.media.probe import MediaInfo, probe, video_stream
 
 # Pixel formats whose plane 0 is the 8-bit luma exactly as stored: no conversion needed.
 _Y_AS_STORED = frozenset(
@@ -81,18 +88,33 @@ def _target_indices(total: int, count: int) -> list[int]:
     return sorted({round(x) for x in picks})
 
 
-class _Decoder:
-    """Iterate decoded frames of the main video stream with mapped errors and limits."""
+def _plan(info: MediaInfo, limits: Limits, *, keep: int, rgb: bool, luma: bool,
+          frames: int) -> DecodePlan:
+    """The decode budget's plan for a read of ``info``'s stream (see :func:`plan_decode`)."""
+    return plan_decode(width=info.width, height=info.height, pix_fmt=info.pix_fmt or None,
+                       codec=info.video_codec, limits=limits, keep=keep,
+                       channels=(3 if rgb else 0) + (1 if luma else 0), frames=frames)
 
-    def __init__(self, container: Any, path: Path, info: MediaInfo, limits: Limits) -> None:
+
+class _Decoder:
+    """Iterate decoded frames of the main video stream with mapped errors and limits.
+
+    The decoder runs with the plan's frame threads (never FFmpeg's "one per CPU + 1", whose
+    pictures an 8K stream multiplies), and every decoded picture is counted by the plan's
+    :class:`~veriframe.media.limits.DecodeMeter`.
+    """
+
+    def __init__(self, container: Any, path: Path, info: MediaInfo, limits: Limits,
+                 plan: DecodePlan) -> None:
         self.container = container
         self.path = path
         self.info = info
         self.limits = limits
+        self.meter = DecodeMeter(plan, limits)
         self.stream = video_stream(container, path)
         cc = self.stream.codec_context
-        cc.thread_type = "AUTO"
-        cc.thread_count = 0
+        cc.thread_type = "AUTO" if plan.threads > 1 else "SLICE"
+        cc.thread_count = plan.threads
         tb = self.stream.time_base
         self.time_base = float(tb) if tb else 0.0
         start = self.stream.start_time
@@ -124,7 +146,7 @@ class _Decoder:
                     continue
                 errors = 0
                 for frame in out:
-                    check_size(frame.width, frame.height, self.limits)
+                    self.meter.count(frame.width, frame.height, frame.format.name)
                     self.decoded_any = True
                     yield frame
         except MediaError:
@@ -145,17 +167,6 @@ class _Decoder:
             return None
         return round((frame.pts - self.start_pts) * self.time_base * self.info.fps)
 
-    def keyframe_positions(self) -> list[int] | None:
-        """Keyframe positions in decode order, from the demuxer's index (None if unknown)."""
-        try:
-            entries = self.stream.index_entries
-            n = len(entries)
-            if n == 0 or n != self.info.frame_count:
-                return None
-            return [i for i in range(n) if entries[i].is_keyframe]
-        except _INDEX_ERRORS:
-            return None
-
     def seek_to_index(self, index: int) -> bool:
         """Seek to the keyframe at or before frame ``index``; False if the seek failed."""
         if not self.time_base or not self.info.fps:
@@ -170,9 +181,14 @@ class _Decoder:
 
 def _seek_plan(keyframes: list[int] | None, targets: Sequence[int]) -> bool:
     """True when seeking to each target's keyframe decodes fewer frames than reading through."""
+    cost = _seek_cost(keyframes, targets)
+    return cost is not None and cost * 1.2 < targets[-1] + 1
+
+
+def _seek_cost(keyframes: list[int] | None, targets: Sequence[int]) -> int | None:
+    """Frames decoded when seeking to each target's keyframe (None: no usable index)."""
     if not keyframes or len(keyframes) < 2 or not targets:
-        return False
-    sequential = targets[-1] + 1
+        return None
     cost = 0
     pos = -1  # the last frame decoded so far
     k = 0
@@ -185,7 +201,7 @@ def _seek_plan(keyframes: list[int] | None, targets: Sequence[int]) -> bool:
         else:
             cost += t - pos
         pos = t
-    return cost * 1.2 < sequential
+    return cost
 
 
 class _Collector:
@@ -276,9 +292,15 @@ def sample_frames(
         total = lim.max_frames
     targets = _target_indices(min(total, lim.max_frames), count)
     with open_input(p) as container:
-        dec = _Decoder(container, p, info, lim)
+        keyframes = _keyframe_positions(container, p, info)
+        use_seek = info.frame_count_exact and _seek_plan(keyframes, targets)
+        # What the read will decode: to each target from its keyframe, or all up to the last
+        # target; unknown (only the meter bounds it) when the header gives no frame count.
+        to_decode = (_seek_cost(keyframes, targets) or 0) if use_seek else targets[-1] + 1
+        plan = _plan(info, lim, keep=len(targets), rgb=rgb, luma=luma,
+                     frames=to_decode if info.frame_count > 0 else 0)
+        dec = _Decoder(container, p, info, lim, plan)
         col = _Collector(len(targets), info.height, info.width, rgb, luma)
-        use_seek = info.frame_count_exact and _seek_plan(dec.keyframe_positions(), targets)
         if use_seek:
             _sample_seeking(dec, col, targets)
         else:
@@ -288,6 +310,18 @@ def sample_frames(
             raise unreadable(p, "no frame at the expected positions decoded")
         raise dec.nothing_decoded()
     return col.result(info)
+
+
+def _keyframe_positions(container: Any, path: Path, info: MediaInfo) -> list[int] | None:
+    """Keyframe positions in decode order, from the demuxer's index (None if unknown)."""
+    try:
+        entries = video_stream(container, path).index_entries
+        n = len(entries)
+        if n == 0 or n != info.frame_count:
+            return None
+        return [i for i in range(n) if entries[i].is_keyframe]
+    except _INDEX_ERRORS:
+        return None
 
 
 def _sample_sequential(dec: _Decoder, col: _Collector, targets: list[int], lim: Limits) -> None:
@@ -350,9 +384,11 @@ def first_frames(
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
     p, info, lim = _prepare(path, info, limits)
+    keep = min(count, info.frame_count) if info.frame_count > 0 else count
+    plan = _plan(info, lim, keep=keep, rgb=rgb, luma=luma, frames=keep)
     with open_input(p) as container:
-        dec = _Decoder(container, p, info, lim)
-        col = _Collector(count, info.height, info.width, rgb, luma)
+        dec = _Decoder(container, p, info, lim, plan)
+        col = _Collector(keep, info.height, info.width, rgb, luma)
         for index, frame in enumerate(dec.frames()):
             col.add(frame, index, dec.time_of(frame, index))
             if index + 1 >= count:
@@ -378,19 +414,15 @@ def read_frames(
     """
     p, info, lim = _prepare(path, None, limits)
     per_frame = info.width * info.height * ((3 if rgb else 0) + (1 if luma else 0))
-    if per_frame and info.frame_count * per_frame > lim.max_decoded_bytes:
-        raise limit_error(
-            "decoded size (bytes)",
-            info.frame_count * per_frame,
-            lim.max_decoded_bytes,
-            "VERIFRAME_MAX_DECODED_BYTES",
-        )
+    plan = _plan(info, lim, keep=info.frame_count, rgb=rgb, luma=luma, frames=info.frame_count)
     max_n = lim.max_frames
     if per_frame:
-        max_n = min(max_n, lim.max_decoded_bytes // per_frame)
+        # What the decoder itself holds is in the plan; the rest of the budget is for frames.
+        decoder = plan.held_bytes - plan.kept_bytes
+        max_n = min(max_n, max(lim.max_decoded_bytes - decoder, 0) // per_frame)
     capacity = min(max(info.frame_count, 1) + 2, max(max_n, 1))
     with open_input(p) as container:
-        dec = _Decoder(container, p, info, lim)
+        dec = _Decoder(container, p, info, lim, plan)
         col = _Collector(capacity, info.height, info.width, rgb, luma)
         for index, frame in enumerate(dec.frames()):
             if index >= max_n:
@@ -416,8 +448,10 @@ def walk_luma(
     ``max_frames``; a damaged tail ends the walk with what decoded.
     """
     p, info, lim = _prepare(path, info, limits)
+    # one frame kept at a time; every frame decoded (the pixel budget counts them all)
+    plan = _plan(info, lim, keep=1, rgb=False, luma=True, frames=info.frame_count)
     with open_input(p) as container:
-        dec = _Decoder(container, p, info, lim)
+        dec = _Decoder(container, p, info, lim, plan)
         first: float | None = None
         for index, frame in enumerate(dec.frames()):
             if index >= lim.max_frames:

@@ -15,7 +15,7 @@ from typing import Any
 
 from veriframe.errors import MediaError, UnsupportedInputError
 from veriframe.media._open import AV_ERRORS, check_path, describe, open_input, unreadable
-from veriframe.media.limits import Limits, limit_error, resolve_limits
+from veriframe.media.limits import Limits, limit_error, plan_decode, resolve_limits
 
 # Formats whose demuxer name lists several containers: pick the one the file really is.
 _MOV_BRANDS_QT = ("qt",)
@@ -224,6 +224,10 @@ def probe_container(container: Any, path: Path, size: int, limits: Limits) -> Me
             tags[k if k not in tags else f"video:{k}"] = v
         video_codec = cc.name or "unknown"
         pix_fmt = cc.pix_fmt or ""
+        # The decode budget from the headers, before the first frame is decoded: a stream
+        # whose decoder alone would hold more than the budget is refused here, at once.
+        plan_decode(width=width, height=height, pix_fmt=pix_fmt or None, codec=video_codec,
+                    limits=limits, frames=1)
         rotation, first_fmt, first_size = _first_frame(container, vs, limits)
         if rotation is None:
             rotation = _rotation_from_tag(stags) or 0
@@ -232,6 +236,9 @@ def probe_container(container: Any, path: Path, size: int, limits: Limits) -> Me
         if first_size is not None and (width, height) != first_size:
             width, height = first_size
             check_size(width, height, limits)
+        if first_fmt or first_size is not None:
+            plan_decode(width=width, height=height, pix_fmt=pix_fmt or None,
+                        codec=video_codec, limits=limits, frames=1)
         if width <= 0 or height <= 0:
             raise unreadable(path, "the video stream has no picture size")
         audio = audio_streams(container)
@@ -286,6 +293,9 @@ def _first_frame(
     size: tuple[int, int] | None = None
     errors = 0
     try:
+        # One picture is wanted: no frame threads (each would hold a picture of its own).
+        vs.codec_context.thread_type = "SLICE"
+        vs.codec_context.thread_count = 1
         for packet in container.demux(vs):
             try:
                 frames = packet.decode()

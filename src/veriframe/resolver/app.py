@@ -31,8 +31,10 @@ from starlette.routing import Route
 
 from veriframe._service.auth import TokenCheck
 from veriframe._service.errors import EXCEPTION_HANDLERS, HTTPError
+from veriframe._service.headers import DefaultHeaders
 from veriframe._service.limits import BodyLimit, Gate, RateLimit, TokenBuckets
 from veriframe._service.logs import AccessLog
+from veriframe._service.site import Site, SiteGuard
 from veriframe.errors import ErrorKind, StoreError, VeriframeError
 from veriframe.media import Limits
 from veriframe.settings import Settings
@@ -87,8 +89,12 @@ class _State:
     uploads: TokenBuckets
 
 
-def create_app(config: ResolverConfig) -> Starlette:
-    """The resolver app for ``config`` (serve it with uvicorn)."""
+def create_app(config: ResolverConfig, *, site: Site | None = None) -> Starlette:
+    """The resolver app for ``config`` (serve it with uvicorn).
+
+    ``site``: the host names it answers to and the web origins that may post to it (default:
+    loopback names only; see :mod:`veriframe._service.site`), as for the verify service.
+    """
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -124,7 +130,8 @@ def create_app(config: ResolverConfig) -> Starlette:
         Route("/manifests", publish, methods=["POST"]),
         Route("/manifests/{manifest_id}", manifest, methods=["GET"]),
     ]
-    middleware = [Middleware(AccessLog, service="resolver")]
+    middleware = [Middleware(AccessLog, service="resolver"), Middleware(DefaultHeaders),
+                  Middleware(SiteGuard, site=site or Site())]
     if config.rate > 0:
         middleware.append(Middleware(RateLimit, buckets=TokenBuckets(rate=config.rate,
                                                                      burst=config.burst)))

@@ -1,10 +1,16 @@
 """The verify service's ASGI app: the page and the API, routes a few lines each.
 
 ``create_app(config)`` builds one app (no globals: tests build one per case). The trust
-anchors, the detector and the policies are loaded in the lifespan. Every upload takes a place
-in a bounded :class:`~veriframe._service.limits.Gate` *before* its body is read (503 with
-``Retry-After`` when full), is streamed into a private temporary folder, checked in a worker
-thread within a time budget (504), and deleted with its folder before the answer leaves.
+anchors, the detector and the policies are loaded in the lifespan. Before a route runs, the
+``Host`` must be one of the service's names and a POST from a browser must come from its own
+page (:mod:`veriframe._service.site`), and a client is held to its rate. An upload is refused
+before its body is read when the checks' queue (a bounded
+:class:`~veriframe._service.limits.Gate`) is full, when too many uploads are arriving, or when
+its client already has its share in flight; it must keep a minimum rate after a short grace
+period. It is streamed into a private temporary folder, takes its place in the queue once it
+has arrived, is checked in a worker thread within a time budget (504) and a decode budget
+(the service's share of memory for decoded pictures, divided among its workers), and is
+deleted with its folder before the answer leaves.
 Errors are JSON with veriframe's stable codes; no answer carries a traceback, a server path or
 key material, and the access log holds the route, status, sizes, timing and the verdict only.
 """
@@ -15,7 +21,7 @@ import logging
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,10 +35,19 @@ from starlette.routing import Route
 from veriframe._service.auth import TokenCheck
 from veriframe._service.errors import EXCEPTION_HANDLERS, HTTPError
 from veriframe._service.headers import DefaultHeaders
-from veriframe._service.limits import BodyLimit, Gate, Ticket
+from veriframe._service.limits import (
+    BodyLimit,
+    Gate,
+    RateLimit,
+    Ticket,
+    TokenBuckets,
+    UploadPlaces,
+)
 from veriframe._service.logs import AccessLog, note
 from veriframe._service.multipart import Received, receive_file
+from veriframe._service.site import Site, SiteGuard
 from veriframe.errors import VeriframeError
+from veriframe.media import Limits
 from veriframe.results import Verdict
 from veriframe.settings import Settings
 from veriframe.uploads import detect_upload, upload_name, verify_upload
@@ -58,6 +73,14 @@ class ServeConfig:
     may wait (uploads being received count as waiting); each check has ``timeout_s`` once its
     upload has arrived, and the upload ``upload_timeout_s``. ``work_dir``: where the private
     temporary folders are made (default: the system's; a tmpfs keeps uploads off disk).
+
+    Exposure: ``site`` names the hosts the service answers to and the web origins that may
+    post to it (:class:`~veriframe._service.site.Site`). ``decode_budget_bytes`` is the memory
+    all checks of one process may hold in decoded pictures together (each of ``workers`` gets
+    its share, within ``settings.limits``), ``decode_pixels`` the pixels one check may decode.
+    Uploads: at most ``receiving`` arriving at once and ``per_client`` requests in flight per
+    client address; after ``upload_grace_s`` an upload must average ``min_upload_rate_bps``.
+    ``rate``/``burst``: uploads per second and burst per client address (0: no rate limit).
     """
 
     settings: Settings
@@ -71,6 +94,15 @@ class ServeConfig:
     upload_timeout_s: float = 600.0
     sample_count: int = 32
     work_dir: Path | None = None
+    site: Site = field(default_factory=Site)
+    decode_budget_bytes: int = 640 * MB
+    decode_pixels: int = 8_000_000_000
+    receiving: int = 16
+    per_client: int = 4
+    min_upload_rate_bps: float = 16 * 1024
+    upload_grace_s: float = 10.0
+    rate: float = 2.0
+    burst: int = 30
 
 
 @dataclass
@@ -83,6 +115,7 @@ class _State:
     default_policy: str
     tokens: TokenCheck
     gate: Gate
+    uploads: UploadPlaces
     page: bytes
 
 
@@ -113,6 +146,7 @@ def create_app(config: ServeConfig) -> Starlette:
             default_policy=default,
             tokens=TokenCheck(config.token_hashes),
             gate=Gate(workers=config.workers, queue=config.queue, timeout_s=config.timeout_s),
+            uploads=UploadPlaces(receiving=config.receiving, per_client=config.per_client),
             page=render_page(policies={n: p.spec.description for n, p in loaded.items()},
                              default_policy=default, auth=bool(config.token_hashes),
                              max_upload_bytes=config.max_upload_bytes,
@@ -134,26 +168,35 @@ def create_app(config: ServeConfig) -> Starlette:
     middleware = [
         Middleware(AccessLog, service="serve", hash_client=False),
         Middleware(DefaultHeaders),
-        Middleware(BodyLimit, max_bytes=FORM_OVERHEAD,
-                   per_path={"/v1/": config.max_upload_bytes + FORM_OVERHEAD}),
+        Middleware(SiteGuard, site=config.site),
     ]
+    if config.rate > 0:
+        middleware.append(Middleware(
+            RateLimit, buckets=TokenBuckets(rate=config.rate, burst=config.burst),
+            paths=("/v1/",), methods=("POST",)))
+    middleware.append(Middleware(BodyLimit, max_bytes=FORM_OVERHEAD,
+                                 per_path={"/v1/": config.max_upload_bytes + FORM_OVERHEAD}))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                      exception_handlers=EXCEPTION_HANDLERS)
 
 
 # --- what the lifespan loads -----------------------------------------------------------------
 
-def _settings(config: ServeConfig) -> Settings:
-    """The settings the checks use: no decode may exceed the upload limit."""
-    from veriframe.media import Limits
+def check_limits(config: ServeConfig) -> Limits:
+    """The decode limits of one check: ``settings.limits`` capped by the upload size, the
+    workers' share of the decode budget and the pixel budget of a check."""
+    share = Limits(max_file_bytes=config.max_upload_bytes,
+                   max_decoded_bytes=max(config.decode_budget_bytes // config.workers, 1),
+                   max_decoded_pixels=config.decode_pixels)
+    return config.settings.limits.capped(share)
 
-    limits = config.settings.limits
-    cap = min(limits.max_file_bytes, config.max_upload_bytes)
-    return config.settings.replace(limits=Limits(
-        max_pixels=limits.max_pixels, max_frames=limits.max_frames,
-        max_duration_s=limits.max_duration_s, max_file_bytes=cap,
-        max_decoded_bytes=limits.max_decoded_bytes),
-        detector=config.detector, sample_count=config.sample_count, policy=None)
+
+
+def _settings(config: ServeConfig) -> Settings:
+    """The settings the checks use: the limits of :func:`check_limits`, the service's
+    detector and sample; no policy (each request names its own)."""
+    return config.settings.replace(limits=check_limits(config), detector=config.detector,
+                                   sample_count=config.sample_count, policy=None)
 
 
 def _load_policies(default: str) -> tuple[dict[str, Any], str]:
@@ -218,14 +261,22 @@ async def _upload(request: Request) -> AsyncIterator[tuple[Ticket, Received]]:
     """Authenticate, take a place in the gate, and receive the file into a private folder
     that is deleted (with the file) when the block ends."""
     state = _state(request)
+    config = state.config
     if state.tokens.configured:
         state.tokens.check(request.headers.get("authorization"))
-    async with state.gate.admit() as ticket:
-        with tempfile.TemporaryDirectory(prefix="veriframe-serve-", dir=state.config.work_dir,
+    client = request.client.host if request.client else "?"
+    with state.uploads.client(client):
+        state.gate.full()  # a full queue of checks: refused before the body is read
+        with tempfile.TemporaryDirectory(prefix="veriframe-serve-", dir=config.work_dir,
                                          ignore_cleanup_errors=True) as folder:
-            received = await receive_file(request, folder=Path(folder), name_for=upload_name,
-                                          timeout_s=state.config.upload_timeout_s)
-            yield ticket, received
+            with state.uploads.arriving():
+                received = await receive_file(
+                    request, folder=Path(folder), name_for=upload_name,
+                    timeout_s=config.upload_timeout_s, min_rate_bps=config.min_upload_rate_bps,
+                    grace_s=config.upload_grace_s)
+            # Only an upload that has arrived waits in the queue: slow senders cannot fill it.
+            async with state.gate.admit() as ticket:
+                yield ticket, received
 
 
 def _check(state: _State, upload: Received) -> Any:
@@ -273,15 +324,16 @@ async def health(request: Request) -> JSONResponse:
     state = _state(request)
     return JSONResponse({"status": "ok", "version": __version__,
                          "auth": state.tokens.configured, "busy": state.gate.admitted,
-                         "capacity": state.gate.capacity})
+                         "capacity": state.gate.capacity, "arriving": state.uploads.receiving})
 
 
 async def openapi(request: Request) -> JSONResponse:
     """``GET /openapi.json``: this service's OpenAPI 3.1 document."""
     from veriframe.serve.openapi import openapi_document
 
-    return JSONResponse(openapi_document(auth=_state(request).tokens.configured,
-                                         server=str(request.base_url).rstrip("/")))
+    state = _state(request)
+    return JSONResponse(openapi_document(auth=state.tokens.configured,
+                                         servers=state.config.site.servers()))
 
 
 async def policies(request: Request) -> JSONResponse:

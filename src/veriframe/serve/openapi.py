@@ -43,15 +43,23 @@ _UPLOAD_ERRORS = {
     "400": _error_response("No file, a malformed form, an unknown field or policy "
                            "(http.no-file, http.bad-form, policy.not-found)"),
     "401": _error_response("A bearer token is configured and missing or wrong"),
-    "408": _error_response("The upload took longer than its time budget"),
+    "403": _error_response("A browser page of another web site sent it (http.cross-origin)"),
+    "408": _error_response("The upload took longer than its time budget "
+                           "(http.upload-timeout), or arrived under the minimum rate "
+                           "(http.upload-too-slow)"),
     "413": _error_response("The upload is over the size limit (http.too-large) or the video "
-                           "over a decode limit (media.limits)"),
+                           "over a decode limit or the decode budget (media.limits)"),
     "415": _error_response("Not multipart/form-data (http.not-multipart), or the file is not "
                            "a video (media.unsupported-type, media.unsupported-codec)"),
     "422": _error_response("The file cannot be read as a video (media.unreadable, "
                            "media.empty, media.no-video, ...)"),
-    "503": _error_response("Every worker is busy and the queue is full (http.busy)",
-                           retry_after=True),
+    "421": _error_response("The Host header is not one of this service's names "
+                           "(http.bad-host)"),
+    "429": _error_response("Too many uploads from this client: over its rate "
+                           "(http.rate-limited) or with too many in flight "
+                           "(http.too-many-uploads)", retry_after=True),
+    "503": _error_response("Every worker is busy and the queue is full, or too many uploads "
+                           "are arriving (http.busy)", retry_after=True),
     "504": _error_response("The check took longer than its time budget (http.timeout)"),
 }
 
@@ -141,7 +149,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object", "required": ["status", "version", "auth", "busy", "capacity"],
             "properties": {"status": {"const": "ok"}, "version": {"type": "string"},
                            "auth": {"type": "boolean"}, "busy": {"type": "integer"},
-                           "capacity": {"type": "integer"}},
+                           "capacity": {"type": "integer"}, "arriving": {"type": "integer"}},
         },
     }
 
@@ -187,12 +195,14 @@ def _document() -> dict[str, Any]:
     }
 
 
-def openapi_document(*, auth: bool, server: str | None = None) -> dict[str, Any]:
-    """The document for a service (``auth``: whether its uploads need a bearer token)."""
+def openapi_document(*, auth: bool,
+                     servers: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """The document for a service (``auth``: whether its uploads need a bearer token;
+    ``servers``: from the service's configuration, never from a request's ``Host``)."""
     doc = copy.deepcopy(_document())
     if auth:
         for path in ("/v1/verify", "/v1/report", "/v1/detect"):
             doc["paths"][path]["post"]["security"] = [{"bearer": []}]
-    if server:
-        doc["servers"] = [{"url": server}]
+    if servers:
+        doc["servers"] = copy.deepcopy(servers)
     return doc
