@@ -89,3 +89,58 @@ def test_states_are_enums_and_serialise_to_the_same_strings() -> None:
     assert doc["detection"]["error"] == {"code": "c", "message": "m", "hint": "h"}
     with pytest.raises(ValueError):
         DetectionCheck(state="maybe")
+
+
+def _raised_codes() -> list[tuple[str, str, str, int]]:
+    """(class name, code, file, line) of every ``SomeError("prefix.code", ...)`` in the source
+    (``HTTPError(status, "code", ...)`` takes the code second)."""
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src" / "veriframe"
+    found = []
+    for path in sorted(src.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else (
+                func.attr if isinstance(func, ast.Attribute) else "")
+            if not name.endswith("Error"):
+                continue
+            args = node.args[1:] if name == "HTTPError" else node.args
+            if args and isinstance(args[0], ast.Constant) and isinstance(args[0].value, str) \
+                    and "." in args[0].value and " " not in args[0].value:
+                found.append((name, args[0].value, str(path.relative_to(src)), node.lineno))
+    return found
+
+
+def test_every_code_is_raised_by_its_domains_class() -> None:
+    import veriframe.errors as errors_module
+    from veriframe.errors import CLASS_FOR_PREFIX
+
+    wrong = []
+    codes = _raised_codes()
+    assert len(codes) > 50  # the scan sees the source
+    for name, code, where, line in codes:
+        allowed = CLASS_FOR_PREFIX.get(code.split(".")[0])
+        cls = getattr(errors_module, name, None)
+        if allowed is None or cls is None or cls not in allowed:
+            wrong.append(f"{where}:{line} {name}({code!r})")
+    assert not wrong, "codes raised by another domain's class:\n" + "\n".join(wrong)
+
+
+def test_every_error_class_lives_in_errors_py() -> None:
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src" / "veriframe"
+    outside = []
+    for path in sorted(src.rglob("*.py")):
+        if path.name == "errors.py" and path.parent == src:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                    getattr(b, "id", getattr(b, "attr", "")).endswith("Error") for b in node.bases):
+                outside.append(f"{path.relative_to(src)}: {node.name}")
+    assert not outside, outside

@@ -11,6 +11,7 @@ JSON); :meth:`ErrorInfo.to_exception` turns it back into the exception when a ca
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -159,26 +160,89 @@ class StoreError(VeriframeError):
     """The manifest store cannot be opened, read or written."""
 
 
+class SignError(VeriframeError):
+    """Signing cannot proceed: the output, the input's format, publishing (``sign.*``)."""
+
+
+class VerifyError(VeriframeError):
+    """``veriframe verify`` was asked for something it cannot do (``verify.*``)."""
+
+
+class ScanError(VeriframeError):
+    """A scan (local or on Ray) cannot run as asked (``scan.*``, ``scale.*``)."""
+
+
+class ServeError(VeriframeError):
+    """The verify service cannot start or run as configured (``serve.*``)."""
+
+
+class ConfigError(VeriframeError):
+    """An option, environment variable or optional install is not usable (``config.*``,
+    ``install.*``)."""
+
+
+class HTTPError(VeriframeError):
+    """A refusal at the HTTP level (size, rate, auth, busy, host, origin) with its status and
+    headers (``http.*``)."""
+
+    def __init__(self, status: int, code: str, message: str, hint: str = "", *,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(code, message, hint, kind=ErrorKind.INPUT)
+        self.status = status
+        self.headers = dict(headers or {})
+
+
 class ResolverError(VeriframeError):
     """A soft-binding resolver could not be used (unreachable, slow, refusing, answering
     garbage), or a resolver refuses a query or a publication (``resolver.*`` codes)."""
 
 
+# The error class of each code's domain (the code's prefix): every code is raised by its class
+# (tests/test_errors_results.py checks every raise in the source).
+CLASS_FOR_PREFIX: dict[str, tuple[type[VeriframeError], ...]] = {
+    "media": (MediaError, UnsupportedInputError),
+    "keys": (KeysError,),
+    "credentials": (CredentialsError,),
+    "manifest": (CredentialsError,),
+    "trust": (CredentialsError,),
+    "watermark": (WatermarkError,),
+    "generate": (GenerateError,),
+    "policy": (PolicyError,),
+    "detector": (DetectorError,),
+    "store": (StoreError,),
+    "resolver": (ResolverError,),
+    "sign": (SignError,),
+    "verify": (VerifyError,),
+    "scan": (ScanError,),
+    "scale": (ScanError,),
+    "serve": (ServeError,),
+    "config": (ConfigError,),
+    "install": (ConfigError,),
+    "http": (HTTPError,),
+}
+
 __all__ = [
+    "CLASS_FOR_PREFIX",
     "EXIT_FOR_KIND",
     "INPUT_ERROR_CODES",
+    "ConfigError",
     "CredentialsError",
     "DetectorError",
     "ErrorInfo",
     "ErrorKind",
     "ExitCode",
     "GenerateError",
+    "HTTPError",
     "KeysError",
     "MediaError",
     "PolicyError",
     "ResolverError",
+    "ScanError",
+    "ServeError",
+    "SignError",
     "StoreError",
     "UnsupportedInputError",
     "VeriframeError",
+    "VerifyError",
     "WatermarkError",
 ]

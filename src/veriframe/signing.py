@@ -29,7 +29,7 @@ from veriframe.credentials.manifest import (
     SoftBinding,
     build_manifest,
 )
-from veriframe.errors import MediaError, VeriframeError, WatermarkError
+from veriframe.errors import MediaError, SignError, WatermarkError
 from veriframe.integrity import ASSERTION_LABEL as PRINTS_LABEL
 from veriframe.integrity import PrintBuilder
 from veriframe.results import SignResult, WatermarkState
@@ -52,23 +52,23 @@ def check_output(output: Path, *, overwrite: bool, src: Path | None = None) -> N
     itself never, whatever ``overwrite`` says.
     """
     if output.suffix.lower() not in _OUTPUT_SUFFIXES:
-        raise VeriframeError(
+        raise SignError(
             "sign.output-format",
             f"the signed output must be an MP4 file, not {output.name!r}",
             "name the output with a .mp4 extension, e.g. -o clip.signed.mp4",
         )
     if output.exists() and output.is_dir():
-        raise VeriframeError(
+        raise SignError(
             "sign.output-is-directory", f"{output} is a directory", "give a file name with -o"
         )
     if src is not None and same_file(src, output):
-        raise VeriframeError(
+        raise SignError(
             "sign.same-file",
             "the output would overwrite the input",
             "veriframe never overwrites an input: choose another output path with -o",
         )
     if output.exists() and not overwrite:
-        raise VeriframeError(
+        raise SignError(
             "sign.output-exists",
             f"{output} already exists",
             "choose another output path, or pass --force to replace it",

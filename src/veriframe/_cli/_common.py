@@ -99,9 +99,9 @@ def write_stdout(text: str) -> None:
 def limits_from_env(environ: Mapping[str, str]) -> Limits:
     """Decode limits: the defaults, overridden by ``VERIFRAME_MAX_*`` where set.
 
-    Raises ``VeriframeError("config.invalid")`` for a value that is not a positive number.
+    Raises ``ConfigError("config.invalid")`` for a value that is not a positive number.
     """
-    from veriframe.errors import VeriframeError
+    from veriframe.errors import ConfigError
     from veriframe.media import Limits
 
     values: dict[str, float | int] = {}
@@ -114,7 +114,7 @@ def limits_from_env(environ: Mapping[str, str]) -> Limits:
         except ValueError:
             number = -1
         if not number > 0:
-            raise VeriframeError(
+            raise ConfigError(
                 "config.invalid",
                 f"{var} must be a positive number, got {raw!r}",
                 f"Unset {var} or give it a positive value.",
@@ -188,17 +188,17 @@ def settings(
     )
 
 
-def resolver_mode_option(value: str, *, code: str) -> str:
-    """``--resolver-mode``, checked against :class:`~veriframe.softbinding.ResolverMode`."""
-    from veriframe.errors import VeriframeError
+def resolver_mode_option(value: str, *, error: type[VeriframeError], code: str) -> str:
+    """``--resolver-mode``, checked against :class:`~veriframe.softbinding.ResolverMode`;
+    ``error(code, ...)`` (the command's own domain) otherwise."""
     from veriframe.softbinding.protocol import ResolverMode
 
     try:
         return ResolverMode(value).value
     except ValueError:
         choices = ", ".join(m.value for m in ResolverMode)
-        raise VeriframeError(code, f"--resolver-mode {value!r} is not one of {choices}",
-                             "use one of them") from None
+        raise error(code, f"--resolver-mode {value!r} is not one of {choices}",
+                    "use one of them") from None
 
 
 def home() -> Path | None:
@@ -241,13 +241,13 @@ def report_error(exc: VeriframeError, *, as_json: bool = False) -> int:
 
 
 def _missing_extra(exc: ModuleNotFoundError) -> VeriframeError | None:
-    from veriframe.errors import VeriframeError
+    from veriframe.errors import ConfigError
 
     top = (exc.name or "").split(".")[0]
     extra = EXTRAS.get(top)
     if extra is None:
         return None
-    return VeriframeError(
+    return ConfigError(
         "install.missing-extra",
         f"this command needs {top}, which is not installed",
         f"pip install 'veriframe[{extra}]'",

@@ -39,16 +39,17 @@ def _config(*, store: Path | None, trust: Path | None, policy: str, resolvers: l
     """The service's config from options and ``VERIFRAME_*``: plain JSON, token hashes only."""
     from veriframe._service.auth import hash_token
     from veriframe._service.site import WILDCARD_BINDS, normalise_origin
-    from veriframe.errors import VeriframeError
+    from veriframe.errors import ServeError
 
     for origin in allowed_origins or ():
         if normalise_origin(origin) is None:
-            raise VeriframeError("serve.bad-option", f"--allowed-origin {origin!r} is not a web "
+            raise ServeError("serve.bad-option", f"--allowed-origin {origin!r} is not a web "
                                  "origin", "give scheme://host[:port], e.g. https://cms.example")
     if public_url is None and host not in WILDCARD_BINDS:
         public_url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     cfg = settings(store=store, trust=trust, resolvers=resolvers,
-                   resolver_mode=resolver_mode_option(resolver_mode, code="serve.bad-option"))
+                   resolver_mode=resolver_mode_option(resolver_mode, error=ServeError,
+                                                       code="serve.bad-option"))
     tokens = [t.strip() for t in os.environ.get(TOKEN_ENV, "").split(",") if t.strip()]
     return {
         "home": str(cfg.home), "store": str(cfg.store_path),

@@ -18,13 +18,13 @@ def register(app: typer.Typer) -> None:
 
 def parse_params(items: list[str]) -> dict[str, object]:
     """``KEY=VALUE`` pairs; values that parse as JSON (numbers, booleans) are typed."""
-    from veriframe.errors import VeriframeError
+    from veriframe.errors import SignError
 
     parameters: dict[str, object] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise VeriframeError(
+            raise SignError(
                 "sign.bad-param", f"--param {item!r} is not KEY=VALUE", "e.g. --param seed=42"
             )
         try:

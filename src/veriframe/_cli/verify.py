@@ -70,10 +70,12 @@ def verify(
 ) -> None:
     """Check a video's provenance (see the exit codes above)."""
     from veriframe._atomic import write_bytes_atomic
+    from veriframe.errors import VerifyError
     from veriframe.verification import Verifier
 
     cfg = settings(store=store, trust=trust, resolvers=resolver,
-                   resolver_mode=resolver_mode_option(resolver_mode, code="verify.bad-option"))
+                   resolver_mode=resolver_mode_option(resolver_mode, error=VerifyError,
+                                                       code="verify.bad-option"))
     cfg = dataclasses.replace(cfg, policy=None if (policy or "").lower() == "none" else policy,
                               detector="default" if detect else None, sample_count=samples)
     with err_console().status("verifying…"):

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from veriframe.errors import ErrorKind, VeriframeError
+from veriframe.errors import ErrorKind, HTTPError, VeriframeError
 
 # Codes whose status is not simply "the input is bad" (422) or "the service failed" (500).
 _STATUS_BY_CODE = {
@@ -38,21 +38,14 @@ _STATUS_BY_CODE = {
     "resolver.not-found": 404,
     "resolver.bad-query": 400,
     "resolver.query-too-long": 414,
+    "resolver.bad-manifest-id": 400,
+    "resolver.unsupported-type": 415,
+    "policy.not-found": 400,
 }
 _STATUS_BY_KIND = {ErrorKind.INPUT: 422, ErrorKind.OPERATIONAL: 500, ErrorKind.INTERNAL: 500}
 _HTTP_CODES = {400: "http.bad-request", 401: "http.unauthorized", 403: "http.forbidden",
                404: "http.not-found", 405: "http.method-not-allowed", 413: "http.too-large",
                429: "http.rate-limited", 503: "http.busy", 504: "http.timeout"}
-
-
-class HTTPError(VeriframeError):
-    """A refusal at the HTTP level (size, rate, auth, busy) with its status and headers."""
-
-    def __init__(self, status: int, code: str, message: str, hint: str = "", *,
-                 headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(code, message, hint, kind=ErrorKind.INPUT)
-        self.status = status
-        self.headers = dict(headers or {})
 
 
 def status_for(exc: VeriframeError) -> int:

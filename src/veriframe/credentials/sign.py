@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from veriframe._atomic import atomic_output
 from veriframe.credentials.keys import ALGORITHMS, SigningIdentity
 from veriframe.credentials.manifest import ingredient_format, ingredient_label
-from veriframe.errors import CredentialsError, UnsupportedInputError
+from veriframe.errors import CredentialsError, ErrorKind, SignError
 
 
 def check_tsa_url(url: str) -> str:
@@ -46,7 +46,7 @@ def _signer(identity: SigningIdentity) -> Any:
 
     alg = ALGORITHMS.get(identity.alg.lower())
     if alg is None:
-        raise CredentialsError(
+        raise SignError(
             "sign.unsupported-algorithm",
             f"signing algorithm {identity.alg!r} is not supported by C2PA",
             "use " + ", ".join(ALGORITHMS),
@@ -71,7 +71,7 @@ def _signer(identity: SigningIdentity) -> Any:
             tsa_url,
         )
     except (c2pa.C2paError, UnicodeDecodeError) as exc:
-        raise CredentialsError(
+        raise SignError(
             "sign.bad-certificate",
             f"c2pa refused the signing certificate chain: {_short(exc)}",
             "check the chain with `veriframe keys show`; re-run `veriframe keys init` if needed",
@@ -108,9 +108,9 @@ def sign_mp4(
 
     src_path, dst_path = Path(src), Path(dst)
     if not src_path.is_file():
-        raise CredentialsError("sign.not-found", f"{src_path} does not exist", "check the path")
+        raise SignError("sign.not-found", f"{src_path} does not exist", "check the path")
     if dst_path.exists() and dst_path.resolve() == src_path.resolve():
-        raise CredentialsError(
+        raise SignError(
             "sign.same-file",
             f"the output {dst_path} is the input file",
             "write the signed copy to another path (-o clip.signed.mp4)",
@@ -119,7 +119,7 @@ def sign_mp4(
     definition["format"] = fmt
     for ing in ingredients:
         if not Path(ing).is_file():
-            raise CredentialsError(
+            raise SignError(
                 "sign.ingredient-not-found", f"ingredient {ing} does not exist", "check the path"
             )
     signer = _signer(identity)
@@ -127,7 +127,7 @@ def sign_mp4(
         builder = c2pa.Builder(definition)
     except c2pa.C2paError as exc:
         signer.close()
-        raise CredentialsError(
+        raise SignError(
             "sign.bad-manifest", f"c2pa refused the manifest: {_short(exc)}", "see build_manifest"
         ) from None
     try:
@@ -144,7 +144,7 @@ def sign_mp4(
                 with open(ing_path, "rb") as fh:
                     builder.add_ingredient(meta, ing_fmt, fh)
             except c2pa.C2paError as exc:
-                raise CredentialsError(
+                raise SignError(
                     "sign.ingredient-unsupported",
                     f"ingredient {ing_path.name} ({ing_fmt}) cannot be added: {_short(exc)}",
                     "use a JPEG/PNG/WebP image or a WAV/MP3/M4A audio file",
@@ -156,7 +156,7 @@ def sign_mp4(
             except c2pa.C2paError as exc:
                 failed = getattr(signer, "_veriframe_failures", [])
                 if failed:
-                    raise CredentialsError(
+                    raise SignError(
                         "sign.signer-failed",
                         f"the signing callable raised {failed[-1]}",
                         "check the remote signer (KMS/HSM) or the local key",
@@ -173,12 +173,13 @@ def sign_mp4(
                         "written",
                     ) from None
                 if "unsupported" in text.lower() or isinstance(exc, c2pa.C2paError.NotSupported):
-                    raise UnsupportedInputError(
+                    raise SignError(
                         "sign.unsupported-format",
                         f"c2pa cannot sign {fmt} in place: {text}",
                         "convert the video to MP4 first (veriframe sign does this)",
+                        kind=ErrorKind.INPUT,
                     ) from None
-                raise CredentialsError(
+                raise SignError(
                     "sign.failed", f"c2pa could not sign {src_path.name}: {text}",
                     "check that the input is a complete, readable MP4",
                 ) from None

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from veriframe.errors import VeriframeError
+from veriframe.errors import ScanError
 
 VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".m4v", ".mov", ".qt", ".webm", ".mkv", ".avi", ".gif", ".mpg", ".mpeg", ".ts",
@@ -95,7 +95,7 @@ def find_videos(target: str | os.PathLike[str], *,
     else:
         root = Path(text).expanduser()
         if not root.exists():
-            raise VeriframeError("scan.not-found", f"{text} does not exist",
+            raise ScanError("scan.not-found", f"{text} does not exist",
                                  "pass a folder, a video file or a glob such as 'clips/**/*.mp4'")
         roots = [root]
     for root in roots:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from veriframe._text import clean_text
-from veriframe.errors import ErrorInfo, ErrorKind, VeriframeError
+from veriframe.errors import ErrorInfo, ErrorKind, ScanError, VeriframeError
 from veriframe.policy import Policy, load_policy
 from veriframe.report.json_report import SCHEMA_SCAN
 from veriframe.results import Decision, DecisionState, Verdict, VerifyReport
@@ -289,7 +289,7 @@ class Moderator:
         ``workers=0`` the files are reviewed one by one in this process.
         """
         if workers < 0:
-            raise VeriframeError("scan.workers", f"workers must be >= 0, not {workers}",
+            raise ScanError("scan.workers", f"workers must be >= 0, not {workers}",
                                  "use --workers 1 or more")
         if workers == 0:
             for p in paths:

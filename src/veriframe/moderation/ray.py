@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from veriframe.errors import VeriframeError
+from veriframe.errors import ScanError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -67,7 +67,7 @@ def _import_ray() -> Any:
         import ray
         import ray.data
     except ImportError:
-        raise VeriframeError(
+        raise ScanError(
             "scale.ray-missing",
             "the ray engine needs Ray Data, which is not installed",
             "pip install 'veriframe[scale]'  (ray[data] and pyarrow)",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from veriframe.errors import VeriframeError
+from veriframe.errors import ScanError
 from veriframe.moderation.discovery import find_videos
 from veriframe.moderation.moderator import ModerationResult, ModerationState, Moderator
 from veriframe.moderation.output import JsonlWriter, read_done_paths
@@ -56,12 +56,12 @@ def check_output(out: Path, *, resume: bool, overwrite: bool, engine: ScanEngine
     is_dir = engine is ScanEngine.RAY
     if out.exists() and out.is_dir() != is_dir:
         kind = "a folder" if out.is_dir() else "a file"
-        raise VeriframeError("scan.output", f"{out} is {kind}",
+        raise ScanError("scan.output", f"{out} is {kind}",
                              "--out is a .jsonl file (local) or a folder (ray)")
     if out.exists() and not (resume or overwrite):
         if is_dir and not any(out.iterdir()):
             return
-        raise VeriframeError("scan.output-exists", f"{out} already exists",
+        raise ScanError("scan.output-exists", f"{out} already exists",
                              "add --resume to continue that scan, or --overwrite to replace it")
 
 
@@ -87,7 +87,7 @@ def scan(
     try:
         kind = ScanEngine(engine)
     except ValueError:
-        raise VeriframeError("scan.engine", f"unknown engine {engine!r}",
+        raise ScanError("scan.engine", f"unknown engine {engine!r}",
                              "use --engine local or --engine ray") from None
     out_path = Path(out)
     check_output(out_path, resume=resume, overwrite=overwrite, engine=kind)

@@ -46,7 +46,7 @@ from veriframe._service.limits import (
 from veriframe._service.logs import AccessLog, note
 from veriframe._service.multipart import Received, receive_file
 from veriframe._service.site import Site, SiteGuard
-from veriframe.errors import VeriframeError
+from veriframe.errors import ErrorKind, PolicyError, ServeError, VeriframeError
 from veriframe.media import Limits
 from veriframe.results import Verdict
 from veriframe.settings import Settings
@@ -126,7 +126,7 @@ def create_app(config: ServeConfig) -> Starlette:
     ``serve.bad-config`` for a ``work_dir`` that is not a folder.
     """
     if config.work_dir is not None and not config.work_dir.is_dir():
-        raise VeriframeError("serve.bad-config", "the work folder does not exist",
+        raise ServeError("serve.bad-config", "the work folder does not exist",
                              "create it, or leave --work-dir out")
     loaded, default = _load_policies(config.policy)
 
@@ -244,8 +244,9 @@ def _policy(state: _State, fields: Mapping[str, str]) -> Any:
         return None
     policy = state.policies.get(name)
     if policy is None:
-        raise HTTPError(400, "policy.not-found", f"this service has no policy {name[:60]!r}",
-                        "GET /v1/policies lists the policies; or send policy=none")
+        raise PolicyError("policy.not-found", f"this service has no policy {name[:60]!r}",
+                          "GET /v1/policies lists the policies; or send policy=none",
+                          kind=ErrorKind.INPUT)
     return policy
 
 
