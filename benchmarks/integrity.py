@@ -19,7 +19,7 @@ fingerprints signed into it.
 The first ``--offset`` eligible clips are the design clips (thresholds were set on them); the
 headline is ``--offset 8`` (clips the thresholds never saw).
 
-    nice python benchmarks/integrity.py --clips 20 --offset 8 --jobs 2
+    nice python benchmarks/integrity.py --clips 20 --offset 8 --seconds 3 --jobs 2
     python benchmarks/integrity.py --clips 4 --offset 0 --only platform   # design clips
 """
 
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", type=int, default=20)
     ap.add_argument("--offset", type=int, default=8, help="skip the first N (design) clips")
-    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--only", default="platform,edit,overlay")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "vf-integrity")

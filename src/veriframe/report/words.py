@@ -30,7 +30,9 @@ def where(region: tuple[float, float, float, float] | None) -> str:
     place = "-".join(p for p in (vert, horiz) if p) or "centre"
     if place in ("left", "right"):
         place = f"centre-{place}"
-    return f"the {place} ({round(100 * w * h)} % of the frame)"
+    share = 100 * w * h
+    size = "under 1 %" if share < 1 else f"{round(share)} %"
+    return f"the {place} ({size} of the frame)"
 
 
 def describe_difference(d: ContentDifference) -> str:
