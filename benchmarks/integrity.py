@@ -21,6 +21,7 @@ headline is ``--offset 8`` (clips the thresholds never saw).
 
     nice python benchmarks/integrity.py --clips 20 --offset 8 --seconds 3 --jobs 2
     python benchmarks/integrity.py --clips 4 --offset 0 --only platform   # design clips
+    python benchmarks/integrity.py --summarise rows.jsonl   # the table of a run's --out
 """
 
 from __future__ import annotations
@@ -340,7 +341,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="platform,edit,overlay")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "vf-integrity")
     ap.add_argument("--out", type=Path, default=None, help="write every row as JSONL here")
+    ap.add_argument("--summarise", type=Path, default=None,
+                    help="only print the table of the rows in this JSONL (a run's --out)")
     args = ap.parse_args(argv)
+    if args.summarise is not None:
+        rows = [json.loads(line) for line in args.summarise.read_text().splitlines() if line]
+        print(f"{len({r['clip'] for r in rows})} clips from {args.summarise}")
+        print(summarise(rows))
+        return 0
     if not SHARED.is_dir():
         print(f"shared clips not found at {SHARED}; nothing to measure", file=sys.stderr)
         return 2
