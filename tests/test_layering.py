@@ -2,7 +2,7 @@
 
 Layers, lowest first (docs/internals.md): ground (errors, results, config, text and file
 helpers) -> parts (media, watermark, credentials, detect, policy, report) -> paths (signing,
-verification, uploads, moderation, generators, the demo, settings) -> interfaces (the CLI, the
+verification, recovery, moderation, generators, the demo, settings) -> interfaces (the CLI, the
 services: resolver, serve, and their toolkit _service). A module may import its own layer and
 the ones below, never above; lazy imports inside functions count.
 """
@@ -24,7 +24,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("media", "watermark", "credentials", "detect", "policy", "report",
                      "integrity", "softbinding"), 1),
     **dict.fromkeys(("settings", "signing", "verification", "moderation", "generators",
-                     "demo", "recovery", "uploads"), 2),
+                     "demo", "recovery"), 2),
     **dict.fromkeys(("_cli", "_service", "resolver", "serve"), 3),
 }
 NAMES = {0: "ground", 1: "part", 2: "path", 3: "interface"}

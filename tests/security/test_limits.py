@@ -218,7 +218,7 @@ def test_every_door_applies_the_same_limits(
     """verify, detect, Detector.score_file and the service's detect call refuse the same file
     under the same limits, and VERIFRAME_MAX_* reaches `veriframe detect`."""
     from veriframe.detect import Detector
-    from veriframe.uploads import detect_upload
+    from veriframe.serve.uploads import detect_upload
 
     limits = Limits(max_decoded_bytes=1_000_000)  # 10 kept 160x120 frames + the decoder: 1.4 MB
     assert verify(tiny, limits=limits, detector=None).error.code == "media.limits"

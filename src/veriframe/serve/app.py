@@ -49,8 +49,8 @@ from veriframe._service.site import Site, SiteGuard
 from veriframe.errors import ErrorKind, PolicyError, ServeError, VeriframeError
 from veriframe.media import Limits
 from veriframe.results import Verdict
+from veriframe.serve.uploads import detect_upload, upload_name, verify_upload
 from veriframe.settings import Settings
-from veriframe.uploads import detect_upload, upload_name, verify_upload
 
 log = logging.getLogger("veriframe.serve")
 
@@ -281,7 +281,7 @@ async def _upload(request: Request) -> AsyncIterator[tuple[Ticket, Received]]:
 
 
 def _check(state: _State, upload: Received) -> Any:
-    """The arguments of :func:`veriframe.uploads.verify_upload` for this request."""
+    """The arguments of :func:`veriframe.serve.uploads.verify_upload` for this request."""
     _only(upload.fields, ("policy", "detect"))
     verifier = state.verifier.variant(policy=_policy(state, upload.fields),
                                       detect=_flag(upload.fields, "detect", True))

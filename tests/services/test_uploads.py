@@ -17,8 +17,8 @@ from veriframe.results import (
     WatermarkCheck,
     WatermarkState,
 )
+from veriframe.serve.uploads import MAX_NAME_BYTES, STORE_LABEL, upload_name, without_paths
 from veriframe.settings import Settings
-from veriframe.uploads import MAX_NAME_BYTES, STORE_LABEL, upload_name, without_paths
 
 
 @pytest.mark.parametrize(("given", "expected"), [
@@ -59,7 +59,7 @@ def test_without_paths_rewrites_every_string_of_a_report(tmp_path: Path) -> None
         watermark=WatermarkCheck(state=WatermarkState.PRESENT, recovered=RecoveredCredentials(
             state=RecoveryState.NOT_FOUND, store=store, detail=f"nothing in {store}")),
     )
-    from veriframe.uploads import _private_paths
+    from veriframe.serve.uploads import _private_paths
 
     clean = without_paths(report, _private_paths(upload, settings))
     assert clean.file.path == "clip.mp4" and clean.file.media == {
