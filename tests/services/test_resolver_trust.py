@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +34,7 @@ class Attack:
 
     url: str
     home: Path  # the resolver's home (a copy of the victim's)
+    store: str  # its store: the home's SQLite file, or a PostgreSQL database
     token: str  # a publishing token (store:manifests, store:bindings)
     victim_label: str
     victim_bytes: bytes
@@ -70,16 +72,23 @@ def _sign_claiming(tmp: Path, home: Path, *, payload_id: str, key_id: str | None
     return _store_bytes(home, payload_id)
 
 
+@dataclass(frozen=True)
+class Material:
+    home: Path
+    publishers: Path
+    victim: Any
+    outsider: bytes
+    partner_own_key: bytes
+    partner_victim_key: bytes
+
+
 @pytest.fixture(scope="module")
-def attack(signed_set: Signed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Attack]:
+def material(signed_set: Signed, tmp_path_factory: pytest.TempPathFactory) -> Material:
     from veriframe.credentials.keys import init_keys
     from veriframe.credentials.store import ManifestStore
-    from veriframe.resolver.tokens import add_token, tokens_path
 
     root = tmp_path_factory.mktemp("attack")
-    home = root / "resolver-home"
-    shutil.copytree(signed_set.home, home)
-    victim = ManifestStore(home / "manifests.sqlite").get(signed_set.payload_id)
+    victim = ManifestStore(signed_set.home / "manifests.sqlite").get(signed_set.payload_id)
     assert victim is not None
     outsider, partner = root / "outsider", root / "partner"
     init_keys(org="Outsider Media", passphrase=PASSPHRASE, home=outsider)
@@ -88,21 +97,57 @@ def attack(signed_set: Signed, tmp_path_factory: pytest.TempPathFactory) -> Iter
     shutil.copy(partner / "keys" / "ca.pem", publishers)
     mp = pytest.MonkeyPatch()
     try:
-        victim_key = victim.key_id
         out = _sign_claiming(root, outsider, payload_id=signed_set.payload_id, key_id=None,
                              seed=61, mp=mp)
         own = _sign_claiming(root, partner, payload_id=signed_set.payload_id, key_id=None,
                              seed=62, mp=mp)
         claims = _sign_claiming(root, partner, payload_id=signed_set.payload_id,
-                                key_id=victim_key, seed=63, mp=mp)
+                                key_id=victim.key_id, seed=63, mp=mp)
     finally:
         mp.undo()
+    return Material(signed_set.home, publishers, victim, out, own, claims)
+
+
+def resolver_home(signed_set: Signed, root: Path, backend: str) -> tuple[Path, str]:
+    """A copy of the signer's home for its resolver, and the store the resolver uses: the
+    home's SQLite file, or a fresh PostgreSQL database holding the same records."""
+    from veriframe.credentials.store import ManifestStore
+
+    home = root / "resolver-home"
+    shutil.copytree(signed_set.home, home)
+    sqlite = home / "manifests.sqlite"
+    if backend == "sqlite":
+        return home, str(sqlite)
+    from tests.pg import cluster
+
+    url = cluster().new_database()
+    target = ManifestStore(url)
+    import sqlite3
+
+    with sqlite3.connect(sqlite) as conn:
+        payloads = [r[0] for r in conn.execute("SELECT DISTINCT payload_id FROM manifests")]
+    source = ManifestStore(sqlite)
+    for payload in payloads:
+        for record, _ in source.history(payload):
+            target.put(record)
+    target.close()  # type: ignore[attr-defined]
+    return home, url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def attack(request: pytest.FixtureRequest, material: Material, signed_set: Signed,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Attack]:
+    from veriframe.resolver.tokens import add_token, tokens_path
+
+    home, store = resolver_home(signed_set, tmp_path_factory.mktemp(request.param),
+                                request.param)
     token = add_token(home, name="render-01")
-    config = ResolverConfig(settings=Settings(home=home), tokens_file=tokens_path(home),
-                            publishers_file=publishers)
+    config = ResolverConfig(settings=Settings(home=home), store=store,
+                            tokens_file=tokens_path(home), publishers_file=material.publishers)
     with serve(create_app(config)) as running:
-        yield Attack(running.url, home, token, victim.manifest_label, victim.manifest_store,
-                     out, own, claims)
+        yield Attack(running.url, home, store, token, material.victim.manifest_label,
+                     material.victim.manifest_store, material.outsider,
+                     material.partner_own_key, material.partner_victim_key)
 
 
 def _publish(attack: Attack, body: bytes, *, token: str | None = None,
@@ -160,16 +205,17 @@ def test_after_the_attacks_a_keyless_verifier_still_recovers(attack: Attack, sig
     # The signer's own local verify (its store) is not shadowed either.
     from veriframe.credentials.store import ManifestStore
 
-    local = ManifestStore(attack.home / "manifests.sqlite").get(signed_set.payload_id)
+    local = ManifestStore(attack.store).get(signed_set.payload_id)
     assert local is not None and local.manifest_label == attack.victim_label
 
 
-def test_same_signer_supersede_is_kept_as_history(signed_set: Signed, tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_same_signer_supersede_is_kept_as_history(signed_set: Signed, tmp_path: Path,
+                                                  backend: str) -> None:
     from veriframe.credentials.store import ManifestStore
     from veriframe.resolver.tokens import add_token, tokens_path
 
-    home = tmp_path / "resolver-home"
-    shutil.copytree(signed_set.home, home)
+    home, store = resolver_home(signed_set, tmp_path, backend)
     signer = tmp_path / "signer"  # the same organisation's render machine: same keys
     shutil.copytree(signed_set.home, signer)
     mp = pytest.MonkeyPatch()
@@ -179,7 +225,8 @@ def test_same_signer_supersede_is_kept_as_history(signed_set: Signed, tmp_path: 
     finally:
         mp.undo()
     token = add_token(home, name="render-02")
-    config = ResolverConfig(settings=Settings(home=home), tokens_file=tokens_path(home))
+    config = ResolverConfig(settings=Settings(home=home), store=store,
+                            tokens_file=tokens_path(home))
     with serve(create_app(config)) as running:
         reply = httpx.post(f"{running.url}/manifests", content=newer, timeout=60, headers={
             "Authorization": f"Bearer {token}", "Content-Type": "application/c2pa"})
@@ -188,7 +235,7 @@ def test_same_signer_supersede_is_kept_as_history(signed_set: Signed, tmp_path: 
         found = httpx.get(f"{running.url}/matches/byBinding", params={
             "alg": WATERMARK_ALG, "value": encode_payload(signed_set.payload_id)}).json()
     assert found["matches"][0]["manifestId"] == new_label and len(found["matches"]) == 2
-    history = ManifestStore(home / "manifests.sqlite").history(signed_set.payload_id)
+    history = ManifestStore(store).history(signed_set.payload_id)
     assert [r.manifest_label for r, _ in history][-1] == new_label and len(history) == 2
 
 
@@ -207,7 +254,7 @@ def test_tokens_scopes_revocation_and_new_tokens_without_restart(attack: Attack)
     assert _publish(attack, attack.victim_bytes).status_code == 201  # others still work
 
 
-def test_cli_token_add_list_revoke(attack: Attack, tmp_path: Path,
+def test_cli_token_add_list_revoke(tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     import json
@@ -238,7 +285,7 @@ def test_audit_log_records_every_write_and_no_secret(attack: Attack) -> None:
 
     _publish(attack, attack.outsider)
     _publish(attack, attack.victim_bytes)
-    entries = ManifestStore(attack.home / "manifests.sqlite").audit_log(limit=500)
+    entries = ManifestStore(attack.store).audit_log(limit=500)
     outcomes = {(e.actor, e.action, e.outcome) for e in entries}
     assert ("render-01", "publish", "refused:resolver.untrusted-publisher") in outcomes
     assert ("render-01", "publish", "stored") in outcomes

@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,7 +201,8 @@ def store_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_append(rec: StoreRecord, *, same_label: list[tuple[str, str, str | None, bytes | None]],
+def check_append(rec: StoreRecord, *,
+                 same_label: Sequence[tuple[str, str, str | None, bytes | None]],
                  same_payload_owners: set[str]) -> bool:
     """The append-only rule, shared by both back ends.
 
