@@ -202,20 +202,24 @@ def store_sha256(data: bytes) -> str:
 
 
 def check_append(rec: StoreRecord, *,
-                 same_label: Sequence[tuple[str, str, str | None, bytes | None]],
+                 same_label: Sequence[tuple[str, str, str | None, bytes | None, bool]],
                  same_payload_owners: set[str]) -> bool:
     """The append-only rule, shared by both back ends.
 
-    ``same_label``: (payload_id, owner, store_sha256, bytes) of the records already holding the
-    record's manifest id; ``same_payload_owners``: the owners of every record (tombstones
+    ``same_label``: (payload_id, owner, store_sha256, bytes, deleted) of the records already
+    holding the record's manifest id; ``same_payload_owners``: the owners of every record (tombstones
     included) of its payload id. True: an identical record is already there (nothing to
     write); raises ``store.conflict`` where the record would replace or shadow another one.
     """
     digest = store_sha256(rec.manifest_store)
-    for payload_id, _owner, sha, data in same_label:
+    for payload_id, _owner, sha, data, deleted in same_label:
         held = sha or (store_sha256(data) if data is not None else None)
-        if payload_id == rec.payload_id.lower() and held == digest:
+        if payload_id == rec.payload_id.lower() and held == digest and not deleted:
             return True
+        if deleted:
+            raise StoreError(
+                "store.conflict", f"the manifest {rec.manifest_label[:80]} was deleted here",
+                "a deleted manifest is not published again: sign again")
         raise StoreError(
             "store.conflict",
             f"the manifest {rec.manifest_label[:80]} is already stored with other content",
@@ -482,13 +486,14 @@ class ManifestStore:
         def op() -> StoreRecord:
             with self._open(create=True) as conn, _write(conn):
                 same_label = conn.execute(
-                    "SELECT payload_id, owner, store_sha256, manifest_store FROM manifests "
-                    "WHERE manifest_label = ?", (rec.manifest_label,)).fetchall()
+                    "SELECT payload_id, owner, store_sha256, manifest_store, "
+                    "deleted_at IS NOT NULL FROM manifests WHERE manifest_label = ?",
+                    (rec.manifest_label,)).fetchall()
                 owners = {normalize_owner(str(r[0] or "")) for r in conn.execute(
                     "SELECT COALESCE(owner, signer) FROM manifests WHERE payload_id = ?",
                     (rec.payload_id.lower(),))}
                 if check_append(rec, same_label=[(str(r[0]), str(r[1] or ""), r[2],
-                                                  bytes(r[3])) for r in same_label],
+                                                  bytes(r[3]), bool(r[4])) for r in same_label],
                                 same_payload_owners=owners):
                     return rec
                 conn.execute(

@@ -290,9 +290,10 @@ class PostgresStore(ManifestStore):
                 cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                             ("l:" + rec.manifest_label,))
                 cur.execute("SELECT payload_id, COALESCE(owner, ''), store_sha256, "
-                            "manifest_store FROM manifests WHERE manifest_label = %s",
-                            (rec.manifest_label,))
-                same_label = [(str(r[0]), str(r[1]), r[2], bytes(r[3])) for r in cur.fetchall()]
+                            "manifest_store, deleted_at IS NOT NULL FROM manifests "
+                            "WHERE manifest_label = %s", (rec.manifest_label,))
+                same_label = [(str(r[0]), str(r[1]), r[2], bytes(r[3]), bool(r[4]))
+                              for r in cur.fetchall()]
                 cur.execute("SELECT DISTINCT COALESCE(owner, signer, '') FROM manifests "
                             "WHERE payload_id = %s", (payload,))
                 owners = {normalize_owner(str(r[0])) for r in cur.fetchall()}

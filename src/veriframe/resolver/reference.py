@@ -69,7 +69,8 @@ def check_reference(url: str, policy: ReferencePolicy) -> tuple[str, str, int, s
     except (socket.gaierror, UnicodeError):
         raise HTTPError(502, "resolver.reference-unreachable", "the reference host does not "
                         "resolve", "check the URL") from None
-    addresses = [str(info[4][0]) for info in infos]
+    # Every address is checked; IPv4 first (a service often listens on one family only).
+    addresses = sorted({str(info[4][0]) for info in infos}, key=lambda a: (":" in a, a))
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if not ip.is_global and not policy.allow_private_addresses:
