@@ -207,9 +207,10 @@ def check_append(rec: StoreRecord, *,
     """The append-only rule, shared by both back ends.
 
     ``same_label``: (payload_id, owner, store_sha256, bytes, deleted) of the records already
-    holding the record's manifest id; ``same_payload_owners``: the owners of every record (tombstones
-    included) of its payload id. True: an identical record is already there (nothing to
-    write); raises ``store.conflict`` where the record would replace or shadow another one.
+    holding the record's manifest id; ``same_payload_owners``: the owners of every record
+    (tombstones included) of its payload id. True: an identical record is already there
+    (nothing to write); raises ``store.conflict`` where the record would replace or shadow
+    another one, or publish a deleted manifest again.
     """
     digest = store_sha256(rec.manifest_store)
     for payload_id, _owner, sha, data, deleted in same_label:
