@@ -465,8 +465,13 @@ class ManifestStore:
 
     # ----------------------------------------------------------------------------------------
     def _live(self, conn: sqlite3.Connection) -> str:
-        """The SQL condition of a record that is not a tombstone (none before schema 3)."""
+        """The SQL condition of a record that is not a tombstone (none before schema 3).
+        Kept per kept-open connection once the schema is the newest (it cannot change)."""
+        if getattr(self._local, "live_conn", None) is conn:
+            return " AND deleted_at IS NULL"
         version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION and self._keep_open:
+            self._local.live_conn = conn
         return " AND deleted_at IS NULL" if version >= 3 else ""
 
     def put(self, record: StoreRecord) -> StoreRecord:

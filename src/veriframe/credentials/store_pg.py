@@ -151,7 +151,7 @@ class PostgresStore(ManifestStore):
                              "pip install 'veriframe[postgres]'") from None
         try:
             conn = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S,
-                                   autocommit=False)
+                                   autocommit=True)
         except psycopg.Error as exc:
             raise StoreError(
                 "store.unreachable",
@@ -182,17 +182,19 @@ class PostgresStore(ManifestStore):
         self._local = threading.local()
 
     @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        """A cursor in one transaction, committed on success, rolled back on any error."""
+    def _tx(self, *, write: bool = True) -> Iterator[Any]:
+        """A cursor: for a write, in one transaction (committed on success, rolled back on
+        any error); a read is one statement on the autocommit connection (one round trip)."""
         conn = self._conn()
         try:
-            with conn.cursor() as cur:
-                yield cur
-            conn.commit()
+            if write:
+                with conn.transaction(), conn.cursor() as cur:
+                    yield cur
+            else:
+                with conn.cursor() as cur:
+                    yield cur
         except BaseException:
-            try:
-                conn.rollback()
-            except Exception:  # the connection may be gone
+            if conn.broken or conn.closed:
                 self._local.conn = None
             raise
 
@@ -235,7 +237,7 @@ class PostgresStore(ManifestStore):
         import psycopg
 
         try:
-            with conn.cursor() as cur:
+            with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_MIGRATE,))
                 cur.execute("CREATE TABLE IF NOT EXISTS veriframe_schema ("
                             "version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
@@ -253,21 +255,16 @@ class PostgresStore(ManifestStore):
                                 cur.execute(stmt)
                         cur.execute("INSERT INTO veriframe_schema VALUES (%s, %s)",
                                     (version, _now()))
-            conn.commit()
         except psycopg.Error as exc:
-            conn.rollback()
             raise StoreError("store.unwritable", f"the manifest store "
                              f"{redact_url(self.url)} cannot be migrated: {_first_line(exc)}",
                              "the database user needs CREATE on its schema") from None
-        except BaseException:
-            conn.rollback()
-            raise
         self._migrated = upto == PG_SCHEMA_VERSION
 
     def schema_version(self) -> int:
         """The applied migration version."""
         def op() -> int:
-            with self._tx() as cur:
+            with self._tx(write=False) as cur:
                 cur.execute("SELECT COALESCE(MAX(version), 0) FROM veriframe_schema")
                 return int(cur.fetchone()[0])
 
@@ -422,7 +419,7 @@ class PostgresStore(ManifestStore):
     # --- reads ----------------------------------------------------------------------------
     def _one(self, sql: str, args: tuple[Any, ...]) -> StoreRecord | None:
         def op() -> StoreRecord | None:
-            with self._tx() as cur:
+            with self._tx(write=False) as cur:
                 cur.execute(sql, args)
                 row = cur.fetchone()
             return None if row is None else _row_record(row)
@@ -441,7 +438,7 @@ class PostgresStore(ManifestStore):
 
     def _labels(self, sql: str, args: tuple[Any, ...]) -> list[str]:
         def op() -> list[str]:
-            with self._tx() as cur:
+            with self._tx(write=False) as cur:
                 cur.execute(sql, args)
                 return [str(r[0]) for r in cur.fetchall()]
 
@@ -462,7 +459,7 @@ class PostgresStore(ManifestStore):
     def history(self, payload_id: str) -> list[tuple[StoreRecord, str | None]]:
         """Every record of ``payload_id``, oldest first, with its deletion time."""
         def op() -> list[tuple[StoreRecord, str | None]]:
-            with self._tx() as cur:
+            with self._tx(write=False) as cur:
                 cur.execute(f"SELECT {_COLS}, deleted_at FROM manifests WHERE payload_id = %s "
                             "ORDER BY id", (payload_id.lower(),))
                 return [(_row_record(r), None if r[12] is None else str(r[12]))
@@ -482,7 +479,7 @@ class PostgresStore(ManifestStore):
             return []
 
         def op() -> list[Any]:
-            with self._tx() as cur:
+            with self._tx(write=False) as cur:
                 cur.execute(
                     "SELECT m.payload_id, m.manifest_label, m.manifest_store, m.fmt, "
                     "m.key_id, m.signer, m.created_at, m.content_sha256, m.fingerprint, "
@@ -512,7 +509,7 @@ class PostgresStore(ManifestStore):
     def count(self) -> int:
         """How many manifests the store holds (tombstones included)."""
         def op() -> int:
-            with self._tx() as cur:
+            with self._tx(write=False) as cur:
                 cur.execute("SELECT COUNT(*) FROM manifests")
                 return int(cur.fetchone()[0])
 
@@ -521,7 +518,7 @@ class PostgresStore(ManifestStore):
     def audit_log(self, *, limit: int = 100) -> list[AuditEntry]:
         """The newest audit entries, newest first."""
         def op() -> list[AuditEntry]:
-            with self._tx() as cur:
+            with self._tx(write=False) as cur:
                 cur.execute("SELECT at, actor, action, outcome, manifest_label, payload_id, "
                             "detail FROM audit ORDER BY id DESC LIMIT %s", (limit,))
                 return [AuditEntry(*(None if v is None else str(v) for v in r))  # type: ignore[arg-type]
@@ -532,7 +529,7 @@ class PostgresStore(ManifestStore):
     def ping(self) -> None:
         """Raise :class:`StoreError` (``store.unreachable``) unless the database answers."""
         def op() -> None:
-            with self._tx() as cur:
+            with self._tx(write=False) as cur:
                 cur.execute("SELECT 1")
 
         self._retry(op)
