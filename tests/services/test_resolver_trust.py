@@ -329,3 +329,29 @@ def test_cli_serve_refuses_an_unsupported_store_url(tmp_path: Path,
     monkeypatch.setenv("VERIFRAME_HOME", str(tmp_path / "h"))
     assert main(["resolver", "serve", "--store", "mysql://u@127.0.0.1/db"]) == 1
     assert "error[store.unsupported-url]" in capsys.readouterr().err
+
+
+def test_sign_writes_its_record_to_a_postgresql_store(signed_set: Signed, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from tests.pg import cluster
+    from veriframe._cli import main
+    from veriframe.credentials.store import ManifestStore
+
+    url = cluster().new_database()
+    home = tmp_path / "render-home"
+    shutil.copytree(signed_set.home, home)
+    clip = make_clip(tmp_path / "c.mp4", seconds=1.5, width=320, height=180, fps=12, seed=91)
+    monkeypatch.setenv("VERIFRAME_HOME", str(home))
+    monkeypatch.setenv("VERIFRAME_KEY_PASSPHRASE", PASSPHRASE)
+    out = tmp_path / "c.signed.mp4"
+    assert main(["sign", str(clip), "-o", str(out), "--store", url, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    record = ManifestStore(url).get(result["payload_id"])
+    assert record is not None and record.manifest_label == result["manifest_label"]
+    assert not (home / "manifests.sqlite").with_name("postgresql:").exists()
+    assert main(["sign", str(clip), "-o", str(tmp_path / "x.mp4"), "--store",
+                 "mysql://u@127.0.0.1/db"]) == 1
+    assert "store.unsupported-url" in capsys.readouterr().err
