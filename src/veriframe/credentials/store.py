@@ -663,6 +663,14 @@ class ManifestStore:
 
         return self._retry(op)
 
+    def watermark_labels(self, payload_id: str, alg: str, value: str, *,
+                         limit: int = 10) -> list[str]:
+        """What a watermark binding lookup answers: the payload id's live manifests, newest
+        first, then the manifests its binding value was associated with."""
+        labels = self.labels(payload_id, limit=limit)
+        labels += [lab for lab in self.bound_labels(alg, value, limit=limit) if lab not in labels]
+        return labels[:limit]
+
     def audit(self, *, actor: str, action: str, outcome: str,
               manifest_label: str | None = None, payload_id: str | None = None,
               detail: str | None = None) -> None:

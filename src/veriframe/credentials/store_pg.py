@@ -450,6 +450,17 @@ class PostgresStore(ManifestStore):
                             "deleted_at IS NULL ORDER BY id DESC LIMIT %s",
                             (payload_id.lower(), limit))
 
+    def watermark_labels(self, payload_id: str, alg: str, value: str, *,
+                         limit: int = 10) -> list[str]:
+        """Both lookups of :meth:`ManifestStore.watermark_labels` in one round trip."""
+        rows = self._labels(
+            "(SELECT manifest_label, 0 AS src, id AS ord FROM manifests WHERE payload_id = %s "
+            " AND deleted_at IS NULL ORDER BY id DESC LIMIT %s) UNION ALL "
+            "(SELECT manifest_label, 1, 0 FROM bindings WHERE alg = %s AND value = %s AND "
+            " replaced_at IS NULL ORDER BY created_at DESC LIMIT %s) ORDER BY src, ord DESC",
+            (payload_id.lower(), limit, alg, value, limit))
+        return list(dict.fromkeys(rows))[:limit]
+
     def bound_labels(self, alg: str, value: str, *, limit: int = 10) -> list[str]:
         """The manifests a binding value points to, newest first."""
         return self._labels("SELECT manifest_label FROM bindings WHERE alg = %s AND "

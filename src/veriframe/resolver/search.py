@@ -64,11 +64,8 @@ def find_by_binding(store: ManifestStore, *, alg: str, value: str,
     from veriframe.watermark import MATCH_THRESHOLD
 
     if alg == WATERMARK_ALG:
-        labels = store.labels(decode_payload(value), limit=max_results)
-        labels += [lab for lab in store.bound_labels(alg, value, limit=max_results)
-                   if lab not in labels]
-        return [Match(label, None, 100, MatchKind.WATERMARK.value)
-                for label in labels[:max_results]]
+        labels = store.watermark_labels(decode_payload(value), alg, value, limit=max_results)
+        return [Match(label, None, 100, MatchKind.WATERMARK.value) for label in labels]
     if alg == FINGERPRINT_ALG:
         found = store.find_by_fingerprint(decode_fingerprint(value),
                                           max_distance=MATCH_THRESHOLD, limit=max_results)
