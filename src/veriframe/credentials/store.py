@@ -666,10 +666,28 @@ class ManifestStore:
     def watermark_labels(self, payload_id: str, alg: str, value: str, *,
                          limit: int = 10) -> list[str]:
         """What a watermark binding lookup answers: the payload id's live manifests, newest
-        first, then the manifests its binding value was associated with."""
-        labels = self.labels(payload_id, limit=limit)
-        labels += [lab for lab in self.bound_labels(alg, value, limit=limit) if lab not in labels]
-        return labels[:limit]
+        first, then the manifests its binding value was associated with (one statement: it is
+        the resolver's hot path)."""
+        if not self.path.exists():
+            return []
+
+        def op() -> list[str]:
+            with self._open(create=False) as conn:
+                if not _has_table(conn):
+                    return []
+                if not self._live(conn):  # before schema 3: no bindings table
+                    return self.labels(payload_id, limit=limit)
+                rows = conn.execute(
+                    "SELECT manifest_label FROM (SELECT * FROM (SELECT manifest_label, 0 AS "
+                    "src, created_at AS c, rowid AS r FROM manifests WHERE payload_id = ? AND "
+                    "deleted_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT ?) UNION ALL "
+                    "SELECT * FROM (SELECT manifest_label, 1, created_at, 0 FROM bindings "
+                    "WHERE alg = ? AND value = ? AND replaced_at IS NULL "
+                    "ORDER BY created_at DESC LIMIT ?)) ORDER BY src, c DESC, r DESC",
+                    (payload_id.lower(), limit, alg, value, limit)).fetchall()
+            return list(dict.fromkeys(str(r[0]) for r in rows))[:limit]
+
+        return self._retry(op)
 
     def audit(self, *, actor: str, action: str, outcome: str,
               manifest_label: str | None = None, payload_id: str | None = None,
