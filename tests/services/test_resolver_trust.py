@@ -275,9 +275,13 @@ def test_cli_token_add_list_revoke(tmp_path: Path,
     assert main(["resolver", "token", "revoke", "cli-01"]) == 1
     assert "error[resolver.unknown-token]" in capsys.readouterr().err
     assert token not in (home / "resolver-tokens").read_text()
+    assert main(["resolver", "token", "revoke", "cli-02"]) == 0  # the last one
+    capsys.readouterr()
+    assert main(["resolver", "token", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tokens"] == []
     assert main(["resolver", "audit", "--json"]) == 0
     actions = [e["action"] for e in json.loads(capsys.readouterr().out)["entries"]]
-    assert actions[:3] == ["token.revoke", "token.add", "token.add"]
+    assert actions[:4] == ["token.revoke", "token.revoke", "token.add", "token.add"]
 
 
 def test_audit_log_records_every_write_and_no_secret(attack: Attack) -> None:

@@ -92,7 +92,9 @@ def _check_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
 def _write(home: Path, tokens: list[TokenInfo]) -> None:
     path = tokens_path(home)
     with atomic_output(path, suffix="") as tmp:
-        tmp.write_text("".join(t.line() for t in tokens), encoding="utf-8")
+        # The header keeps the file non-empty when the last token is revoked.
+        tmp.write_text("# veriframe resolver tokens: <sha256> <name> <created> <scopes>\n"
+                       + "".join(t.line() for t in tokens), encoding="utf-8")
         os.chmod(tmp, 0o600)
 
 
