@@ -442,7 +442,7 @@ def main() -> None:
         finally:
             stop_all(servers)
             if cluster is not None:
-                cluster.stop()
+                cluster.close()
     print("\n" + "\n".join(header + rows))
     print("\n" + "\n".join(content))
 

@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from veriframe._service.errors import EXCEPTION_HANDLERS, HTTPError
-from veriframe._service.headers import API_HEADERS, DefaultHeaders
+from veriframe._service.headers import API_HEADERS
 from veriframe._service.limits import BodyLimit, Gate, RateLimit, TokenBuckets
 from veriframe._service.logs import AccessLog
 from veriframe.errors import ResolverError, StoreError, VeriframeError
@@ -130,10 +130,35 @@ def _publisher_trust(config: ResolverConfig) -> Any:
         else TrustConfig.none()
 
 
+class _SecurityHeaders:
+    """ASGI middleware: the verify service's security headers (``API_HEADERS``) on every
+    answer that lacks them; the header pairs are encoded once (this is on every lookup)."""
+
+    def __init__(self, app: Any, *, headers: dict[str, str]) -> None:
+        self.app = app
+        self.pairs = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                      for k, v in headers.items()]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def adding_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {bytes(k).lower() for k, _ in headers}
+                headers += [pair for pair in self.pairs if pair[0] not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, adding_send)
+
+
 def security_headers() -> Middleware:
     """The verify service's security headers on every resolver answer (kept in one place so
-    the shared service middleware can replace it)."""
-    return Middleware(DefaultHeaders, headers=API_HEADERS)
+    the shared service middleware can replace it; ``DefaultHeaders`` adds the same ones)."""
+    return Middleware(_SecurityHeaders, headers=API_HEADERS)
 
 
 def api_routes() -> list[BaseRoute]:
