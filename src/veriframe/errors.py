@@ -194,7 +194,16 @@ class HTTPError(VeriframeError):
 
 class ResolverError(VeriframeError):
     """A soft-binding resolver could not be used (unreachable, slow, refusing, answering
-    garbage), or a resolver refuses a query or a publication (``resolver.*`` codes)."""
+    garbage), or a resolver refuses a query or a publication (``resolver.*`` codes).
+
+    ``status``: the HTTP status a resolver answers it with (a 4xx is the client's input)."""
+
+    def __init__(self, code: str, message: str, hint: str = "", *,
+                 kind: ErrorKind | None = None, status: int | None = None) -> None:
+        if kind is None and status is not None:
+            kind = ErrorKind.INPUT if status < 500 else ErrorKind.OPERATIONAL
+        super().__init__(code, message, hint, kind=kind)
+        self.status = status
 
 
 # The error class of each code's domain (the code's prefix): every code is raised by its class

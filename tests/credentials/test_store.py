@@ -87,7 +87,8 @@ def test_directory_as_store_raises(tmp_path: Path) -> None:
 def _writer(path: str, worker: int, n: int) -> None:
     store = ManifestStore(path)
     for i in range(n):
-        store.put(_record(f"{worker:02x}{i:06x}", blob=os.urandom(2000)))
+        store.put(_record(f"{worker:02x}{i:06x}", label=f"urn:c2pa:w{worker}-{i}",
+                          blob=os.urandom(2000)))
 
 
 def _reader(path: str, rounds: int, out: mp.Queue) -> None:

@@ -315,15 +315,19 @@ def test_publish_needs_a_token_and_registers_the_manifest(
     signed_set: Signed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.clipgen import make_clip
-    from veriframe.resolver.tokens import add_token, load_token_hashes
+    import shutil
 
+    from tests.clipgen import make_clip
+    from veriframe.resolver.tokens import add_token, load_token_hashes, tokens_path
+
+    # The signer's resolver: its keys and its organisation's CA (a copy of the signer's home).
     resolver_home = tmp_path / "resolver-home"
+    shutil.copytree(signed_set.home, resolver_home)
     token = add_token(resolver_home, name="signer-01")
     assert load_token_hashes(resolver_home) and token not in (
         resolver_home / "resolver-tokens").read_text()
     config = ResolverConfig(settings=Settings(home=resolver_home),
-                            token_hashes=load_token_hashes(resolver_home))
+                            tokens_file=tokens_path(resolver_home))
     clip = make_clip(tmp_path / "new.mp4", seconds=2.0, width=640, height=360, fps=15, seed=44)
     out = tmp_path / "new.signed.mp4"
     monkeypatch.setenv("VERIFRAME_HOME", str(signed_set.home))
@@ -346,7 +350,8 @@ def test_publish_needs_a_token_and_registers_the_manifest(
         bad = httpx.post(f"{running.url}/manifests", content=b"not a manifest",
                          headers={"Authorization": f"Bearer {token}",
                                   "Content-Type": "application/c2pa"})
-        assert bad.status_code == 422 and bad.json()["error"]["code"].startswith("resolver.")
+        assert bad.status_code == 415
+        assert bad.json()["error"]["code"] == "resolver.not-a-manifest-store"
         from veriframe import media
 
         stripped = tmp_path / "new.stripped.mp4"

@@ -285,7 +285,8 @@ def test_the_resolvers_allowed_host_option(tmp_path: Path,
     from veriframe._cli import resolver as cli
 
     monkeypatch.setenv("VERIFRAME_HOME", str(tmp_path / "home"))
-    config = cli._config(store=None, workers=1, rate=50.0, burst=200, host="0.0.0.0",
+    config = cli._config(store=None, workers=1, rate=50.0, burst=200, publishers=None,
+                         reference_hosts=[], host="0.0.0.0",
                          allowed_hosts=["resolver.signer.example"])
     with serve(cli.build_app(config)) as running:
         named = httpx.get(f"{running.url}/health", headers={"Host": "resolver.signer.example"})

@@ -52,6 +52,9 @@ def status_for(exc: VeriframeError) -> int:
     """The HTTP status for a veriframe error."""
     if isinstance(exc, HTTPError):
         return exc.status
+    status = getattr(exc, "status", None)  # a ResolverError a resolver route raised
+    if isinstance(status, int):
+        return status
     return _STATUS_BY_CODE.get(exc.code, _STATUS_BY_KIND[exc.kind])
 
 

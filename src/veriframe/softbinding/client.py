@@ -131,7 +131,8 @@ class ResolverClient:
             with self._http.stream(method, self.url + path, content=content,
                                    headers=headers) as response:
                 if response.status_code not in (200, 201):
-                    raise _refused(self.url, response.status_code, response.headers)
+                    raise _refused(self.url, response.status_code, response.headers,
+                                   _error_code(response))
                 declared = response.headers.get("content-length")
                 if declared is not None and declared.isdigit() and int(declared) > limit:
                     raise _too_large(self.url, limit)
@@ -164,7 +165,31 @@ def _loads(body: bytes, source: str) -> Any:
                             "the resolver is broken or not a soft-binding resolver") from None
 
 
-def _refused(source: str, status: int, headers: Any) -> ResolverError:
+def _error_code(response: Any) -> str | None:
+    """The stable code of a veriframe-style error answer (read at most 4 KB), if any."""
+    try:
+        head = b""
+        for chunk in response.iter_bytes():
+            head += chunk
+            if len(head) > 4096:
+                return None
+        doc = json.loads(head)
+        code = doc.get("error", {}).get("code") if isinstance(doc, dict) else None
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return code if isinstance(code, str) and len(code) < 80 and code.isprintable() else None
+
+
+def _refused(source: str, status: int, headers: Any, code: str | None = None) -> ResolverError:
+    why = f" ({code})" if code else ""
+    if status == 409:
+        return ResolverError("resolver.conflict", f"the resolver at {source} already holds "
+                             f"another record for that manifest or payload id{why}",
+                             "a published manifest is never replaced: sign again")
+    if status in (403, 415, 422) and code and code.startswith("resolver."):
+        return ResolverError("resolver.refused", f"the resolver at {source} refused the "
+                             f"request ({status} {code})",
+                             "check that this signer and watermark key may publish there")
     if status == 404:
         return ResolverError("resolver.not-found", f"the resolver at {source} has no such "
                              "manifest or route (404)", "check the URL")
