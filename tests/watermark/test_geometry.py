@@ -42,7 +42,7 @@ def _resize(stack: np.ndarray, h: int, w: int) -> np.ndarray:
 
 
 def test_hypotheses_are_counted() -> None:
-    assert HYPOTHESES_PER_KEY == DECODES_PER_KEY * len(ORIENTS) * MAX_REGIONS
+    assert DECODES_PER_KEY * len(ORIENTS) * MAX_REGIONS == HYPOTHESES_PER_KEY
     assert sorted(ORIENTS) == list(range(8)) and ORIENTS[0] == 0
 
 
@@ -55,7 +55,8 @@ def test_orient_grid_is_the_dihedral_group() -> None:
 
 
 @pytest.mark.parametrize(
-    ("orient", "mirror", "rotation"), [(4, 1.0, 0.0), (2, 0.0, 180.0), (1, 0.0, 90.0), (7, 1.0, 270.0)]
+    ("orient", "mirror", "rotation"),
+    [(4, 1.0, 0.0), (2, 0.0, 180.0), (1, 0.0, 90.0), (7, 1.0, 270.0)],
 )
 def test_mirror_and_right_angles_are_found_and_reported(
     marked: np.ndarray, orient: int, mirror: float, rotation: float
