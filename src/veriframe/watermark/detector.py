@@ -77,7 +77,13 @@ DECODES_PER_KEY = DECODES_PER_SEARCH * len(SEARCHES)  # per orientation and regi
 ORIENTS = (0, 4, 2, 1, 3, 6, 5, 7)
 SCAN_ORIENTS = (0, 4)  # the scale scan runs for the upright picture and its mirror only
 MAX_REGIONS = 3  # the whole frame and up to two sub-regions (letterbox, picture-in-picture)
-HYPOTHESES_PER_KEY = DECODES_PER_KEY * len(ORIENTS) * MAX_REGIONS
+TILTS = 2  # the upright picture and at most one estimated small turn, per region
+HYPOTHESES_PER_KEY = DECODES_PER_KEY * len(ORIENTS) * MAX_REGIONS * TILTS
+MAX_TILT = 12.0  # degrees: small turns searched from the tile lattice (then the right angles)
+TILT_STEP = 0.5
+MIN_TILT = 0.75  # a smaller turn is read by the upright searches
+TILT_MIN_Z = 5.5  # lattice score (z over the angle x period grid) a turn needs
+TILT_MARGIN = 1.5  # and by how much it must beat the upright lattice
 HYPOTHESIS_MIN_SYNC = 5.0  # sync z below which a non-default hypothesis is not decoded
 ENERGY_GATE = 16.0  # per-frame sync energy (z over offsets) a non-default ``v2`` offset needs
 DEFAULT_MAX_FRAMES = 32
@@ -206,6 +212,78 @@ def _top_periods(grid: np.ndarray, score: np.ndarray, t0: float, top: int) -> li
         if len(picked) >= top:
             break
     return picked
+
+
+def _rotated_lattice_scores(
+    auto: np.ndarray, grid: np.ndarray, angles: np.ndarray
+) -> np.ndarray:
+    """(angles, periods): the mean autocorrelation at the points of a square tile lattice of
+    each period, turned by each angle (degrees, in the array's row/column frame)."""
+    h, w = auto.shape
+    kmax = int(0.75 * min(h, w) / grid[0]) + 1
+    k, m = np.meshgrid(np.arange(-kmax, kmax + 1), np.arange(0, kmax + 1), indexing="ij")
+    keep = (m > 0) | (k > 0)  # the autocorrelation is symmetric
+    k, m = k[keep], m[keep]
+    out = np.zeros((angles.size, grid.size))
+    for i, a in enumerate(np.deg2rad(angles)):
+        c, s = math.cos(a), math.sin(a)
+        ly = grid[:, None] * (k * c + m * s)[None, :]
+        lx = grid[:, None] * (m * c - k * s)[None, :]
+        valid = (np.abs(ly) < 0.75 * h) & (np.abs(lx) < 0.75 * w)
+        y0 = np.floor(ly).astype(np.int64)
+        x0 = np.floor(lx).astype(np.int64)
+        fy, fx = ly - y0, lx - x0
+        vals = (
+            auto[y0 % h, x0 % w] * (1 - fy) * (1 - fx)
+            + auto[(y0 + 1) % h, x0 % w] * fy * (1 - fx)
+            + auto[y0 % h, (x0 + 1) % w] * (1 - fy) * fx
+            + auto[(y0 + 1) % h, (x0 + 1) % w] * fy * fx
+        )
+        out[i] = (vals * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    return out
+
+
+def _tilt_estimate(fr: _Frames) -> float | None:
+    """The small turn (degrees counter-clockwise, ``|angle| <= MAX_TILT``) of the received
+    picture, from the tile lattice in the frames' summed autocorrelation; ``None`` when no
+    turned lattice stands out (or the best lattice is not turned).
+
+    The tile repeats, so every frame's residual (whatever its v2 sign) has autocorrelation
+    peaks on the tile lattice; a turned picture turns the lattice. Scores over (angle,
+    period) are standardised over the grid; the best must reach :data:`TILT_MIN_Z` and beat
+    the best unturned score by :data:`TILT_MARGIN`. A square lattice repeats every 90
+    degrees: the right angles are the orientation hypotheses' job.
+    """
+    small = fr.small
+    spec = np.fft.rfft2(small, axes=(1, 2))
+    power = (spec.real**2 + spec.imag**2).sum(axis=0)
+    auto = np.fft.irfft2(power, s=small.shape[1:])
+    auto /= float(auto[0, 0]) or 1.0
+    t0 = fr.t0 / 2
+    grid = np.arange(PERIOD_RANGE[0] * t0, PERIOD_RANGE[1] * t0, PERIOD_STEP)
+    grid = grid[grid < 0.75 * min(small.shape[1:])]
+    if grid.size == 0:
+        return None
+    angles = np.arange(-MAX_TILT, MAX_TILT + 1e-9, TILT_STEP)
+    scores = _rotated_lattice_scores(auto, grid, angles)
+    z = (scores - scores.mean()) / (float(scores.std()) or 1.0)
+    best = np.unravel_index(int(np.argmax(z)), z.shape)
+    lattice_angle = float(angles[best[0]])
+    upright = float(z[int(np.argmin(np.abs(angles))), :].max())
+    if abs(lattice_angle) < MIN_TILT or z[best] < TILT_MIN_Z or z[best] < upright + TILT_MARGIN:
+        return None
+    return -lattice_angle  # the lattice turns the other way in row/column coordinates
+
+
+def _untilted(fr: _Frames, tilt: float) -> _Frames:
+    """``fr`` with every residual turned back by ``tilt`` degrees about the centre."""
+
+    def turn(a: np.ndarray) -> np.ndarray:
+        axes = (a.ndim - 1, a.ndim - 2)
+        out = ndimage.rotate(a, -tilt, axes=axes, reshape=False, order=1, mode="constant")
+        return np.asarray(out, dtype=np.float32)
+
+    return _Frames(res=turn(fr.res), mean=turn(fr.mean), chip=fr.chip, f=fr.f)
 
 
 def _period_pairs(
@@ -735,7 +813,7 @@ def _geometry(
         "offset_y": round(py % big_ty, 2),
         "offset_x": round(px % big_tx, 2),
         "mirror": float(orient >= 4),
-        "rotation": float(90 * (orient % 4)),
+        "rotation": float(90 * (orient % 4) - (360 if orient % 4 == 3 else 0)),
     }
 
 
@@ -898,6 +976,7 @@ def detect(
     best_p = 1.0
     regions: list[tuple[int, int, int, int] | None] = [None]
     regions += list(find_regions(picked)[: MAX_REGIONS - 1])
+    done = False
     for region in regions:
         if region is None:
             sub = picked
@@ -906,43 +985,60 @@ def detect(
             sub = picked[:, ry : ry + rh, rx : rx + rw]
         if min(sub.shape[1:]) < MIN_SIDE:
             continue
-        fr = _prepare(sub, chip_px(int(sub.shape[1]), int(sub.shape[2])))
-        for key in keys:
-            for orient in ORIENTS:
-                # the unattacked hypothesis decodes every candidate, as v1/v2 always did;
-                # the others only decode a sync peak that stands out
-                min_sync = 0.0 if (orient == 0 and region is None) else HYPOTHESIS_MIN_SYNC
-                for search in SEARCHES:
-                    if search == "v2":
-                        gate = None if min_sync == 0.0 else ENERGY_GATE
-                        cands = _varying_candidates(fr, key, orient, gate=gate)
-                    elif search == "v2-scan":
-                        if orient not in SCAN_ORIENTS:
-                            continue
-                        cands = _scan_candidates(fr, key, orient)
-                    else:
-                        cands = _mean_candidates(fr, key, search, orient)
-                    for res in _decode_search(search, cands, fr, key, min_sync=min_sync):
-                        p = correlation_p_value(
-                            z=res["z"], data_bits=ID_BITS, hypotheses=hypotheses
-                        )
-                        if best is None or p < best_p:
-                            best_p = p
-                            best = {**res, "key": key}
-                            if region is not None:
-                                best["alignment"].update(
-                                    region_y=float(region[0]),
-                                    region_x=float(region[1]),
-                                    region_h=float(region[2]),
-                                    region_w=float(region[3]),
-                                )
-                    if best_p < threshold * EARLY_EXIT:
-                        break
-                if best_p < threshold * EARLY_EXIT:
+        upright = _prepare(sub, chip_px(int(sub.shape[1]), int(sub.shape[2])))
+        for turn in range(TILTS):
+            tilt: float | None = 0.0
+            if turn:  # the small turn the tile lattice shows, if any
+                tilt = _tilt_estimate(upright)
+                if tilt is None:
                     break
-            if best_p < threshold * EARLY_EXIT:
+            assert tilt is not None
+            fr = upright if tilt == 0.0 else _untilted(upright, tilt)
+            for key in keys:
+                for orient in ORIENTS:
+                    # the unattacked hypothesis decodes every candidate, as v1/v2 always
+                    # did; the others only decode a sync peak that stands out
+                    default = orient == 0 and region is None and tilt == 0.0
+                    min_sync = 0.0 if default else HYPOTHESIS_MIN_SYNC
+                    for search in SEARCHES:
+                        if search == "v2":
+                            gate = None if default else ENERGY_GATE
+                            cands = _varying_candidates(fr, key, orient, gate=gate)
+                        elif search == "v2-scan":
+                            if orient not in SCAN_ORIENTS:
+                                continue
+                            cands = _scan_candidates(fr, key, orient)
+                        else:
+                            cands = _mean_candidates(fr, key, search, orient)
+                        for res in _decode_search(search, cands, fr, key, min_sync=min_sync):
+                            p = correlation_p_value(
+                                z=res["z"], data_bits=ID_BITS, hypotheses=hypotheses
+                            )
+                            if best is None or p < best_p:
+                                best_p = p
+                                best = {**res, "key": key}
+                                extra = best["alignment"]
+                                if tilt:
+                                    turned = 180.0 - (180.0 - extra["rotation"] - tilt) % 360.0
+                                    extra["rotation"] = round(turned, 2)
+                                    extra["tilt"] = tilt
+                                if region is not None:
+                                    extra.update(
+                                        region_y=float(region[0]),
+                                        region_x=float(region[1]),
+                                        region_h=float(region[2]),
+                                        region_w=float(region[3]),
+                                    )
+                        done = best_p < threshold * EARLY_EXIT
+                        if done:
+                            break
+                    if done:
+                        break
+                if done:
+                    break
+            if done:
                 break
-        if best_p < threshold * EARLY_EXIT:
+        if done:
             break
     if best is None or best_p >= threshold:
         return _absent(
