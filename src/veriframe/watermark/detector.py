@@ -40,6 +40,56 @@ Per search:
    so ``P(z >= t) <= exp(-t^2/2)`` per codeword (Hoeffding); the union over the 2^56
    codewords, every decode of every search (:data:`DECODES_PER_KEY`, counted whether or not
    it ran) and the keys gives the p-value. ``present`` only below the threshold.
+
+Geometry hypotheses (watermark v3 detection; they read v1 and v2 marks as they are):
+
+- **Orientation** (:data:`ORIENTS`): a flip or a right-angle turn of the picture flips or
+  turns every tile alike, so each of the 8 hypotheses (upright, mirrored, turned 90/180/270
+  degrees, and those mirrored) is the same search with the keyed chip grid oriented alike
+  (:func:`orient_grid`); the folds of the frames are shared.
+- **Small turns** (up to :data:`MAX_TILT` degrees): the tile lattice shows in the frames'
+  summed autocorrelation whatever their v2 signs; it is scored over a grid of angles and
+  periods, and when a turned lattice stands out (:func:`_tilt_estimate`) the residuals are
+  turned back and every orientation is searched again.
+- **Regions** (:func:`find_regions`): the picture between flat bars (letterbox, pillarbox)
+  and a picture-in-picture rectangle (persistent straight edges) are searched as pictures of
+  their own, so their tile period is the nominal one again.
+
+Every hypothesis family is counted in the p-value whether it ran or not:
+:data:`HYPOTHESES_PER_KEY` = :data:`DECODES_PER_KEY` x 8 orientations x :data:`MAX_REGIONS`
+x :data:`TILTS`. Hypotheses other than the upright whole frame decode only alignments whose
+sync peak stands out (:data:`HYPOTHESIS_MIN_SYNC`, :data:`ENERGY_GATE`): that saves time and
+changes no bound.
+
+``alignment`` (``WatermarkCheck.alignment``), how the received frame maps onto the signed one.
+Received-frame pixel coordinates: ``x`` to the right, ``y`` down, origin at the top-left
+corner of the frame.
+
+1. ``region_x``, ``region_y``, ``region_w``, ``region_h`` (present only when the mark was found
+   in a sub-region): the rectangle of the received frame that holds the signed picture; the
+   searched picture is ``frame[region_y:region_y + region_h, region_x:region_x + region_w]``.
+   Without these keys the searched picture is the whole frame.
+2. ``rotation``: degrees the received picture is turned counter-clockwise (as displayed)
+   relative to the signed one, in ``(-180, 180]``; the sum of a right-angle part (a multiple of
+   90) and ``tilt`` (present only for a small turn, about the centre of the searched picture).
+   ``mirror``: 1.0 when the signed picture was flipped left-right before that turn
+   (``received = turn(flip(signed))``), else 0.0.
+   The **corrected picture** is the searched picture turned back: clockwise by ``tilt`` about
+   its centre (same size, corners empty), then clockwise by the right-angle part
+   (``np.rot90(picture, -k)``, which swaps width and height for 90 and -90), then flipped
+   left-right when ``mirror`` is 1.0.
+3. In the corrected picture's axes: ``period_x``, ``period_y`` are the tile period in its
+   pixels; ``scale_x``, ``scale_y`` that period over the period a frame of the corrected
+   picture's size would have (1.0: the signed picture was only rescaled, aspect kept; > 1: it
+   was cropped, or zoomed); ``offset_x``, ``offset_y`` are where a tile's top-left corner lies,
+   modulo the period. The signed frame's tiles start at its own top-left corner, with period
+   ``T = 32 * min(H, W) / 96`` of its own pixels (``pattern.P * pattern.chip_px(H, W)``), so
+   a corrected-picture pixel ``(xc, yc)`` shows the signed pixel
+   ``xs = (xc - offset_x) * T / period_x + i * T``, ``ys = (yc - offset_y) * T / period_y + j * T``
+   for some whole ``i, j`` (the tile repeats: the mark fixes the translation only modulo one
+   tile; a comparison with the signed content picks ``i, j``, at most a few per axis).
+4. ``sync_z``, ``payload_z``: the sync peak and the test statistic; ``modulated``: 1.0 when the
+   frames were combined by their v2 signs.
 """
 
 from __future__ import annotations
