@@ -476,10 +476,20 @@ def _sync_spectrum(key: WatermarkKey, version: int, q: int = Q, orient: int = 0)
 
 
 def _sync_peaks(
-    folded: np.ndarray, spec: np.ndarray, top: int, *, signed: bool = True
+    folded: np.ndarray,
+    spec: np.ndarray,
+    top: int,
+    *,
+    signed: bool = True,
+    folded_spec: np.ndarray | None = None,
 ) -> list[tuple[float, int, int]]:
-    """The ``top`` offsets by sync correlation z; by ``|z|`` (sign kept) unless ``signed``."""
-    corr = np.fft.irfft2(np.fft.rfft2(folded) * spec, s=folded.shape)
+    """The ``top`` offsets by sync correlation z; by ``|z|`` (sign kept) unless ``signed``.
+
+    ``folded_spec``, when given, is ``rfft2(folded)`` (cached by the caller).
+    """
+    if folded_spec is None:
+        folded_spec = np.fft.rfft2(folded)
+    corr = np.fft.irfft2(folded_spec * spec, s=folded.shape)
     mu = float(corr.mean())
     sd = float(corr.std()) or 1.0
     z = (corr - mu) / sd
@@ -526,6 +536,9 @@ class _Frames:
     chip: float  # chip side in binned pixels
     f: int  # binning factor
     mean_rows: dict[float, np.ndarray] = field(default_factory=dict)
+    mean_folds: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict
+    )
     mean_pairs: list[tuple[float, float]] | None = None
     _centred: np.ndarray | None = None
     _small: np.ndarray | None = None
@@ -608,9 +621,13 @@ def _mean_candidates(
     spec = _sync_spectrum(key, _VERSION[search], Q, orient)
 
     def z_of(ty: float, tx: float) -> float:
-        if ty not in fr.mean_rows:
-            fr.mean_rows[ty] = _fold_rows(fr.mean, ty)
-        z = _sync_peaks(_fold_cols(fr.mean_rows[ty], tx), spec, top=1, signed=signed)[0][0]
+        if (ty, tx) not in fr.mean_folds:  # shared by every orientation and version
+            if ty not in fr.mean_rows:
+                fr.mean_rows[ty] = _fold_rows(fr.mean, ty)
+            folded = _fold_cols(fr.mean_rows[ty], tx)
+            fr.mean_folds[ty, tx] = (folded, np.fft.rfft2(folded))
+        folded, folded_spec = fr.mean_folds[ty, tx]
+        z = _sync_peaks(folded, spec, top=1, signed=signed, folded_spec=folded_spec)[0][0]
         return z if signed else abs(z)
 
     scored = sorted(((z_of(ty, tx), ty, tx) for ty, tx in _mean_pairs(fr)), reverse=True)
