@@ -304,12 +304,19 @@ def peer_read(path: Path, bits: list[int]) -> bool:
 
 
 def pick_clips(n: int) -> list[Path]:
-    """``n`` non-GIF clips, alternating real and synthetic, large enough to normalise."""
+    """``n`` non-GIF clips, alternating real and synthetic, large enough to normalise, none from
+    the repositories of ``HOLDOUT.txt``."""
     with open(SHARED / "INDEX.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
+    holdout = set()
+    if (SHARED / "HOLDOUT.txt").exists():  # kept for independent evaluation: never used here
+        lines = (SHARED / "HOLDOUT.txt").read_text().splitlines()
+        holdout = {x.strip() for x in lines if x.strip() and not x.startswith("#")}
     real, synth = [], []
     for r in rows:
         if r["is_gif"] == "1" or min(int(r["width"]), int(r["height"])) < 240:
+            continue
+        if r.get("source_repo") in holdout:
             continue
         if float(r["frames"]) / max(float(r["fps"]), 1.0) < 2.0:
             continue
