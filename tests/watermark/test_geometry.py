@@ -139,3 +139,13 @@ def test_unmarked_oriented_and_boxed_content_stays_absent() -> None:
     for luma in (clean[:, :, ::-1], np.rot90(clean, axes=(1, 2)), frame):
         check = detect(np.ascontiguousarray(luma), keys=[KEY])
         assert check.state == WatermarkState.ABSENT
+
+
+def test_full_height_reframe_is_read_as_a_crop_of_a_wider_picture(marked: np.ndarray) -> None:
+    # 16:9 -> 9:16: the centre third of the width at full height, upscaled 1.5x
+    third = marked[:, :, 220:420]
+    reframed = _resize(third, 540, 300)
+    check = detect(reframed, keys=[KEY])
+    assert check.payload_id == PAYLOAD.hex and check.alignment is not None
+    # reported against the received frame's own nominal period: a crop of 0.5625 of the width
+    assert check.alignment["scale_x"] == pytest.approx(1.8, abs=0.06)

@@ -51,9 +51,12 @@ Geometry hypotheses (watermark v3 detection; they read v1 and v2 marks as they a
   summed autocorrelation whatever their v2 signs; it is scored over a grid of angles and
   periods, and when a turned lattice stands out (:func:`_tilt_estimate`) the residuals are
   turned back and every orientation is searched again.
-- **Regions** (:func:`find_regions`): the picture between flat bars (letterbox, pillarbox)
-  and a picture-in-picture rectangle (persistent straight edges) are searched as pictures of
-  their own, so their tile period is the nominal one again.
+- **Pictures** (:data:`MAX_REGIONS`): the whole frame; the whole frame read as a full-height
+  crop of a wider picture (a 9:16 reframe of a 16:9 clip, or a crop keeping about 0.35-0.65
+  of each edge: the nominal chip is taken from the long side); and the sub-regions of
+  :func:`find_regions`: the picture between flat bars (letterbox, pillarbox) and a
+  picture-in-picture rectangle (persistent straight edges), searched as pictures of their
+  own, so their tile period is the nominal one again.
 
 Every hypothesis family is counted in the p-value whether it ran or not:
 :data:`HYPOTHESES_PER_KEY` = :data:`DECODES_PER_KEY` x 8 orientations x :data:`MAX_REGIONS`
@@ -126,7 +129,11 @@ DECODES_PER_KEY = DECODES_PER_SEARCH * len(SEARCHES)  # per orientation and regi
 # turned 180 degrees, turned 90 and 270 degrees, then those mirrored.
 ORIENTS = (0, 4, 2, 1, 3, 6, 5, 7)
 SCAN_ORIENTS = (0, 4)  # the scale scan runs for the upright picture and its mirror only
-MAX_REGIONS = 3  # the whole frame and up to two sub-regions (letterbox, picture-in-picture)
+# Pictures searched: the whole frame; the whole frame read as a full-height crop of a wider
+# picture (a 9:16 reframe of a 16:9 clip: the signed picture's short side was the received
+# long side); up to two sub-regions (letterbox, picture-in-picture).
+MAX_REGIONS = 4
+RESHAPED_ASPECT = 1.2  # the full-height-crop reading is tried when the frame is this oblong
 TILTS = 2  # the upright picture and at most one estimated small turn, per region
 HYPOTHESES_PER_KEY = DECODES_PER_KEY * len(ORIENTS) * MAX_REGIONS * TILTS
 MAX_TILT = 12.0  # degrees: small turns searched from the tile lattice (then the right angles)
@@ -1041,10 +1048,13 @@ def detect(
     hypotheses = float(HYPOTHESES_PER_KEY * len(keys))
     best: dict[str, Any] | None = None
     best_p = 1.0
-    regions: list[tuple[int, int, int, int] | None] = [None]
-    regions += list(find_regions(picked)[: MAX_REGIONS - 1])
+    # (region or None for the whole frame, nominal chip from the long side instead of the short)
+    regions: list[tuple[tuple[int, int, int, int] | None, bool]] = [(None, False)]
+    if max(h, w) >= RESHAPED_ASPECT * min(h, w):
+        regions.append((None, True))
+    regions += [(r, False) for r in find_regions(picked)[: MAX_REGIONS - 2]]
     done = False
-    for region in regions:
+    for region, long_side in regions:
         if region is None:
             sub = picked
         else:
@@ -1052,7 +1062,11 @@ def detect(
             sub = picked[:, ry : ry + rh, rx : rx + rw]
         if min(sub.shape[1:]) < MIN_SIDE:
             continue
-        upright = _prepare(sub, chip_px(int(sub.shape[1]), int(sub.shape[2])))
+        sh, sw = int(sub.shape[1]), int(sub.shape[2])
+        chip = chip_px(sh, sw)
+        if long_side:  # as if the signed picture's short side was this frame's long side
+            chip = chip_px(max(sh, sw), max(sh, sw))
+        upright = _prepare(sub, chip)
         for turn in range(TILTS):
             tilt: float | None = 0.0
             if turn:  # the small turn the tile lattice shows, if any
@@ -1065,7 +1079,7 @@ def detect(
                 for orient in ORIENTS:
                     # the unattacked hypothesis decodes every candidate, as v1/v2 always
                     # did; the others only decode a sync peak that stands out
-                    default = orient == 0 and region is None and tilt == 0.0
+                    default = orient == 0 and region is None and tilt == 0.0 and not long_side
                     min_sync = 0.0 if default else HYPOTHESIS_MIN_SYNC
                     for search in SEARCHES:
                         if search == "v2":
@@ -1089,6 +1103,10 @@ def detect(
                                     turned = 180.0 - (180.0 - extra["rotation"] - tilt) % 360.0
                                     extra["rotation"] = round(turned, 2)
                                     extra["tilt"] = tilt
+                                if long_side:  # scales against the frame's own nominal
+                                    ratio = chip / chip_px(sh, sw)
+                                    extra["scale_x"] = round(extra["scale_x"] * ratio, 4)
+                                    extra["scale_y"] = round(extra["scale_y"] * ratio, 4)
                                 if region is not None:
                                     extra.update(
                                         region_y=float(region[0]),
