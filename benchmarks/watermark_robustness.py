@@ -651,6 +651,19 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated geometric attacks (flip, rotation, reframe, ...), - none",
     )
     ap.add_argument(
+        "--jsonl",
+        type=Path,
+        default=None,
+        help="append each clip's results to this file as it finishes (a long run that is cut"
+        " short keeps what it measured; --report prints the tables from it)",
+    )
+    ap.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="print the tables from a --jsonl file of an earlier run, and run nothing",
+    )
+    ap.add_argument(
         "--peer",
         action="store_true",
         help="also run invisible-watermark's dwtDct mark on the same clips and attacks",
@@ -670,6 +683,14 @@ def main(argv: list[str] | None = None) -> int:
     if not SHARED.is_dir():
         print(f"shared clips not found at {SHARED}", file=sys.stderr)
         return 1
+    if a.report is not None:
+        import json
+
+        done = [json.loads(x) for x in a.report.read_text().splitlines() if x.strip()]
+        if not done:
+            ap.error(f"no results in {a.report}")
+        print(f"report of {len(done)} clips from {a.report}")
+        return _tables(done, attacks, geometric, removals, 0.0)
     a.cache.mkdir(parents=True, exist_ok=True)
     sources = pick_clips(a.offset + a.clips)[a.offset :]
     print("command:", "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]))
@@ -703,8 +724,28 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(max(1, a.jobs)) as ex:
         for r in ex.map(run_clip, jobs):
             results.append(r)
+            if a.jsonl is not None:
+                import json
+
+                with open(a.jsonl, "a") as fh:
+                    fh.write(json.dumps(r, default=float) + "\n")
             bad = [k for k, v in r["attacks"].items() if not v[0] and not k.startswith("copy")]
             print(f"  done {len(results)}/{n} {r['clip'][:40]} missed: {bad}", flush=True)
+    return _tables(results, attacks, geometric, removals, t0)
+
+
+def _tables(
+    results: list[dict[str, Any]],
+    attacks: list[str],
+    geometric: list[str],
+    removals: list[str],
+    t0: float,
+) -> int:
+    """Print the result tables (from this run, or from a --jsonl file)."""
+    n = len(results)
+    attacks = [x for x in attacks if all(x in r["attacks"] for r in results)]
+    geometric = [x for x in geometric if all(x in r["attacks"] for r in results)]
+    removals = [x for x in removals if all(x in r["attacks"] for r in results)]
     names = ["none", *attacks, *geometric, *[r for r in removals if not r.startswith("copy")]]
     peer_col = all("peer" in r for r in results)
     print(f"\n{'attack':24s} {'n':>3s} {'exact':>7s} {'bit_acc':>8s} {'p_median':>9s} "
@@ -765,7 +806,8 @@ def main(argv: list[str] | None = None) -> int:
         dfps = SAMPLE / _median(dts) if dts else float("nan")
         print(f"{size}: embed {efps:.1f} fps (decode+mark+x264 medium), detect {dfps:.0f} fps "
               f"(32-frame sample, excl. decoding, median of marked and clean checks)")
-    print(f"\nwall time {time.time() - t0:.0f} s")
+    if t0:
+        print(f"\nwall time {time.time() - t0:.0f} s")
     for r in results:
         bad = [k for k, v in r["attacks"].items() if not v[0] and not k.startswith("copy")]
         missed = ",".join(bad) or "-"
