@@ -1018,6 +1018,12 @@ def detect(
     the payload only when the Bonferroni-corrected p-value is below ``threshold``; otherwise
     ``absent`` with the smallest p-value seen (1.0 when nothing decoded).
     ``alignment["modulated"]`` is 1.0 when the frames were combined by their v2 signs.
+
+    Every geometry hypothesis of the module docstring is tried (mirror, right angles, a small
+    turn, the frame read as a full-height crop, letterbox and picture-in-picture regions),
+    upright whole frame first, stopping once a mark is found; the p-value counts all of them
+    (:data:`HYPOTHESES_PER_KEY` per key). ``alignment`` reports the geometry found: its keys
+    are defined in the module docstring.
     """
     if not keys:
         raise WatermarkError(
