@@ -20,7 +20,7 @@ from veriframe.watermark import (
     embed_video,
     marker,
 )
-from veriframe.watermark.detector import DECODES_PER_KEY
+from veriframe.watermark.detector import HYPOTHESES_PER_KEY
 from veriframe.watermark.pattern import BLOCK_RUNS, RUN, frame_sign, pattern_for, tile_for
 from veriframe.watermark.payload import (
     BCH_T,
@@ -171,8 +171,9 @@ def test_p_value_counts_every_decode_of_every_search_and_key(
     one = detect(luma, keys=[KEY])
     assert one.alignment is not None and one.p_value is not None
     z = one.alignment["payload_z"]
-    # 2^56 codewords (the version byte is known) x every decode the searches may run
-    expected = correlation_p_value(z=z, data_bits=ID_BITS, hypotheses=DECODES_PER_KEY)
+    # 2^56 codewords (the version byte is known) x every decode the searches may run, in
+    # every orientation and region hypothesis
+    expected = correlation_p_value(z=z, data_bits=ID_BITS, hypotheses=HYPOTHESES_PER_KEY)
     assert one.p_value == pytest.approx(expected, rel=0.05)  # z is rounded in alignment
     keys = [WatermarkKey(bytes([k]) * 32) for k in range(3)] + [KEY]
     four = detect(luma, keys=keys)

@@ -40,6 +40,59 @@ Per search:
    so ``P(z >= t) <= exp(-t^2/2)`` per codeword (Hoeffding); the union over the 2^56
    codewords, every decode of every search (:data:`DECODES_PER_KEY`, counted whether or not
    it ran) and the keys gives the p-value. ``present`` only below the threshold.
+
+Geometry hypotheses (watermark v3 detection; they read v1 and v2 marks as they are):
+
+- **Orientation** (:data:`ORIENTS`): a flip or a right-angle turn of the picture flips or
+  turns every tile alike, so each of the 8 hypotheses (upright, mirrored, turned 90/180/270
+  degrees, and those mirrored) is the same search with the keyed chip grid oriented alike
+  (:func:`orient_grid`); the folds of the frames are shared.
+- **Small turns** (up to :data:`MAX_TILT` degrees): the tile lattice shows in the frames'
+  summed autocorrelation whatever their v2 signs; it is scored over a grid of angles and
+  periods, and when a turned lattice stands out (:func:`_tilt_estimate`) the residuals are
+  turned back and every orientation is searched again.
+- **Pictures** (:data:`MAX_REGIONS`): the whole frame; the whole frame read as a full-height
+  crop of a wider picture (a 9:16 reframe of a 16:9 clip, or a crop keeping about 0.35-0.65
+  of each edge: the nominal chip is taken from the long side); and the sub-regions of
+  :func:`find_regions`: the picture between flat bars (letterbox, pillarbox) and a
+  picture-in-picture rectangle (persistent straight edges), searched as pictures of their
+  own, so their tile period is the nominal one again.
+
+Every hypothesis family is counted in the p-value whether it ran or not:
+:data:`HYPOTHESES_PER_KEY` = :data:`DECODES_PER_KEY` x 8 orientations x :data:`MAX_REGIONS`
+x :data:`TILTS`. Hypotheses other than the upright whole frame decode only alignments whose
+sync peak stands out (:data:`HYPOTHESIS_MIN_SYNC`, :data:`ENERGY_GATE`): that saves time and
+changes no bound.
+
+``alignment`` (``WatermarkCheck.alignment``), how the received frame maps onto the signed one.
+Received-frame pixel coordinates: ``x`` to the right, ``y`` down, origin at the top-left
+corner of the frame.
+
+1. ``region_x``, ``region_y``, ``region_w``, ``region_h`` (present only when the mark was found
+   in a sub-region): the rectangle of the received frame that holds the signed picture; the
+   searched picture is ``frame[region_y:region_y + region_h, region_x:region_x + region_w]``.
+   Without these keys the searched picture is the whole frame.
+2. ``rotation``: degrees the received picture is turned counter-clockwise (as displayed)
+   relative to the signed one, in ``(-180, 180]``; the sum of a right-angle part (a multiple of
+   90) and ``tilt`` (present only for a small turn, about the centre of the searched picture).
+   ``mirror``: 1.0 when the signed picture was flipped left-right before that turn
+   (``received = turn(flip(signed))``), else 0.0.
+   The **corrected picture** is the searched picture turned back: clockwise by ``tilt`` about
+   its centre (same size, corners empty), then clockwise by the right-angle part
+   (``np.rot90(picture, -k)``, which swaps width and height for 90 and -90), then flipped
+   left-right when ``mirror`` is 1.0.
+3. In the corrected picture's axes: ``period_x``, ``period_y`` are the tile period in its
+   pixels; ``scale_x``, ``scale_y`` that period over the period a frame of the corrected
+   picture's size would have (1.0: the signed picture was only rescaled, aspect kept; > 1: it
+   was cropped, or zoomed); ``offset_x``, ``offset_y`` are where a tile's top-left corner lies,
+   modulo the period. The signed frame's tiles start at its own top-left corner, with period
+   ``T = 32 * min(H, W) / 96`` of its own pixels (``pattern.P * pattern.chip_px(H, W)``), so
+   a corrected-picture pixel ``(xc, yc)`` shows the signed pixel
+   ``xs = (xc - offset_x) * T / period_x + i * T``, ``ys = (yc - offset_y) * T / period_y + j * T``
+   for some whole ``i, j`` (the tile repeats: the mark fixes the translation only modulo one
+   tile; a comparison with the signed content picks ``i, j``, at most a few per axis).
+4. ``sync_z``, ``payload_z``: the sync peak and the test statistic; ``modulated``: 1.0 when the
+   frames were combined by their v2 signs.
 """
 
 from __future__ import annotations
@@ -71,7 +124,25 @@ REFINE = 2  # candidate period pairs refined by the sync peak, per search
 PEAKS = 2  # sync peaks decoded per refined candidate
 DECODES_PER_SEARCH = REFINE * PEAKS  # alignments whose payload is decoded and tested
 SEARCHES = ("v2", "v2-mean", "v1", "v2-scan")
-DECODES_PER_KEY = DECODES_PER_SEARCH * len(SEARCHES)
+DECODES_PER_KEY = DECODES_PER_SEARCH * len(SEARCHES)  # per orientation and region
+# Orientation hypotheses (see :func:`orient_grid`), in the order tried: as signed, mirrored,
+# turned 180 degrees, turned 90 and 270 degrees, then those mirrored.
+ORIENTS = (0, 4, 2, 1, 3, 6, 5, 7)
+SCAN_ORIENTS = (0, 4)  # the scale scan runs for the upright picture and its mirror only
+# Pictures searched: the whole frame; the whole frame read as a full-height crop of a wider
+# picture (a 9:16 reframe of a 16:9 clip: the signed picture's short side was the received
+# long side); up to two sub-regions (letterbox, picture-in-picture).
+MAX_REGIONS = 4
+RESHAPED_ASPECT = 1.2  # the full-height-crop reading is tried when the frame is this oblong
+TILTS = 2  # the upright picture and at most one estimated small turn, per region
+HYPOTHESES_PER_KEY = DECODES_PER_KEY * len(ORIENTS) * MAX_REGIONS * TILTS
+MAX_TILT = 12.0  # degrees: small turns searched from the tile lattice (then the right angles)
+TILT_STEP = 0.5
+MIN_TILT = 0.75  # a smaller turn is read by the upright searches
+TILT_MIN_Z = 5.5  # lattice score (z over the angle x period grid) a turn needs
+TILT_MARGIN = 1.5  # and by how much it must beat the upright lattice
+HYPOTHESIS_MIN_SYNC = 5.0  # sync z below which a non-default hypothesis is not decoded
+ENERGY_GATE = 16.0  # per-frame sync energy (z over offsets) a non-default ``v2`` offset needs
 DEFAULT_MAX_FRAMES = 32
 MIN_SIDE = 48
 MIN_VARYING_FRAMES = 3  # fewer frames: no temporal mean to subtract, so no ``v2`` search
@@ -200,6 +271,78 @@ def _top_periods(grid: np.ndarray, score: np.ndarray, t0: float, top: int) -> li
     return picked
 
 
+def _rotated_lattice_scores(
+    auto: np.ndarray, grid: np.ndarray, angles: np.ndarray
+) -> np.ndarray:
+    """(angles, periods): the mean autocorrelation at the points of a square tile lattice of
+    each period, turned by each angle (degrees, in the array's row/column frame)."""
+    h, w = auto.shape
+    kmax = int(0.75 * min(h, w) / grid[0]) + 1
+    k, m = np.meshgrid(np.arange(-kmax, kmax + 1), np.arange(0, kmax + 1), indexing="ij")
+    keep = (m > 0) | (k > 0)  # the autocorrelation is symmetric
+    k, m = k[keep], m[keep]
+    out = np.zeros((angles.size, grid.size))
+    for i, a in enumerate(np.deg2rad(angles)):
+        c, s = math.cos(a), math.sin(a)
+        ly = grid[:, None] * (k * c + m * s)[None, :]
+        lx = grid[:, None] * (m * c - k * s)[None, :]
+        valid = (np.abs(ly) < 0.75 * h) & (np.abs(lx) < 0.75 * w)
+        y0 = np.floor(ly).astype(np.int64)
+        x0 = np.floor(lx).astype(np.int64)
+        fy, fx = ly - y0, lx - x0
+        vals = (
+            auto[y0 % h, x0 % w] * (1 - fy) * (1 - fx)
+            + auto[(y0 + 1) % h, x0 % w] * fy * (1 - fx)
+            + auto[y0 % h, (x0 + 1) % w] * (1 - fy) * fx
+            + auto[(y0 + 1) % h, (x0 + 1) % w] * fy * fx
+        )
+        out[i] = (vals * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    return out
+
+
+def _tilt_estimate(fr: _Frames) -> float | None:
+    """The small turn (degrees counter-clockwise, ``|angle| <= MAX_TILT``) of the received
+    picture, from the tile lattice in the frames' summed autocorrelation; ``None`` when no
+    turned lattice stands out (or the best lattice is not turned).
+
+    The tile repeats, so every frame's residual (whatever its v2 sign) has autocorrelation
+    peaks on the tile lattice; a turned picture turns the lattice. Scores over (angle,
+    period) are standardised over the grid; the best must reach :data:`TILT_MIN_Z` and beat
+    the best unturned score by :data:`TILT_MARGIN`. A square lattice repeats every 90
+    degrees: the right angles are the orientation hypotheses' job.
+    """
+    small = fr.small
+    spec = np.fft.rfft2(small, axes=(1, 2))
+    power = (spec.real**2 + spec.imag**2).sum(axis=0)
+    auto = np.fft.irfft2(power, s=small.shape[1:])
+    auto /= float(auto[0, 0]) or 1.0
+    t0 = fr.t0 / 2
+    grid = np.arange(PERIOD_RANGE[0] * t0, PERIOD_RANGE[1] * t0, PERIOD_STEP)
+    grid = grid[grid < 0.75 * min(small.shape[1:])]
+    if grid.size == 0:
+        return None
+    angles = np.arange(-MAX_TILT, MAX_TILT + 1e-9, TILT_STEP)
+    scores = _rotated_lattice_scores(auto, grid, angles)
+    z = (scores - scores.mean()) / (float(scores.std()) or 1.0)
+    best = np.unravel_index(int(np.argmax(z)), z.shape)
+    lattice_angle = float(angles[best[0]])
+    upright = float(z[int(np.argmin(np.abs(angles))), :].max())
+    if abs(lattice_angle) < MIN_TILT or z[best] < TILT_MIN_Z or z[best] < upright + TILT_MARGIN:
+        return None
+    return -lattice_angle  # the lattice turns the other way in row/column coordinates
+
+
+def _untilted(fr: _Frames, tilt: float) -> _Frames:
+    """``fr`` with every residual turned back by ``tilt`` degrees about the centre."""
+
+    def turn(a: np.ndarray) -> np.ndarray:
+        axes = (a.ndim - 1, a.ndim - 2)
+        out = ndimage.rotate(a, -tilt, axes=axes, reshape=False, order=1, mode="constant")
+        return np.asarray(out, dtype=np.float32)
+
+    return _Frames(res=turn(fr.res), mean=turn(fr.mean), chip=fr.chip, f=fr.f)
+
+
 def _period_pairs(
     power: np.ndarray, shape: tuple[int, int], t0: float, *, uniform: int, per_axis: int
 ) -> list[tuple[float, float]]:
@@ -303,18 +446,57 @@ def _refine(
     return ty, tx
 
 
-@lru_cache(maxsize=32)
-def _sync_spectrum(key: WatermarkKey, version: int, q: int = Q) -> np.ndarray:
-    tile = layout_for(key, version).sync_tile()
+def orient_grid(grid: np.ndarray, orient: int) -> np.ndarray:
+    """The chip grid (or any image) as the received picture shows it under ``orient``.
+
+    ``orient`` in ``0..7``: ``orient >= 4`` flips left-right first (mirror), then the picture
+    is turned counter-clockwise by ``90 * (orient % 4)`` degrees (``np.rot90``).
+    """
+    if orient >= 4:
+        grid = grid[..., :, ::-1]
+    return np.rot90(grid, k=orient % 4, axes=(-2, -1))
+
+
+@lru_cache(maxsize=64)
+def _layout(key: WatermarkKey, version: int, orient: int = 0) -> Layout:
+    """The keyed layout as it appears in a received picture mirrored/turned by ``orient``.
+
+    A flip or a right-angle turn of the picture flips or turns every tile the same way (the
+    folded tile of the received frame is the oriented tile, circularly shifted), so each
+    orientation hypothesis is the unchanged search with the chip grid oriented alike.
+    """
+    lay = layout_for(key, version)
+    if orient == 0:
+        return lay
+
+    def o(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(orient_grid(a.reshape(P, P), orient)).ravel()
+
+    return Layout(sign=o(lay.sign), sync=o(lay.sync), bit_of_chip=o(lay.bit_of_chip), mask=lay.mask)
+
+
+@lru_cache(maxsize=128)
+def _sync_spectrum(key: WatermarkKey, version: int, q: int = Q, orient: int = 0) -> np.ndarray:
+    tile = _layout(key, version, orient).sync_tile()
     up = np.kron(tile, np.ones((q, q), dtype=np.float32))
     return np.conj(np.fft.rfft2(up))
 
 
 def _sync_peaks(
-    folded: np.ndarray, spec: np.ndarray, top: int, *, signed: bool = True
+    folded: np.ndarray,
+    spec: np.ndarray,
+    top: int,
+    *,
+    signed: bool = True,
+    folded_spec: np.ndarray | None = None,
 ) -> list[tuple[float, int, int]]:
-    """The ``top`` offsets by sync correlation z; by ``|z|`` (sign kept) unless ``signed``."""
-    corr = np.fft.irfft2(np.fft.rfft2(folded) * spec, s=folded.shape)
+    """The ``top`` offsets by sync correlation z; by ``|z|`` (sign kept) unless ``signed``.
+
+    ``folded_spec``, when given, is ``rfft2(folded)`` (cached by the caller).
+    """
+    if folded_spec is None:
+        folded_spec = np.fft.rfft2(folded)
+    corr = np.fft.irfft2(folded_spec * spec, s=folded.shape)
     mu = float(corr.mean())
     sd = float(corr.std()) or 1.0
     z = (corr - mu) / sd
@@ -361,13 +543,36 @@ class _Frames:
     chip: float  # chip side in binned pixels
     f: int  # binning factor
     mean_rows: dict[float, np.ndarray] = field(default_factory=dict)
+    mean_folds: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict
+    )
     mean_pairs: list[tuple[float, float]] | None = None
     _centred: np.ndarray | None = None
     _small: np.ndarray | None = None
+    _tiles: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict)
+
+    def tile_spec(self, hy: float, hx: float, nbins: int, subset: int = 0) -> np.ndarray:
+        """rfft2 of every frame of :attr:`small` (or ``subset`` evenly spaced ones) folded with
+        half-periods ``(hy, hx)`` into ``nbins`` bins (cached: every orientation and key
+        hypothesis reuses the folds)."""
+        k = (hy, hx, nbins, subset)
+        if k not in self._tiles:
+            n = self.small.shape[0]
+            stack = self.small
+            if subset:
+                stack = stack[np.linspace(0, n - 1, min(n, subset)).round().astype(np.int64)]
+            tiles = _fold_frames(stack, hy, hx, nbins)
+            self._tiles[k] = np.fft.rfft2(tiles, axes=(1, 2))
+        return self._tiles[k]
 
     @property
     def t0(self) -> float:
         return P * self.chip
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(h, w) of the binned residuals."""
+        return int(self.res.shape[1]), int(self.res.shape[2])
 
     @property
     def centred(self) -> np.ndarray:
@@ -391,6 +596,7 @@ class _Candidate:
     ty: float
     tx: float
     score: float
+    orient: int = 0
 
 
 def _prepare(picked: np.ndarray, chip: float) -> _Frames:
@@ -414,27 +620,36 @@ def _mean_pairs(fr: _Frames) -> list[tuple[float, float]]:
     return fr.mean_pairs
 
 
-def _mean_candidates(fr: _Frames, key: WatermarkKey, search: str) -> list[_Candidate]:
+def _mean_candidates(
+    fr: _Frames, key: WatermarkKey, search: str, orient: int = 0
+) -> list[_Candidate]:
     """``v1`` or ``v2-mean``: the best period pairs for the averaged residual."""
     signed = search == "v1"
-    spec = _sync_spectrum(key, _VERSION[search])
+    spec = _sync_spectrum(key, _VERSION[search], Q, orient)
 
     def z_of(ty: float, tx: float) -> float:
-        if ty not in fr.mean_rows:
-            fr.mean_rows[ty] = _fold_rows(fr.mean, ty)
-        z = _sync_peaks(_fold_cols(fr.mean_rows[ty], tx), spec, top=1, signed=signed)[0][0]
+        if (ty, tx) not in fr.mean_folds:  # shared by every orientation and version
+            if ty not in fr.mean_rows:
+                fr.mean_rows[ty] = _fold_rows(fr.mean, ty)
+            folded = _fold_cols(fr.mean_rows[ty], tx)
+            fr.mean_folds[ty, tx] = (folded, np.fft.rfft2(folded))
+        folded, folded_spec = fr.mean_folds[ty, tx]
+        z = _sync_peaks(folded, spec, top=1, signed=signed, folded_spec=folded_spec)[0][0]
         return z if signed else abs(z)
 
     scored = sorted(((z_of(ty, tx), ty, tx) for ty, tx in _mean_pairs(fr)), reverse=True)
-    return [_Candidate(search, fr.mean, ty, tx, z) for z, ty, tx in scored[:REFINE]]
+    return [_Candidate(search, fr.mean, ty, tx, z, orient) for z, ty, tx in scored[:REFINE]]
 
 
 def _frame_sync(
-    tiles: np.ndarray, spec: np.ndarray, shape: tuple[int, int]
+    tiles_spec: np.ndarray, spec: np.ndarray, shape: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame: the sync correlation over all offsets in units of its noise, and that noise."""
-    n = tiles.shape[0]
-    corr = np.fft.irfft2(np.fft.rfft2(tiles, axes=(1, 2)) * spec, s=shape, axes=(1, 2))
+    """Per frame: the sync correlation over all offsets in units of its noise, and that noise.
+
+    ``tiles_spec`` is the rfft2 of the frames' folded tiles (:meth:`_Frames.tile_spec`).
+    """
+    n = tiles_spec.shape[0]
+    corr = np.fft.irfft2(tiles_spec * spec, s=shape, axes=(1, 2))
     corr -= corr.mean(axis=(1, 2), keepdims=True)
     noise = corr.reshape(n, -1).std(axis=1) + 1e-12
     return corr / noise[:, None, None], noise
@@ -458,7 +673,9 @@ def _combine(
     return image
 
 
-def _varying_candidates(fr: _Frames, key: WatermarkKey) -> list[_Candidate]:
+def _varying_candidates(
+    fr: _Frames, key: WatermarkKey, orient: int = 0, *, gate: float | None = None
+) -> list[_Candidate]:
     """``v2``: alignments from per-frame sync energy, then the frames combined by their signs.
 
     The alignment is searched on a 2x2-binned copy of the centred frames (it only has to be
@@ -466,6 +683,10 @@ def _varying_candidates(fr: _Frames, key: WatermarkKey) -> list[_Candidate]:
     offset's score adds the frames' squared sync correlations and the averaged residual's.
     Each frame's weight is its own sync correlation there over its noise power (maximal-ratio
     combining: the weight carries the frame's sign).
+
+    With ``gate`` (the hypotheses other than the unattacked one) the unattacked alignment is
+    not forced, and an offset is only combined when its energy stands ``gate`` standard
+    deviations above the mean energy over all offsets (combining costs more than scoring).
     """
     n = fr.res.shape[0]
     if n < MIN_VARYING_FRAMES:
@@ -478,23 +699,26 @@ def _varying_candidates(fr: _Frames, key: WatermarkKey) -> list[_Candidate]:
     for ty, tx in _mean_pairs(fr)[1 : 1 + MEAN_PERIODS_TOO]:
         if all(abs(ty / 2 - a) > 0.005 * fr.t0 or abs(tx / 2 - b) > 0.005 * fr.t0 for a, b in half):
             half.append((ty / 2, tx / 2))
-    sync = _sync_spectrum(key, 2)
+    sync = _sync_spectrum(key, 2, Q, orient)
     found: list[tuple[float, float, float, int, int, np.ndarray]] = []
     t0 = fr.t0
     default: tuple[float, float, float, int, int, np.ndarray] | None = None
     for hy, hx in half:
         ty, tx = 2 * hy, 2 * hx
-        zt, noise = _frame_sync(_fold_frames(small, hy, hx), sync, (PQ, PQ))
+        zt, noise = _frame_sync(fr.tile_spec(hy, hx, PQ), sync, (PQ, PQ))
         energy = np.einsum("nij,nij->ij", zt, zt)
         mean_corr = np.fft.irfft2(np.fft.rfft2(_fold_cols(_fold_rows(fr.mean, ty), tx)) * sync)
         mean_corr -= mean_corr.mean()
         energy += (mean_corr / (float(mean_corr.std()) or 1.0)) ** 2
-        if (ty, tx) == (t0, t0):
+        if (ty, tx) == (t0, t0) and gate is None:
             # A rescale or re-encode keeps the unattacked alignment (the layout is relative
             # to the frame): it is always combined and decoded, whatever scores best.
             default = (math.inf, ty, tx, 0, 0, zt[:, 0, 0] / noise)
+        e_mean, e_sd = float(energy.mean()), float(energy.std()) or 1.0
         for i in np.argsort(energy.ravel())[::-1][:VARYING_OFFSETS]:
             oy, ox = divmod(int(i), PQ)
+            if gate is not None and (float(energy[oy, ox]) - e_mean) / e_sd < gate:
+                break
             found.append((float(energy[oy, ox]), ty, tx, oy, ox, zt[:, oy, ox] / noise))
     found.sort(key=lambda c: -c[0])
     out: list[_Candidate] = []
@@ -503,12 +727,14 @@ def _varying_candidates(fr: _Frames, key: WatermarkKey) -> list[_Candidate]:
     ]:
         image = _combine(fr, weights, ty, tx, oy, ox, sync)
         score = max(z for z, _, _ in _sync_peaks(_fold_cols(_fold_rows(image, ty), tx), sync, 1))
-        out.append(_Candidate("v2", image, ty, tx, energy_at if math.isinf(energy_at) else score))
+        out.append(
+            _Candidate("v2", image, ty, tx, energy_at if math.isinf(energy_at) else score, orient)
+        )
     out.sort(key=lambda c: -c.score)
     return out[:REFINE]
 
 
-def _scan_candidates(fr: _Frames, key: WatermarkKey) -> list[_Candidate]:
+def _scan_candidates(fr: _Frames, key: WatermarkKey, orient: int = 0) -> list[_Candidate]:
     """``v2-scan``: the ``v2`` search over a ladder of aspect-keeping scales.
 
     Without the frames' signs the tile period hides in their autocorrelation far more than a
@@ -521,17 +747,15 @@ def _scan_candidates(fr: _Frames, key: WatermarkKey) -> list[_Candidate]:
     if n < MIN_VARYING_FRAMES:
         return []
     bins = P * SCAN_Q
-    sync_scan = _sync_spectrum(key, 2, SCAN_Q)
-    sync = _sync_spectrum(key, 2)
+    sync_scan = _sync_spectrum(key, 2, SCAN_Q, orient)
+    sync = _sync_spectrum(key, 2, Q, orient)
     count = int(math.log(PERIOD_RANGE[1] / PERIOD_RANGE[0]) / math.log(SCAN_STEP)) + 1
     # a subset of the frames scores the scales (the cost is per frame and per scale); the
     # weights of the chosen ones come from every frame
-    subset = np.linspace(0, n - 1, min(n, SCAN_FRAMES)).round().astype(np.int64)
     scored: list[tuple[float, float, int]] = []
     for scale in PERIOD_RANGE[0] * SCAN_STEP ** np.arange(count):
         half = float(scale) * fr.t0 / 2
-        tiles = _fold_frames(fr.small[subset], half, half, bins)
-        zt, _ = _frame_sync(tiles, sync_scan, (bins, bins))
+        zt, _ = _frame_sync(fr.tile_spec(half, half, bins, SCAN_FRAMES), sync_scan, (bins, bins))
         energy = np.einsum("nij,nij->ij", zt, zt)
         i = int(np.argmax(energy))
         z = (float(energy.flat[i]) - float(energy.mean())) / (float(energy.std()) or 1.0)
@@ -543,12 +767,12 @@ def _scan_candidates(fr: _Frames, key: WatermarkKey) -> list[_Candidate]:
             continue
         oy, ox = divmod(i, bins)
         t = scale * fr.t0
-        zt, noise = _frame_sync(_fold_frames(fr.small, t / 2, t / 2, bins), sync_scan, (bins, bins))
+        zt, noise = _frame_sync(fr.tile_spec(t / 2, t / 2, bins), sync_scan, (bins, bins))
         weights = zt[:, oy, ox] / noise
         image = _combine(fr, weights, t, t, oy * Q // SCAN_Q, ox * Q // SCAN_Q, sync)
         # the combined image's own sync peak ranks the scales more surely than the energy
         score = max(z for z, _, _ in _sync_peaks(_fold_cols(_fold_rows(image, t), t), sync, 1))
-        out.append(_Candidate("v2-scan", image, t, t, score))
+        out.append(_Candidate("v2-scan", image, t, t, score, orient))
         if len(out) == SCAN_COMBINED:
             break
     out.sort(key=lambda c: -c.score)
@@ -566,15 +790,26 @@ def _sync_at(folded: np.ndarray, spec: np.ndarray, dy: int, dx: int) -> tuple[fl
 
 
 def _decode_search(
-    search: str, cand_list: list[_Candidate], fr: _Frames, key: WatermarkKey
+    search: str,
+    cand_list: list[_Candidate],
+    fr: _Frames,
+    key: WatermarkKey,
+    *,
+    min_sync: float = 0.0,
 ) -> list[dict[str, Any]]:
-    """Refine a search's best period pairs, then decode its best alignments."""
+    """Refine a search's best period pairs, then decode its best alignments.
+
+    Alignments whose sync peak is below ``min_sync`` are not decoded (the caller's p-value
+    counts them all the same).
+    """
     results: list[dict[str, Any]] = []
+    cand_list = [c for c in cand_list if abs(c.score) >= min_sync]
     if cand_list:
         version = _VERSION[search]
         signed = search == "v1"
-        spec = _sync_spectrum(key, version)
-        lay = layout_for(key, version)
+        orient = cand_list[0].orient
+        spec = _sync_spectrum(key, version, Q, orient)
+        lay = _layout(key, version, orient)
         ranked: list[tuple[float, float, float, int, int, int]] = []
         images: list[np.ndarray] = []
         for cand in cand_list:
@@ -595,6 +830,8 @@ def _decode_search(
             for z, dy, dx in _sync_peaks(folded, spec, top=PEAKS, signed=signed):
                 ranked.append((z, ty, tx, dy, dx, len(images) - 1))
         for z_sync, ty, tx, dy, dx, which in ranked[:DECODES_PER_SEARCH]:
+            if abs(z_sync) < min_sync:
+                continue
             folded = _fold_cols(_fold_rows(images[which], ty), tx)
             # a v2 mark of negative sign: the sync chips say so, the payload is read inverted
             chips = _payload_chips(folded, dy, dx, lay) * (1.0 if z_sync >= 0 else -1.0)
@@ -608,18 +845,150 @@ def _decode_search(
                     "errors": errors,
                     "z": z,
                     "alignment": {
-                        "period_y": round(ty * fr.f, 3),
-                        "period_x": round(tx * fr.f, 3),
-                        "scale_y": round(ty / fr.t0, 4),
-                        "scale_x": round(tx / fr.t0, 4),
-                        "offset_y": round(dy * ty * fr.f / PQ, 2),
-                        "offset_x": round(dx * tx * fr.f / PQ, 2),
+                        **_geometry(fr, orient, ty, tx, dy, dx),
                         "sync_z": round(abs(z_sync), 2),
                         "payload_z": round(z, 2),
                     },
                 }
             )
     return results
+
+
+def _geometry(
+    fr: _Frames, orient: int, ty: float, tx: float, dy: int, dx: int
+) -> dict[str, float]:
+    """The alignment keys of a decode, in the *corrected* picture's axes (see the module
+    docstring): the received region with the turn and the mirror undone."""
+    f = fr.f
+    h, w = fr.shape[0] * f, fr.shape[1] * f  # the searched picture, in received pixels
+    big_ty, big_tx = ty * f, tx * f
+    # the corner of the oriented tile where the signed tile's top-left corner went
+    marker = np.zeros((2, 2))
+    marker[0, 0] = 1.0
+    a, b = (int(v[0]) for v in np.nonzero(orient_grid(marker, orient)))
+    py = dy * big_ty / PQ + a * big_ty
+    px = dx * big_tx / PQ + b * big_tx
+    # undo the turn (one counter-clockwise quarter at a time), then the mirror
+    hh, ww = float(h), float(w)
+    for _ in range(orient % 4):
+        py, px, hh, ww = px, hh - py, ww, hh
+    if orient >= 4:
+        px = ww - px
+    if orient % 2:
+        big_ty, big_tx = big_tx, big_ty
+        scale_y, scale_x = tx / fr.t0, ty / fr.t0
+    else:
+        scale_y, scale_x = ty / fr.t0, tx / fr.t0
+    return {
+        "period_y": round(big_ty, 3),
+        "period_x": round(big_tx, 3),
+        "scale_y": round(scale_y, 4),
+        "scale_x": round(scale_x, 4),
+        "offset_y": round(py % big_ty, 2),
+        "offset_x": round(px % big_tx, 2),
+        "mirror": float(orient >= 4),
+        "rotation": float(90 * (orient % 4) - (360 if orient % 4 == 3 else 0)),
+    }
+
+
+REGION_FRAMES = 8  # frames the region finder looks at
+BAR_LEVEL = 0.12  # a bar row/column has less detail than this share of the picture's median
+MIN_REGION_SHARE = 0.15  # a sub-region must hold at least this share of the frame's area
+EDGE_CANDIDATES = 8  # strongest straight edges per axis tried as picture-in-picture sides
+EDGE_SUPPORT = 8.0  # every side of a picture-in-picture: its ridge this many times the mean
+
+
+def _bars(detail: np.ndarray) -> tuple[int, int]:
+    """(first, end) of the rows between flat bars at either end of a detail profile."""
+    level = BAR_LEVEL * float(np.median(detail[detail > 0])) if np.any(detail > 0) else 0.0
+    inside = np.nonzero(detail > max(level, 0.05))[0]
+    if inside.size == 0:
+        return 0, detail.size
+    return int(inside[0]), int(inside[-1]) + 1
+
+
+def find_regions(luma: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Sub-regions ``(y, x, h, w)`` (frame pixels) that may hold the whole signed picture.
+
+    Two kinds, best first: the picture between flat bars (letterbox, pillarbox, blurred or
+    coloured bars: rows and columns at the frame's edges with next to no fine detail over the
+    sample), and a picture-in-picture: the rectangle whose four sides are the strongest straight
+    edges that stay put over the sample (each side's mean ridge, the step across it less the
+    larger step 2 pixels to either side, several times the frame's mean ridge; a side on the
+    frame's border needs none). Each region found is one more hypothesis family
+    of the search (counted in the p-value whether found or not, see :data:`MAX_REGIONS`).
+    """
+    n, h, w = luma.shape
+    pick = luma[np.linspace(0, n - 1, min(n, REGION_FRAMES)).round().astype(np.int64)]
+    y = pick.astype(np.float32)
+    out: list[tuple[int, int, int, int]] = []
+    # fine detail per row and column: the step to the next pixel, averaged over frames
+    gx = np.abs(np.diff(y, axis=2)).mean(axis=0)  # (h, w-1): step between columns c, c+1
+    gy = np.abs(np.diff(y, axis=1)).mean(axis=0)  # (h-1, w)
+    t, b = _bars(gx.mean(axis=1))
+    left, right = _bars(gy.mean(axis=0))
+    bh, bw = b - t, right - left
+    if (bh < h - 8 or bw < w - 8) and bh * bw >= MIN_REGION_SHARE * h * w:
+        out.append((t, left, bh, bw))
+    # picture-in-picture: persistent straight edges (a ridge: stronger than both neighbours)
+    rx = np.clip(gx[:, 2:-2] - np.maximum(gx[:, :-4], gx[:, 4:]), 0, None)  # col c -> c+2
+    ry = np.clip(gy[2:-2, :] - np.maximum(gy[:-4, :], gy[4:, :]), 0, None)
+    typical = 0.5 * (float(np.mean(rx)) + float(np.mean(ry))) + 1e-3
+    cols = _edge_lines(rx.mean(axis=0)) + 2  # index into gx: edge between c and c+1
+    rows = _edge_lines(ry.mean(axis=1)) + 2
+    cx = np.concatenate(([-1], cols, [w - 1]))  # the frame's own borders count as sides
+    cy = np.concatenate(([-1], rows, [h - 1]))
+    cum_x = np.vstack([np.zeros((1, rx.shape[1])), np.cumsum(rx, axis=0)])  # along y
+    cum_y = np.hstack([np.zeros((ry.shape[0], 1)), np.cumsum(ry, axis=1)])  # along x
+    best: list[tuple[float, tuple[int, int, int, int]]] = []
+    for i0, x0 in enumerate(cx):
+        for x1 in cx[i0 + 1 :]:
+            for j0, y0 in enumerate(cy):
+                for y1 in cy[j0 + 1 :]:
+                    rh, rw = int(y1 - y0), int(x1 - x0)
+                    if rh * rw < MIN_REGION_SHARE * h * w or (rh >= h - 8 and rw >= w - 8):
+                        continue
+                    ya, yb, xa, xb = int(y0) + 1, int(y1) + 1, int(x0) + 1, int(x1) + 1
+                    sides = []
+                    for c in (int(x0) - 2, int(x1) - 2):  # ridge column of the side
+                        if 0 <= c < rx.shape[1]:
+                            sides.append(float(cum_x[yb, c] - cum_x[ya, c]) / rh)
+                    for r in (int(y0) - 2, int(y1) - 2):
+                        if 0 <= r < ry.shape[0]:
+                            sides.append(float(cum_y[r, xb] - cum_y[r, xa]) / rw)
+                    if len(sides) < 2:
+                        continue
+                    score = min(sides) / typical
+                    if score >= EDGE_SUPPORT:
+                        best.append((score, (ya, xa, rh, rw)))
+    best.sort(key=lambda c: -c[0])
+    for _, reg in best:
+        if all(_overlap(reg, o) < 0.9 for o in out):
+            out.append(reg)
+        if len(out) >= MAX_REGIONS - 1:
+            break
+    return out
+
+
+def _edge_lines(profile: np.ndarray) -> np.ndarray:
+    """Indices of the strongest ridges of a profile, at least 8 apart."""
+    picked: list[int] = []
+    for i in np.argsort(profile)[::-1]:
+        if profile[i] <= 0:
+            break
+        if all(abs(int(i) - j) >= 8 for j in picked):
+            picked.append(int(i))
+        if len(picked) >= EDGE_CANDIDATES:
+            break
+    return np.array(sorted(picked), dtype=np.int64)
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over union of two ``(y, x, h, w)`` rectangles."""
+    iy = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ix = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = iy * ix
+    return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def _absent(
@@ -649,6 +1018,12 @@ def detect(
     the payload only when the Bonferroni-corrected p-value is below ``threshold``; otherwise
     ``absent`` with the smallest p-value seen (1.0 when nothing decoded).
     ``alignment["modulated"]`` is 1.0 when the frames were combined by their v2 signs.
+
+    Every geometry hypothesis of the module docstring is tried (mirror, right angles, a small
+    turn, the frame read as a full-height crop, letterbox and picture-in-picture regions),
+    upright whole frame first, stopping once a mark is found; the p-value counts all of them
+    (:data:`HYPOTHESES_PER_KEY` per key). ``alignment`` reports the geometry found: its keys
+    are defined in the module docstring.
     """
     if not keys:
         raise WatermarkError(
@@ -673,28 +1048,88 @@ def detect(
     if int(picked.max()) - int(picked.min()) < 1:  # flat: nothing to read, and no coin to toss
         return _absent(threshold=threshold, frames=frames, key_id=key_ids)
 
-    fr = _prepare(picked, chip_px(h, w))
     # Alignments and frame weights are chosen from the sync chips alone, whose keyed signs are
-    # independent of the payload chips' signs: the payload test pays only for its decodes.
-    hypotheses = float(DECODES_PER_KEY * len(keys))
+    # independent of the payload chips' signs: the payload test pays only for its decodes, of
+    # every search, orientation, region and key, counted whether they ran or not.
+    hypotheses = float(HYPOTHESES_PER_KEY * len(keys))
     best: dict[str, Any] | None = None
     best_p = 1.0
-    for key in keys:
-        for search in SEARCHES:
-            if search == "v2":
-                cands = _varying_candidates(fr, key)
-            elif search == "v2-scan":
-                cands = _scan_candidates(fr, key)
-            else:
-                cands = _mean_candidates(fr, key, search)
-            for res in _decode_search(search, cands, fr, key):
-                p = correlation_p_value(z=res["z"], data_bits=ID_BITS, hypotheses=hypotheses)
-                if best is None or p < best_p:
-                    best_p = p
-                    best = {**res, "key": key}
-            if best_p < threshold * EARLY_EXIT:
+    # (region or None for the whole frame, nominal chip from the long side instead of the short)
+    regions: list[tuple[tuple[int, int, int, int] | None, bool]] = [(None, False)]
+    if max(h, w) >= RESHAPED_ASPECT * min(h, w):
+        regions.append((None, True))
+    regions += [(r, False) for r in find_regions(picked)[: MAX_REGIONS - 2]]
+    done = False
+    for region, long_side in regions:
+        if region is None:
+            sub = picked
+        else:
+            ry, rx, rh, rw = region
+            sub = picked[:, ry : ry + rh, rx : rx + rw]
+        if min(sub.shape[1:]) < MIN_SIDE:
+            continue
+        sh, sw = int(sub.shape[1]), int(sub.shape[2])
+        chip = chip_px(sh, sw)
+        if long_side:  # as if the signed picture's short side was this frame's long side
+            chip = chip_px(max(sh, sw), max(sh, sw))
+        upright = _prepare(sub, chip)
+        for turn in range(TILTS):
+            tilt: float | None = 0.0
+            if turn:  # the small turn the tile lattice shows, if any
+                tilt = _tilt_estimate(upright)
+                if tilt is None:
+                    break
+            assert tilt is not None
+            fr = upright if tilt == 0.0 else _untilted(upright, tilt)
+            for key in keys:
+                for orient in ORIENTS:
+                    # the unattacked hypothesis decodes every candidate, as v1/v2 always
+                    # did; the others only decode a sync peak that stands out
+                    default = orient == 0 and region is None and tilt == 0.0 and not long_side
+                    min_sync = 0.0 if default else HYPOTHESIS_MIN_SYNC
+                    for search in SEARCHES:
+                        if search == "v2":
+                            gate = None if default else ENERGY_GATE
+                            cands = _varying_candidates(fr, key, orient, gate=gate)
+                        elif search == "v2-scan":
+                            if orient not in SCAN_ORIENTS:
+                                continue
+                            cands = _scan_candidates(fr, key, orient)
+                        else:
+                            cands = _mean_candidates(fr, key, search, orient)
+                        for res in _decode_search(search, cands, fr, key, min_sync=min_sync):
+                            p = correlation_p_value(
+                                z=res["z"], data_bits=ID_BITS, hypotheses=hypotheses
+                            )
+                            if best is None or p < best_p:
+                                best_p = p
+                                best = {**res, "key": key}
+                                extra = best["alignment"]
+                                if tilt:
+                                    turned = 180.0 - (180.0 - extra["rotation"] - tilt) % 360.0
+                                    extra["rotation"] = round(turned, 2)
+                                    extra["tilt"] = tilt
+                                if long_side:  # scales against the frame's own nominal
+                                    ratio = chip / chip_px(sh, sw)
+                                    extra["scale_x"] = round(extra["scale_x"] * ratio, 4)
+                                    extra["scale_y"] = round(extra["scale_y"] * ratio, 4)
+                                if region is not None:
+                                    extra.update(
+                                        region_y=float(region[0]),
+                                        region_x=float(region[1]),
+                                        region_h=float(region[2]),
+                                        region_w=float(region[3]),
+                                    )
+                        done = best_p < threshold * EARLY_EXIT
+                        if done:
+                            break
+                    if done:
+                        break
+                if done:
+                    break
+            if done:
                 break
-        if best_p < threshold * EARLY_EXIT:
+        if done:
             break
     if best is None or best_p >= threshold:
         return _absent(
@@ -730,4 +1165,12 @@ def search_size(height: int, width: int) -> float:
     return float(n * n + 1) * PQ * PQ
 
 
-__all__ = ["CHIPS", "DECODES_PER_KEY", "detect", "search_size"]
+__all__ = [
+    "CHIPS",
+    "DECODES_PER_KEY",
+    "HYPOTHESES_PER_KEY",
+    "detect",
+    "find_regions",
+    "orient_grid",
+    "search_size",
+]
