@@ -130,21 +130,27 @@ def _judge_segments(prints: SegmentPrints, clip: Received) -> Judgement:
     if luma is None or len(luma) == 0:
         return Judgement(RecoveryState.RECOVERED, "credentials recovered; the content was not "
                          "compared: no frames were decoded", extra={"comparison": "none"})
-    size = (int(luma.shape[2]), int(luma.shape[1]))
+    received = (int(luma.shape[2]), int(luma.shape[1]))
     wm = clip.watermark
     found = wm is not None and wm.state is WatermarkState.PRESENT
-    tries = [(integrity.watermark_geometries(wm.alignment if found and wm else None, prints,
-                                             size), False),
-             (integrity.search_geometries(prints, size), True)]
+    alignment = wm.alignment if found and wm is not None else None
+    # the watermark's view (a region, a turn, a flip) first; then no view and a bounded search
+    tries = [(integrity.View.from_alignment(alignment), False)] if alignment else []
+    tries.append((integrity.View(), True))
     comparison = None
     try:
-        for candidates, searched in tries:
+        for view, searched in tries:
+            sample = [view.apply(y) for y in luma]
+            size = (int(sample[0].shape[1]), int(sample[0].shape[0]))
+            candidates = (integrity.search_geometries(prints, size) if searched
+                          else integrity.watermark_geometries(alignment, prints, size))
             if not candidates:
                 continue
+            walk = media.walk_luma(clip.path, info=clip.sample.info, limits=clip.limits)
             comparison = integrity.compare(
-                prints, media.walk_luma(clip.path, info=clip.sample.info, limits=clip.limits),
-                sample=list(luma), candidates=candidates, size=size,
-                fps=float(clip.sample.info.fps or 0.0), searched=searched)
+                prints, ((t, view.apply(y)) for t, y in walk), sample=sample,
+                candidates=candidates, size=size, fps=float(clip.sample.info.fps or 0.0),
+                searched=searched, view=view, received=received)
             if comparison.aligned:
                 break
     except VeriframeError as exc:
@@ -162,8 +168,8 @@ def _verdict_of(c: Comparison) -> Judgement:
     extra: dict[str, Any] = {
         "comparison": "segments", "frame_coverage": c.frame_coverage,
         "compared_s": c.compared_s, "received_s": c.received_s, "signed_s": c.signed_s,
-        "geometry": ({**c.geometry.to_dict(), "time_offset_s": c.time_offset_s}
-                     if c.geometry is not None else None),
+        "geometry": ({**c.geometry.to_dict(), **c.view.to_dict(),
+                      "time_offset_s": c.time_offset_s} if c.geometry is not None else None),
         "differences": c.differences, "overlays": c.overlays}
     compared = (f"{round(100 * c.frame_coverage)} % of the signed picture, {c.compared_s:.1f} "
                 f"of {c.received_s:.1f} s of this clip")

@@ -14,6 +14,7 @@ The decision about what that means (recovered, edited, another clip) is
 from veriframe.integrity.compare import (
     Comparison,
     Geometry,
+    View,
     compare,
     search_geometries,
     watermark_geometries,
@@ -31,6 +32,7 @@ __all__ = [
     "Geometry",
     "PrintBuilder",
     "SegmentPrints",
+    "View",
     "compare",
     "read_prints",
     "search_geometries",

@@ -63,6 +63,89 @@ SEARCH_CROPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 
 
 @dataclass(frozen=True)
+class View:
+    """How a received frame becomes the picture the watermark was read in (the "corrected
+    picture" of :mod:`veriframe.watermark.detector`): the region that shows the signed picture
+    (letterbox, picture-in-picture), turned clockwise by ``tilt`` degrees, then by ``quarter``
+    right angles clockwise, then flipped left-right when ``mirror``. A :class:`Geometry` then
+    places the signed picture in it without turns."""
+
+    region: tuple[int, int, int, int] | None = None  # x, y, w, h in received pixels
+    tilt: float = 0.0
+    quarter: int = 0
+    mirror: bool = False
+
+    @classmethod
+    def from_alignment(cls, alignment: dict[str, float] | None) -> View:
+        """The view a watermark alignment describes (the identity without one)."""
+        a = alignment or {}
+        region = None
+        if all(k in a for k in ("region_x", "region_y", "region_w", "region_h")):
+            region = (round(a["region_x"]), round(a["region_y"]),
+                      round(a["region_w"]), round(a["region_h"]))
+        tilt = float(a.get("tilt", 0.0) or 0.0)
+        right = float(a.get("rotation", 0.0) or 0.0) - tilt
+        return cls(region, tilt, round(right / 90.0) % 4, bool(a.get("mirror", 0.0)))
+
+    @property
+    def identity(self) -> bool:
+        """Whether the view leaves the frame as it is."""
+        return self.region is None and abs(self.tilt) < 0.05 and not self.quarter \
+            and not self.mirror
+
+    def apply(self, y: np.ndarray) -> np.ndarray:
+        """The corrected picture of one received luma plane."""
+        if self.identity:
+            return y
+        if self.region is not None:
+            x0, y0, w, h = self.region
+            y = y[max(0, y0):y0 + h, max(0, x0):x0 + w]
+        if abs(self.tilt) >= 0.05:
+            y = ndimage.rotate(y, -self.tilt, reshape=False, order=1, mode="nearest")
+        if self.quarter:
+            y = np.rot90(y, -self.quarter)
+        if self.mirror:
+            y = y[:, ::-1]
+        return np.ascontiguousarray(y)
+
+    def to_received(self, rect: tuple[float, float, float, float], corrected: tuple[int, int],
+                    received: tuple[int, int]) -> tuple[float, float, float, float]:
+        """A rectangle given as fractions of the corrected picture, as fractions of the
+        received frame (its bounding box; a small tilt is not undone)."""
+        if self.identity:
+            return rect
+        cw, ch = corrected
+        x, y, w, h = rect
+        xs = np.array([x, x + w, x, x + w]) * cw
+        ys = np.array([y, y, y + h, y + h]) * ch
+        if self.mirror:
+            xs = cw - xs
+        for _ in range(self.quarter):  # undo one clockwise quarter turn at a time
+            xs, ys = ys, cw - xs
+            cw, ch = ch, cw
+        rx, ry = (self.region[0], self.region[1]) if self.region is not None else (0, 0)
+        xs, ys = xs + rx, ys + ry
+        w_r, h_r = received
+        x0, x1 = float(np.clip(xs.min(), 0, w_r)), float(np.clip(xs.max(), 0, w_r))
+        y0, y1 = float(np.clip(ys.min(), 0, h_r)), float(np.clip(ys.max(), 0, h_r))
+        return (round(x0 / w_r, 3), round(y0 / h_r, 3), round((x1 - x0) / w_r, 3),
+                round((y1 - y0) / h_r, 3))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (only what is not the identity)."""
+        out: dict[str, Any] = {}
+        if self.region is not None:
+            out["region"] = list(self.region)
+        if self.tilt:
+            out["tilt"] = round(self.tilt, 2)
+        if self.quarter:
+            out["quarter_turns"] = self.quarter
+        if self.mirror:
+            out["view_mirror"] = True
+        return out
+
+
+@dataclass(frozen=True)
 class Geometry:
     """Where the signed picture lies in the received frame (pixels of each)."""
 
@@ -129,6 +212,7 @@ class Comparison:
     overlays: tuple[ContentDifference, ...] = ()
     detail: str = ""
     extra: dict[str, float] = field(default_factory=dict)
+    view: View = field(default_factory=lambda: View())
 
 
 # --- geometry ------------------------------------------------------------------------------
@@ -184,14 +268,14 @@ def _cells(tables: Sequence[np.ndarray], geo: Geometry,
 
 def watermark_geometries(alignment: dict[str, float] | None, prints: SegmentPrints,
                          size: tuple[int, int]) -> list[Geometry]:
-    """Geometries the watermark's alignment allows: its period gives the scale, its tile
-    phase the offset up to whole periods (every period that keeps the pictures overlapping)."""
+    """Geometries the watermark's alignment allows in its corrected picture (of ``size``; see
+    :class:`View`): its period gives the scale, its tile phase the offset up to whole periods
+    (every period that keeps the pictures overlapping)."""
     if not alignment or not alignment.get("period_x") or not alignment.get("period_y"):
         return []
     period_s = min(prints.width, prints.height) / 3.0  # the tile period of the signed picture
     px, py = float(alignment["period_x"]), float(alignment["period_y"])
     sx, sy = px / period_s, py / period_s
-    mirror = bool(alignment.get("mirror", 0.0))
     w_r, h_r = size
 
     def offsets(phase: float, period: float, span_r: int, span_s: float) -> list[float]:
@@ -200,7 +284,7 @@ def watermark_geometries(alignment: dict[str, float] | None, prints: SegmentPrin
         first = phase + np.ceil((lo - phase) / period) * period
         return [float(v) for v in np.arange(first, hi + 1e-6, period)]
 
-    return [Geometry(sx, sy, ox, oy, mirror, "watermark")
+    return [Geometry(sx, sy, ox, oy, False, "watermark")
             for ox in offsets(float(alignment.get("offset_x", 0.0)), px, w_r, sx * prints.width)
             for oy in offsets(float(alignment.get("offset_y", 0.0)), py, h_r,
                               sy * prints.height)]
@@ -394,9 +478,15 @@ def _tone_curve(signed: np.ndarray, received: np.ndarray) -> Callable[[np.ndarra
 
 def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *,
             sample: Sequence[np.ndarray], candidates: Sequence[Geometry],
-            size: tuple[int, int], fps: float, searched: bool) -> Comparison:
+            size: tuple[int, int], fps: float, searched: bool, view: View | None = None,
+            received: tuple[int, int] | None = None) -> Comparison:
     """Align the received clip (``frames``: every (time, luma) of it, walked once; ``sample``:
-    a few decoded luma frames to choose the geometry on) and compare it with ``prints``."""
+    a few decoded luma frames to choose the geometry on) and compare it with ``prints``.
+
+    With a ``view``, ``frames`` and ``sample`` are already its corrected pictures (``size``
+    is theirs) and regions are reported in the ``received`` frame through it."""
+    view = view or View()
+    received = received or size
     geo, distance = choose_geometry(candidates, sample, prints, refine=searched)
     frame_s = 1.0 / fps if fps and fps > 0 else 1.0 / 25
     none = Comparison(False, geo, 0.0, 0.0, 0.0, 0.0, prints.duration_s, 1.0,
@@ -465,7 +555,8 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
         end = min(received_s, ks.stop * seg_len - offset)
         box = (rows.start, rows.stop, cols.start, cols.stop)
         area_cells = int(member.any(axis=0).sum())
-        region: tuple[float, float, float, float] | None = geo.region(prints, box, size)
+        region: tuple[float, float, float, float] | None = view.to_received(
+            geo.region(prints, box, size), size, received)
         if area_cells >= 0.9 * int(cell_ok.sum()):
             region = None
         sub_cells = cell_score[where][member]
@@ -483,7 +574,7 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
             diffs.append(item)
     compared_s = float(min(received_s, len(seg_ids) * seg_len))
     return Comparison(
-        aligned=True, geometry=geo, time_offset_s=round(offset, 3),
+        aligned=True, geometry=geo, time_offset_s=round(offset, 3), view=view,
         frame_coverage=round(float(cell_ok.mean()), 3), compared_s=round(compared_s, 2),
         received_s=round(received_s, 2), signed_s=round(prints.duration_s, 2),
         differing_share=round(share, 4),
@@ -508,5 +599,5 @@ def _with(c: Comparison, *, detail: str) -> Comparison:
     return replace(c, detail=detail)
 
 
-__all__ = ["Comparison", "Geometry", "compare", "search_geometries",
+__all__ = ["Comparison", "Geometry", "View", "compare", "search_geometries",
            "watermark_geometries"]
