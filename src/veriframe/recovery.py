@@ -209,15 +209,20 @@ def from_store(payload_id: str, clip: Received, *, store_path: Path,
                trust: TrustConfig) -> RecoveredCredentials:
     """The manifest of ``payload_id`` from the local manifest store, judged against ``clip``."""
     from veriframe.credentials.read import validate_manifest_bytes
-    from veriframe.credentials.store import ManifestStore
+    from veriframe.credentials.store import ManifestStore, redact_url, store_location
 
-    where = str(store_path)
-    if not store_path.exists():
+    try:
+        kind, location = store_location(store_path)
+    except VeriframeError as exc:
+        return RecoveredCredentials(state=RecoveryState.ERROR, store=str(store_path),
+                                    detail=exc.message)
+    where = redact_url(location) if kind == "postgresql" else str(store_path)
+    if kind == "sqlite" and not store_path.exists():
         return RecoveredCredentials(
             state=RecoveryState.NOT_FOUND, store=where,
             detail="no manifest store here; the mark's manifest cannot be looked up")
     try:
-        record = ManifestStore(store_path).get(payload_id)
+        record = ManifestStore(location if kind == "postgresql" else store_path).get(payload_id)
     except VeriframeError as exc:
         return RecoveredCredentials(state=RecoveryState.ERROR, store=where, detail=exc.message)
     if record is None:
