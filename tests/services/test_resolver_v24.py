@@ -110,7 +110,9 @@ def test_discovery_capabilities_and_status(v24: V24) -> None:
         assert status["status"] == "ok"
         served = client.get(f"{v24.api}/openapi.json").json()
         assert served["info"]["version"] == "2.4.0"
-        assert served["servers"] == [{"url": v24.api}]
+        assert served["servers"] == [{"url": "/v1"}]  # relative: never the request's Host
+        foreign = client.get(f"{v24.api}/openapi.json", headers={"Host": "evil.example"})
+        assert foreign.status_code == 421
         assert {"/bindings", "/manifests/{manifestId}/receipts", "/matches/byReference",
                 "/services/capabilities"} <= set(served["paths"])
         # 1.0.0 clients: the root routes and the 1.0.0 document still answer.

@@ -294,7 +294,9 @@ async def openapi(request: Request) -> JSONResponse:
     each with this service's additions)."""
     v24 = request.url.path.startswith(API_PREFIX + "/")
     doc = copy.deepcopy(openapi_document_24() if v24 else openapi_document())
-    doc["servers"] = [{"url": _api_base(request)}]
+    # relative to where the document was fetched: never the request's Host header
+    doc["servers"] = [{"url": API_PREFIX if request.url.path.startswith(API_PREFIX + "/")
+                       else "/"}]
     return JSONResponse(doc)
 
 
