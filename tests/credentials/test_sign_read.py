@@ -25,7 +25,7 @@ from veriframe.credentials.manifest import TRAINED_ALGORITHMIC_MEDIA, build_mani
 from veriframe.credentials.read import read_credentials, validate_manifest_bytes
 from veriframe.credentials.sign import sign_mp4
 from veriframe.credentials.trust import TrustConfig
-from veriframe.errors import CredentialsError
+from veriframe.errors import CredentialsError, SignError
 from veriframe.results import CredentialState
 
 
@@ -148,7 +148,7 @@ def test_sign_never_touches_input(identity: SigningIdentity, small_clip: Path, t
     src = tmp_path / "in.mp4"
     src.write_bytes(small_clip.read_bytes())
     before = src.read_bytes()
-    with pytest.raises(CredentialsError) as exc:
+    with pytest.raises(SignError) as exc:
         sign_mp4(src, src, manifest=build_manifest(spec_for_tests()), identity=identity)
     assert exc.value.code == "sign.same-file"
     assert src.read_bytes() == before
@@ -165,7 +165,7 @@ def test_failed_signer_leaves_no_output(
     )
     outdir = tmp_path / "out"
     outdir.mkdir()
-    with pytest.raises(CredentialsError) as exc:
+    with pytest.raises(SignError) as exc:
         sign_mp4(
             small_clip, outdir / "o.mp4", manifest=build_manifest(spec_for_tests()), identity=remote
         )
