@@ -221,6 +221,9 @@ def judge_row(report: Any, group: str, edit: Edit | None) -> dict[str, Any]:
                            "overlays": len(rec.overlays) if rec is not None else 0}
     if group == "platform":
         row["ok"] = report.verdict.value == "recovered"
+        # a false alarm says "tampered"; a copy whose mark was lost is "unsigned" (the mark's
+        # robustness, measured by benchmarks/watermark_robustness.py), not a false alarm
+        row["false_alarm"] = report.verdict.value == "tampered"
     elif group == "edit" and edit is not None and rec is not None:
         hits = [d for d in rec.differences
                 if d.start_s < edit.end + 0.05 and edit.start - 0.05 < d.end_s]
@@ -301,6 +304,10 @@ def make_home(work: Path) -> Path:
     return home
 
 
+def _false_alarm(row: dict[str, Any]) -> bool:
+    return bool(row.get("false_alarm", row["verdict"] == "tampered"))
+
+
 def summarise(rows: list[dict[str, Any]]) -> str:
     lines = ["| group | transform | clips | result |", "|---|---|---|---|"]
     by: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -309,8 +316,10 @@ def summarise(rows: list[dict[str, Any]]) -> str:
     for (group, name), rs in by.items():
         n = len(rs)
         if group == "platform":
-            bad = sum(not r["ok"] for r in rs)
-            res = f"false alarms {bad}/{n} ({100 * bad / n:.0f} %)"
+            bad = sum(_false_alarm(r) for r in rs)
+            lost = sum(r["state"] is None or r["state"] == "not_found" for r in rs)
+            res = f"false alarms {bad}/{n} ({100 * bad / n:.0f} %)" + (
+                f"; mark lost (unsigned) {lost}" if lost else "")
         elif group == "edit":
             det = sum(r["detected"] for r in rs)
             loc = sum(r["localised"] for r in rs)
@@ -321,7 +330,7 @@ def summarise(rows: list[dict[str, Any]]) -> str:
         lines.append(f"| {group} | {name} | {n} | {res} |")
     plat = [r for r in rows if r["group"] == "platform"]
     if plat:
-        bad = sum(not r["ok"] for r in plat)
+        bad = sum(_false_alarm(r) for r in plat)
         lines.append(f"| platform | all | {len(plat)} | false alarms {bad}/{len(plat)} "
                      f"({100 * bad / len(plat):.1f} %) |")
     sizes = {(r["clip"], r["duration_s"], r["prints_bytes"]) for r in rows}
