@@ -244,6 +244,7 @@ def judge_row(report: Any, group: str, edit: Edit | None) -> dict[str, Any]:
 def run_clip(args: tuple[int, str, str, str, float, list[str]]) -> list[dict[str, Any]]:
     index, clip_s, other_s, home_s, seconds, only = args
     from veriframe import media
+    from veriframe.errors import VeriframeError
     from veriframe.settings import Settings
     from veriframe.signing import sign_video
     from veriframe.verification import Verifier
@@ -259,8 +260,13 @@ def run_clip(args: tuple[int, str, str, str, float, list[str]]) -> list[dict[str
         other_norm = tmp / "other.mp4"
         media.transcode(other, other_norm, scale=(w, h), duration=seconds, crf=18, fps=24)
         signed = tmp / "signed.mp4"
-        result = sign_video(norm, output=signed, home=home, passphrase=PASSPHRASE,
-                            model="benchmark")
+        try:
+            result = sign_video(norm, output=signed, home=home, passphrase=PASSPHRASE,
+                                model="benchmark")
+        except VeriframeError as exc:  # e.g. too flat or small to carry the mark
+            return [{"clip": clip.name, "size": f"{w}x{h}", "group": "sign",
+                     "transform": "sign", "error": exc.code, "prints_bytes": 0,
+                     "duration_s": seconds}]
         prints = [a["data"] for a in result.manifest["assertions"]
                   if a["label"] == "org.veriframe.content-fingerprints"]
         manifest_bytes = len(json.dumps(prints[0])) if prints else 0
@@ -278,11 +284,15 @@ def run_clip(args: tuple[int, str, str, str, float, list[str]]) -> list[dict[str
         for j, (group, name, spec) in enumerate(jobs):
             t0 = time.perf_counter()
             edit = None
-            if group == "platform":
-                path = platform_copy(signed, tmp, name, spec, duration)
-            else:
-                path = tmp / f"{name}.mp4"
-                edit = edit_clip(signed, path, other_norm, spec, seed=1000 * index + j)
+            try:
+                if group == "platform":
+                    path = platform_copy(signed, tmp, name, spec, duration)
+                else:
+                    path = tmp / f"{name}.mp4"
+                    edit = edit_clip(signed, path, other_norm, spec, seed=1000 * index + j)
+            except VeriframeError as exc:  # the copy could not be made: say so, go on
+                rows.append({**base, "group": group, "transform": name, "error": exc.code})
+                continue
             report = verifier.verify(path).report
             row = {**base, "group": group, "transform": name,
                    **judge_row(report, group, edit),
@@ -311,6 +321,8 @@ def _false_alarm(row: dict[str, Any]) -> bool:
 def summarise(rows: list[dict[str, Any]]) -> str:
     lines = ["| group | transform | clips | result |", "|---|---|---|---|"]
     by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    failed = [r for r in rows if "error" in r]
+    rows = [r for r in rows if "error" not in r]
     for r in rows:
         by.setdefault((r["group"], r["transform"]), []).append(r)
     for (group, name), rs in by.items():
@@ -333,6 +345,10 @@ def summarise(rows: list[dict[str, Any]]) -> str:
         bad = sum(_false_alarm(r) for r in plat)
         lines.append(f"| platform | all | {len(plat)} | false alarms {bad}/{len(plat)} "
                      f"({100 * bad / len(plat):.1f} %) |")
+    if failed:
+        lines.append(f"| - | copies that could not be made | {len(failed)} | "
+                     + ", ".join(sorted({f"{r['transform']} ({r['error']})" for r in failed}))
+                     + " |")
     sizes = {(r["clip"], r["duration_s"], r["prints_bytes"]) for r in rows}
     if sizes:
         per_min = [b / max(d, 1e-3) * 60 for _, d, b in sizes]
@@ -373,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for clip_rows in pool.map(run_clip, tasks):
             rows += clip_rows
-            print(f"  {clip_rows[0]['clip'] if clip_rows else '?'}: {len(clip_rows)} copies "
+            print(f"  {clip_rows[0]['clip'] if clip_rows else '?'}: {len(clip_rows)} rows "
                   f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
             if args.out is not None:
                 with args.out.open("a") as fh:

@@ -144,3 +144,20 @@ def test_every_error_class_lives_in_errors_py() -> None:
                     getattr(b, "id", getattr(b, "attr", "")).endswith("Error") for b in node.bases):
                 outside.append(f"{path.relative_to(src)}: {node.name}")
     assert not outside, outside
+
+
+def test_errors_survive_pickling_with_their_fields() -> None:
+    """An error raised in a worker process (scan pool, Ray) reaches the parent intact."""
+    import pickle
+
+    from veriframe.errors import HTTPError, MediaError, ResolverError
+
+    for err in (MediaError("media.limits", "too big", "lower it"),
+                HTTPError(429, "http.rate-limited", "slow down", headers={"Retry-After": "2"}),
+                ResolverError("resolver.bad-query", "no", status=400)):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err)
+        assert (back.code, back.message, back.hint, back.kind) == (
+            err.code, err.message, err.hint, err.kind)
+        assert getattr(back, "status", None) == getattr(err, "status", None)
+        assert str(back) == str(err)

@@ -100,6 +100,11 @@ class VeriframeError(Exception):
     def __str__(self) -> str:
         return f"error[{self.code}]: {self.message}"
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled by state, not by constructor arguments (subclasses take other ones), so an
+        # error raised in a worker process (a scan pool, Ray, a benchmark) reaches the parent.
+        return (_restore_error, (type(self), self.message, dict(self.__dict__)))
+
     @property
     def exit_code(self) -> ExitCode:
         """What the CLI exits with for this error."""
@@ -113,6 +118,14 @@ class VeriframeError(Exception):
     def to_dict(self) -> dict[str, str]:
         """The error as it appears in JSON output."""
         return self.info.to_dict()
+
+
+def _restore_error(cls: type[VeriframeError], message: str,
+                   state: dict[str, object]) -> VeriframeError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
 
 
 class MediaError(VeriframeError):
