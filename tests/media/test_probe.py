@@ -79,6 +79,7 @@ def test_public_api_is_exactly_all():
             "sample_frames",
             "to_mp4",
             "transcode",
+            "walk_luma",
             "write_video",
         ]
     )

@@ -47,10 +47,11 @@ def _assert_mismatch(report: object) -> None:
     # The copied mark must really be found, or this test would not exercise the defence.
     assert wm.state.value == "present", wm
     assert wm.recovered is not None, wm
-    assert wm.recovered.state == "mismatch", wm.recovered
+    # The segment fingerprints signed into the manifest decide: no placement of the signed
+    # picture matches (mismatch), or what matches differs in places (edited): never recovered.
+    assert wm.recovered.state in ("mismatch", "edited"), wm.recovered
+    assert wm.recovered.comparison == "segments", wm.recovered
     assert report.verdict.value == "tampered"  # type: ignore[attr-defined]
-    assert wm.recovered.fingerprint_distance is not None
-    assert wm.recovered.fingerprint_distance > _threshold()
 
 
 def test_copied_residual_is_reported_as_mismatch(signed_set: SignedSet, tmp_path: Path) -> None:
@@ -153,11 +154,6 @@ def _home_key(signed_set: SignedSet) -> watermark.WatermarkKey:
     from veriframe.credentials.keys import load_watermark_keys
 
     return watermark.WatermarkKey(load_watermark_keys(home=signed_set.home)[0])
-
-
-def _threshold() -> float:
-    value = getattr(watermark, "FINGERPRINT_MATCH_THRESHOLD", None)
-    return float(value if value is not None else watermark.MATCH_THRESHOLD)
 
 
 def test_low_frequency_hybrid_copy_is_not_vouched_for(
