@@ -9,7 +9,7 @@ from scipy import ndimage
 
 from veriframe.results import WatermarkState
 from veriframe.watermark import Payload, WatermarkKey, detect, marker
-from veriframe.watermark.detector import (
+from veriframe.watermark.search import (
     DECODES_PER_KEY,
     HYPOTHESES_PER_KEY,
     MAX_REGIONS,

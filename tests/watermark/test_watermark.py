@@ -20,7 +20,6 @@ from veriframe.watermark import (
     embed_video,
     marker,
 )
-from veriframe.watermark.detector import HYPOTHESES_PER_KEY
 from veriframe.watermark.pattern import BLOCK_RUNS, RUN, frame_sign, pattern_for, tile_for
 from veriframe.watermark.payload import (
     BCH_T,
@@ -31,6 +30,7 @@ from veriframe.watermark.payload import (
     generator_matrix,
     osd_decode,
 )
+from veriframe.watermark.search import HYPOTHESES_PER_KEY
 from veriframe.watermark.stats import correlation_p_value, decode_p_value
 
 media = pytest.importorskip("veriframe.media")
@@ -365,7 +365,7 @@ def test_v1_clip_made_by_the_old_embedder_is_still_detected(
 def test_frames_fold_into_the_average_of_each_phase_bin() -> None:
     # The fast fold (matrix products) against the plain definition: the mean of the pixels
     # whose row and column phases fall in each bin.
-    from veriframe.watermark.detector import _fold_frames, _phase_bins
+    from veriframe.watermark.search import _fold_frames, _phase_bins
 
     rng = np.random.default_rng(5)
     stack = rng.normal(size=(3, 61, 97)).astype(np.float32)

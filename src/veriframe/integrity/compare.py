@@ -65,7 +65,7 @@ SEARCH_CROPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 @dataclass(frozen=True)
 class View:
     """How a received frame becomes the picture the watermark was read in (the "corrected
-    picture" of :mod:`veriframe.watermark.detector`): the region that shows the signed picture
+    picture" of :mod:`veriframe.watermark.search`): the region that shows the signed picture
     (letterbox, picture-in-picture), turned clockwise by ``tilt`` degrees, then by ``quarter``
     right angles clockwise, then flipped left-right when ``mirror``. A :class:`Geometry` then
     places the signed picture in it without turns."""

@@ -6,7 +6,6 @@ imports ``imwatermark`` inside the call.
 
 from __future__ import annotations
 
-from veriframe.watermark.detector import DEFAULT_MAX_FRAMES, DEFAULT_THRESHOLD, detect
 from veriframe.watermark.embed import EmbedStats, LumaMarker, embed_luma, embed_video, marker
 from veriframe.watermark.fingerprint import (
     MATCH_THRESHOLD,
@@ -19,6 +18,7 @@ from veriframe.watermark.fingerprint import (
 from veriframe.watermark.keys import WatermarkKey
 from veriframe.watermark.known import known_marks
 from veriframe.watermark.payload import Payload
+from veriframe.watermark.search import DEFAULT_MAX_FRAMES, DEFAULT_THRESHOLD, detect
 
 __all__ = [
     "DEFAULT_MAX_FRAMES",

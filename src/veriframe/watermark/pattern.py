@@ -17,7 +17,7 @@ Two versions share this geometry and differ in their keyed layouts and in time:
   mean of the mark is zero over every block, and frame ``i`` of two clips signed with one key
   has unrelated signs (averaging many clips frame by frame does not reveal the mark either).
   The detector never needs the schedule or frame numbers: it reads each sampled frame's sign
-  from the sync chips (see :mod:`.detector`).
+  from the sync chips (see :mod:`.search`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Detection: whiten the sampled frames, find the tile period and offset, decode, test.
+"""The mark search: whiten the sampled frames, find the tile period and offset, decode, test.
 
 Both pattern versions share the tile geometry (see :mod:`.pattern`), so one pass over the
 frames serves four searches per key (run in the order of :data:`SEARCHES`, stopping once a
