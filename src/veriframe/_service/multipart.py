@@ -4,7 +4,7 @@ The body is parsed as it arrives (python-multipart) and the file part is written
 ``folder`` (a private temporary folder of the caller): nothing is spooled anywhere else, so
 deleting that folder deletes every byte of the upload. Text fields are few and small. Every
 refusal is an :class:`~veriframe._service.errors.HTTPError` with a stable code; the size of the
-whole body is bounded by the :class:`~veriframe._service.limits.BodyLimit` middleware.
+whole body is bounded by the :class:`~veriframe._service.admission.BodyLimit` middleware.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ described in :mod:`veriframe.policy.schema`.
 
 from __future__ import annotations
 
-from veriframe.policy.evaluate import AI_SOURCE_TYPES, LABEL_PRIORITY, Policy, declares_ai
+from veriframe.policy.decision import AI_SOURCE_TYPES, LABEL_PRIORITY, Policy, declares_ai
 from veriframe.policy.load import load_policy, policy_path, shipped_policies
 from veriframe.policy.schema import SCHEMA_POLICY, Action, PolicySpec, parse_policy
 

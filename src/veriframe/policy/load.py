@@ -18,7 +18,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 if TYPE_CHECKING:
-    from veriframe.policy.evaluate import Policy
+    from veriframe.policy.decision import Policy
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _MAX_POLICY_BYTES = 1 << 20
@@ -81,11 +81,11 @@ def read_policy_data(path: Path) -> dict[str, Any]:
 def load_policy(name_or_path: str | os.PathLike[str] | Policy) -> Policy:
     """Load a policy: a shipped name (``newsroom``, ``platform``, ``strict``) or a TOML path.
 
-    A :class:`~veriframe.policy.evaluate.Policy` passed in is returned as it is. Raises
+    A :class:`~veriframe.policy.decision.Policy` passed in is returned as it is. Raises
     :class:`~veriframe.errors.PolicyError` (``policy.not-found``, ``policy.syntax``, and the
     schema's codes, see :func:`veriframe.policy.schema.parse_policy`).
     """
-    from veriframe.policy.evaluate import Policy
+    from veriframe.policy.decision import Policy
 
     if isinstance(name_or_path, Policy):
         return name_or_path

@@ -35,9 +35,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from veriframe._service.admission import BodyLimit, Gate, RateLimit, TokenBuckets
 from veriframe._service.errors import EXCEPTION_HANDLERS, HTTPError
 from veriframe._service.headers import DefaultHeaders
-from veriframe._service.limits import BodyLimit, Gate, RateLimit, TokenBuckets
 from veriframe._service.logs import AccessLog
 from veriframe._service.site import Site, SiteGuard
 from veriframe.errors import ResolverError, StoreError

@@ -5,7 +5,7 @@ anchors, the detector and the policies are loaded in the lifespan. Before a rout
 ``Host`` must be one of the service's names and a POST from a browser must come from its own
 page (:mod:`veriframe._service.site`), and a client is held to its rate. An upload is refused
 before its body is read when the checks' queue (a bounded
-:class:`~veriframe._service.limits.Gate`) is full, when too many uploads are arriving, or when
+:class:`~veriframe._service.admission.Gate`) is full, when too many uploads are arriving, or when
 its client already has its share in flight; it must keep a minimum rate after a short grace
 period. It is streamed into a private temporary folder, takes its place in the queue once it
 has arrived, is checked in a worker thread within a time budget (504) and a decode budget
@@ -32,10 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from veriframe._service.auth import TokenCheck
-from veriframe._service.errors import EXCEPTION_HANDLERS, HTTPError
-from veriframe._service.headers import DefaultHeaders
-from veriframe._service.limits import (
+from veriframe._service.admission import (
     BodyLimit,
     Gate,
     RateLimit,
@@ -43,6 +40,9 @@ from veriframe._service.limits import (
     TokenBuckets,
     UploadPlaces,
 )
+from veriframe._service.auth import TokenCheck
+from veriframe._service.errors import EXCEPTION_HANDLERS, HTTPError
+from veriframe._service.headers import DefaultHeaders
 from veriframe._service.logs import AccessLog, note
 from veriframe._service.multipart import Received, receive_file
 from veriframe._service.site import Site, SiteGuard
