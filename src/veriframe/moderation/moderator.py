@@ -33,12 +33,6 @@ if TYPE_CHECKING:
     from veriframe.verification import Verifier
 
 
-def _is_trust_config(value: object) -> bool:
-    from veriframe.credentials.trust import TrustConfig
-
-    return isinstance(value, TrustConfig)
-
-
 class ModerationState(str, enum.Enum):
     """Whether a file was moderated (``ok``) or could not be checked (``error``)."""
 
@@ -207,15 +201,17 @@ class Moderator:
             return
         import dataclasses
 
+        from veriframe.credentials.trust import TrustConfig
         from veriframe.verification import Verifier
 
         cfg = dataclasses.replace(self.settings, detector=self.detector,
                                   sample_count=self.sample_count, policy=None)
-        trust = self.trust
-        if trust is not None and not _is_trust_config(trust):
-            cfg = cfg.replace(trust_file=trust)
-            trust = None
-        verifier = Verifier(cfg, policy=self.policy, trust=trust)  # type: ignore[arg-type]
+        loaded: TrustConfig | None = None
+        if isinstance(self.trust, TrustConfig):
+            loaded = self.trust
+        elif self.trust is not None:  # a PEM file of extra anchors
+            cfg = cfg.replace(trust_file=self.trust)
+        verifier = Verifier(cfg, policy=self.policy, trust=loaded)
         verifier.detector()  # a detector that cannot load is reported per file
         self._verifier = verifier
 
