@@ -27,11 +27,11 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from veriframe.errors import StoreError
 
@@ -189,6 +189,27 @@ def store_location(location: str | os.PathLike[str]) -> tuple[str, str]:
         f"{scheme}:// is not a manifest store this veriframe can use",
         "give a file path (SQLite) or a postgresql://user@host/database URL",
     )
+
+
+def rank_near(rows: Iterable[Any], fingerprint: str, *, max_distance: float, limit: int,
+              record_of: Callable[[Any], StoreRecord]) -> list[tuple[StoreRecord, float]]:
+    """Candidate rows (the fingerprint in column 8) within ``max_distance`` of
+    ``fingerprint``, nearest first, at most ``limit`` (shared by both back ends)."""
+    from veriframe.errors import VeriframeError
+    from veriframe.watermark.fingerprint import fingerprint_distance
+
+    found = []
+    for row in rows:
+        if row is None or not row[8]:
+            continue
+        try:
+            distance = fingerprint_distance(fingerprint, str(row[8]))
+        except VeriframeError:
+            continue
+        if distance <= max_distance:
+            found.append((record_of(row), distance))
+    found.sort(key=lambda item: item[1])
+    return found[:limit]
 
 
 def redact_url(url: str) -> str:
@@ -734,8 +755,6 @@ class ManifestStore:
         query (the :data:`CANDIDATES` with the most shared bands); each is then compared in
         full with :func:`veriframe.watermark.fingerprint_distance`.
         """
-        from veriframe.errors import VeriframeError
-        from veriframe.watermark.fingerprint import fingerprint_distance
 
         keys = fingerprint_bands(fingerprint)
         if not keys or not self.path.exists():
@@ -757,18 +776,8 @@ class ManifestStore:
                 live = self._live(conn)
                 rows = [conn.execute(f"SELECT {_COLUMNS} FROM manifests WHERE rowid = ?{live}",
                                      (record,)).fetchone() for record in best]
-            found = []
-            for row in rows:
-                if row is None or not row[8]:
-                    continue
-                try:
-                    distance = fingerprint_distance(fingerprint, str(row[8]))
-                except VeriframeError:
-                    continue
-                if distance <= max_distance:
-                    found.append((_row_record(row), distance))
-            found.sort(key=lambda item: item[1])
-            return found[:limit]
+            return rank_near(rows, fingerprint, max_distance=max_distance, limit=limit,
+                             record_of=_row_record)
 
         return self._retry(op)
 

@@ -42,6 +42,7 @@ from veriframe.credentials.store import (
     check_append,
     fingerprint_bands,
     normalize_owner,
+    rank_near,
     redact_url,
     store_location,
     store_sha256,
@@ -482,8 +483,6 @@ class PostgresStore(ManifestStore):
                             limit: int = 10) -> list[tuple[StoreRecord, float]]:
         """Near matches of ``fingerprint`` through the band index (one query for the
         candidates with the most shared bands, then a full comparison of each)."""
-        from veriframe.errors import VeriframeError
-        from veriframe.watermark.fingerprint import fingerprint_distance
 
         keys = sorted(fingerprint_bands(fingerprint))
         if not keys:
@@ -504,18 +503,8 @@ class PostgresStore(ManifestStore):
                     ([b for b, _ in keys], [v for _, v in keys], CANDIDATES))
                 return list(cur.fetchall())
 
-        found = []
-        for row in self._retry(op):
-            if not row[8]:
-                continue
-            try:
-                distance = fingerprint_distance(fingerprint, str(row[8]))
-            except VeriframeError:
-                continue
-            if distance <= max_distance:
-                found.append((_row_record(row), distance))
-        found.sort(key=lambda item: item[1])
-        return found[:limit]
+        return rank_near(self._retry(op), fingerprint, max_distance=max_distance, limit=limit,
+                         record_of=_row_record)
 
     def count(self) -> int:
         """How many manifests the store holds (tombstones included)."""
