@@ -163,6 +163,23 @@ EARLY_EXIT = 1e-6
 _VERSION = {"v1": 1, "v2-mean": 2, "v2": 2, "v2-scan": 2}
 
 
+
+def _lattice_mean(auto: np.ndarray, ly: np.ndarray, lx: np.ndarray,
+                  valid: np.ndarray) -> np.ndarray:
+    """Mean over each row of lattice points (``ly``, ``lx``, in lags) of the periodic
+    autocorrelation ``auto``, sampled bilinearly; points outside ``valid`` do not count."""
+    h, w = auto.shape
+    y0 = np.floor(ly).astype(np.int64)
+    x0 = np.floor(lx).astype(np.int64)
+    fy, fx = ly - y0, lx - x0
+    vals = (
+        auto[y0 % h, x0 % w] * (1 - fy) * (1 - fx)
+        + auto[(y0 + 1) % h, x0 % w] * fy * (1 - fx)
+        + auto[y0 % h, (x0 + 1) % w] * (1 - fy) * fx
+        + auto[(y0 + 1) % h, (x0 + 1) % w] * fy * fx
+    )
+    return (vals * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+
 def _pick_frames(luma: np.ndarray, max_frames: int) -> np.ndarray:
     n = luma.shape[0]
     if n > max_frames:
@@ -246,16 +263,7 @@ def _lattice_scores(auto: np.ndarray, t0: float) -> tuple[np.ndarray, np.ndarray
     ly = grid[:, None] * k[None, :]
     lx = grid[:, None] * m[None, :]
     valid = (np.abs(ly) < 0.75 * h) & (lx < 0.75 * w)
-    y0 = np.floor(ly).astype(np.int64)
-    x0 = np.floor(lx).astype(np.int64)
-    fy, fx = ly - y0, lx - x0
-    vals = (
-        auto[y0 % h, x0 % w] * (1 - fy) * (1 - fx)
-        + auto[(y0 + 1) % h, x0 % w] * fy * (1 - fx)
-        + auto[y0 % h, (x0 + 1) % w] * (1 - fy) * fx
-        + auto[(y0 + 1) % h, (x0 + 1) % w] * fy * fx
-    )
-    score = (vals * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    score = _lattice_mean(auto, ly, lx, valid)
     return grid, score
 
 
@@ -287,16 +295,7 @@ def _rotated_lattice_scores(
         ly = grid[:, None] * (k * c + m * s)[None, :]
         lx = grid[:, None] * (m * c - k * s)[None, :]
         valid = (np.abs(ly) < 0.75 * h) & (np.abs(lx) < 0.75 * w)
-        y0 = np.floor(ly).astype(np.int64)
-        x0 = np.floor(lx).astype(np.int64)
-        fy, fx = ly - y0, lx - x0
-        vals = (
-            auto[y0 % h, x0 % w] * (1 - fy) * (1 - fx)
-            + auto[(y0 + 1) % h, x0 % w] * fy * (1 - fx)
-            + auto[y0 % h, (x0 + 1) % w] * (1 - fy) * fx
-            + auto[(y0 + 1) % h, (x0 + 1) % w] * fy * fx
-        )
-        out[i] = (vals * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+        out[i] = _lattice_mean(auto, ly, lx, valid)
     return out
 
 
