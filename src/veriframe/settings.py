@@ -47,6 +47,15 @@ class Settings:
     watermark: bool = True
     sample_count: int = 32
 
+    def __post_init__(self) -> None:
+        # a path given as text (Settings(home="/srv/veriframe")) is a path
+        for name in ("home", "store", "trust_file"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value).expanduser())
+        object.__setattr__(self, "watermark_key_files",
+                           tuple(Path(p) for p in self.watermark_key_files))
+
     @property
     def paths(self) -> Paths:
         """The files inside :attr:`home`."""
