@@ -42,10 +42,11 @@ ASSERTION_LABEL = "org.veriframe.content-fingerprints"
 _BYTES = GRID * GRID + BLOCKS * BLOCKS
 
 
-def integral(y: np.ndarray) -> np.ndarray:
-    """The summed-area table of a uint8 luma plane, with a zero first row and column (exact
-    integers: int32 while the total cannot overflow it, which is twice as fast, else int64)."""
-    kind = np.int32 if 255 * y.size < 2**31 else np.int64
+def integral(y: np.ndarray, *, peak: int = 255) -> np.ndarray:
+    """The summed-area table of a luma plane whose values are at most ``peak`` (a uint8 plane,
+    or block sums of one), with a zero first row and column (exact integers: int32 while the
+    total cannot overflow it, which is twice as fast, else int64)."""
+    kind = np.int32 if peak * y.size < 2**31 else np.int64
     s = np.zeros((y.shape[0] + 1, y.shape[1] + 1), kind)
     np.cumsum(np.cumsum(y, axis=0, dtype=kind), axis=1, out=s[1:, 1:])
     return s
