@@ -133,7 +133,7 @@ class Verifier:
             media_error: VeriframeError | None = None
             try:
                 info = media.probe(file_path, limits=cfg.limits)
-                sample = media.sample_frames(file_path, count=cfg.sample_count, info=info,
+                sample = media.sample_runs(file_path, count=cfg.sample_count, info=info,
                                              limits=cfg.limits)
             except (MediaError, UnsupportedInputError) as exc:
                 media_error = exc

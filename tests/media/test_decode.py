@@ -1,4 +1,4 @@
-"""sample_frames() and read_frames(): shapes, indices, luma as stored, seeking."""
+"""sample_frames(), sample_runs() and read_frames(): shapes, indices, luma as stored, seeking."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tests.clipgen import make_clip
-from veriframe.media import FrameSample, probe, read_frames, sample_frames
-from veriframe.media.decode import _seek_plan, _target_indices
+from veriframe.media import FrameSample, probe, read_frames, sample_frames, sample_runs
+from veriframe.media.decode import _run_targets, _seek_cost, _seek_plan, _target_indices
 
 
 @pytest.mark.parametrize("name", ["mp4", "mov", "webm", "mkv", "avi", "gif"])
@@ -85,10 +85,9 @@ def test_seek_plan_decides_by_cost():
     assert not _seek_plan(None, targets)
 
 
-def test_seeking_sample_matches_sequential(tmp_path: Path):
-    # 6 s at 10 fps with a keyframe every 10 frames: the plan seeks.
+def _short_gops(tmp_path: Path) -> Path:
+    """6 s at 10 fps with a keyframe every 10 frames (make_clip uses x264's keyint 250)."""
     p = make_clip(tmp_path / "gop.mp4", seconds=6.0, width=96, height=64, fps=10, audio=False)
-    # make_clip uses x264 defaults (keyint 250): re-encode with short GOPs.
     q = tmp_path / "short_gop.mp4"
     with av.open(str(p)) as inp, av.open(str(q), "w") as out:
         vs = out.add_stream("libx264", rate=10)
@@ -100,6 +99,11 @@ def test_seeking_sample_matches_sequential(tmp_path: Path):
                 out.mux(pk)
         for pk in vs.encode():
             out.mux(pk)
+    return q
+
+
+def test_seeking_sample_matches_sequential(tmp_path: Path):
+    q = _short_gops(tmp_path)
     seeking = sample_frames(q, count=4)
     assert seeking.indices == (0, 20, 39, 59)
     full = read_frames(q)
@@ -107,3 +111,42 @@ def test_seeking_sample_matches_sequential(tmp_path: Path):
     for k, i in enumerate(seeking.indices):
         np.testing.assert_array_equal(seeking.luma[k], full.luma[i])
         assert seeking.timestamps[k] == pytest.approx(full.timestamps[i])
+
+
+def test_run_targets_start_at_key_frames():
+    keys = list(range(0, 300, 30))  # 10 key frames
+    t = _run_targets(300, 32, 8, keys)
+    assert len(t) == 32
+    starts = [i for i in t if i - 1 not in t]
+    assert len(starts) == 8 and all(s in keys for s in starts)
+    assert starts[0] == 0 and starts[-1] == 270  # spread over the whole clip
+    # each run costs its own frames: far less than reading up to the last one
+    cost = _seek_cost(keys, t)
+    assert cost is not None and cost < 0.25 * (t[-1] + 1)
+    # fewer key frames than runs: fewer, longer runs, each from a key frame
+    t = _run_targets(300, 32, 8, [0, 250])
+    assert t == list(range(0, 16)) + list(range(250, 266))
+    # no index: evenly spaced runs, each whole
+    t = _run_targets(300, 32, 8, None)
+    assert len(t) == 32 and t[-1] == 299
+    # a clip no longer than the sample: every frame
+    assert _run_targets(20, 32, 8, [0]) == list(range(20))
+
+
+def test_sample_runs_decode_exact_frames_at_key_frames(tmp_path: Path):
+    q = _short_gops(tmp_path)  # 60 frames, key frames every 10
+    runs = sample_runs(q, count=12, runs=3)
+    assert runs.indices == (0, 1, 2, 3, 20, 21, 22, 23, 50, 51, 52, 53)
+    full = read_frames(q)
+    assert runs.luma is not None and runs.rgb is not None and full.luma is not None
+    for k, i in enumerate(runs.indices):
+        np.testing.assert_array_equal(runs.luma[k], full.luma[i])
+        assert runs.timestamps[k] == pytest.approx(full.timestamps[i])
+
+
+@pytest.mark.parametrize("name", ["mp4", "webm", "gif"])
+def test_sample_runs_every_container(clips: dict[str, Path], name):
+    s = sample_runs(clips[name], count=8, runs=2)
+    assert 1 <= len(s) <= 8
+    assert list(s.indices) == sorted(s.indices)
+    assert s.luma is not None and s.luma.shape[0] == len(s)

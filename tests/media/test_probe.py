@@ -77,6 +77,7 @@ def test_public_api_is_exactly_all():
             "require_file",
             "rewrite_video",
             "sample_frames",
+            "sample_runs",
             "to_mp4",
             "transcode",
             "walk_luma",

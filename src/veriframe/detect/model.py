@@ -364,10 +364,10 @@ class Detector:
         limits) as ``verify`` would for the same file and limits.
         """
         from veriframe.detect.features import SAMPLE_COUNT
-        from veriframe.media import probe, sample_frames
+        from veriframe.media import probe, sample_runs
 
         info = probe(path, limits=limits)
-        sample = sample_frames(path, count=SAMPLE_COUNT, info=info, limits=limits)
+        sample = sample_runs(path, count=SAMPLE_COUNT, info=info, limits=limits)
         return self.score(sample, credentials=credentials, watermark=watermark,
                           use_metadata=use_metadata)
 

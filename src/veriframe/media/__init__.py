@@ -19,6 +19,7 @@ from veriframe.media.decode import (
     first_frames,
     read_frames,
     sample_frames,
+    sample_runs,
     walk_luma,
 )
 from veriframe.media.encode import rewrite_video, write_video
@@ -37,6 +38,7 @@ __all__ = [
     "require_file",
     "rewrite_video",
     "sample_frames",
+    "sample_runs",
     "to_mp4",
     "transcode",
     "walk_luma",

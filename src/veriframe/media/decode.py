@@ -312,6 +312,82 @@ def sample_frames(
     return col.result(info)
 
 
+RUNS = 8  # short runs a verify sample is decoded in (see :func:`sample_runs`)
+
+
+def sample_runs(
+    path: str | os.PathLike[str],
+    *,
+    count: int = 32,
+    runs: int = RUNS,
+    info: MediaInfo | None = None,
+    limits: Limits | None = None,
+    rgb: bool = True,
+    luma: bool = True,
+) -> FrameSample:
+    """Decode about ``count`` frames as up to ``runs`` short runs of consecutive frames, each
+    run starting at a key frame, the runs spread over the clip.
+
+    What verify, scan and the detector decode: a run that starts at a key frame costs only
+    its own frames, so the sample costs about ``count`` decoded frames whatever the clip's
+    length, where frames spread evenly over the clip cost a decode of everything up to the
+    last one. A clip with fewer key frames than ``runs`` gets fewer, longer runs (a 10 s clip
+    with a key frame every 8 s: two runs of 16 frames). Without a usable index (no exact
+    frame count, or no key frames listed) the runs start at evenly spaced frames and the
+    clip is read through up to the last run. A clip of at most ``count`` frames gives them
+    all. Raises ``media.no-frames`` when no frame decodes at all.
+    """
+    if count < 1 or runs < 1:
+        raise ValueError(f"count and runs must be at least 1, got {count} and {runs}")
+    p, info, lim = _prepare(path, info, limits)
+    total = info.frame_count if info.frame_count > 0 else lim.max_frames
+    total = min(total, lim.max_frames)
+    with open_input(p) as container:
+        keyframes = _keyframe_positions(container, p, info)
+        usable = keyframes if info.frame_count_exact and keyframes else None
+        targets = _run_targets(total, count, runs, usable)
+        use_seek = usable is not None and _seek_plan(usable, targets)
+        to_decode = (_seek_cost(usable, targets) or 0) if use_seek else targets[-1] + 1
+        plan = _plan(info, lim, keep=len(targets), rgb=rgb, luma=luma,
+                     frames=to_decode if info.frame_count > 0 else 0)
+        dec = _Decoder(container, p, info, lim, plan)
+        col = _Collector(len(targets), info.height, info.width, rgb, luma)
+        if use_seek:
+            _sample_seeking(dec, col, targets)
+        else:
+            _sample_sequential(dec, col, targets, lim)
+    if col.n == 0:
+        if dec.decoded_any:
+            raise unreadable(p, "no frame at the expected positions decoded")
+        raise dec.nothing_decoded()
+    return col.result(info)
+
+
+def _run_targets(total: int, count: int, runs: int, keyframes: list[int] | None) -> list[int]:
+    """The frame indices of :func:`sample_runs`: runs of consecutive frames from starts spread
+    over ``[0, total)`` (key frames when ``keyframes`` lists them)."""
+    if total <= count:
+        return list(range(max(total, 1)))
+    if keyframes:
+        keys = [k for k in keyframes if k < total]
+        if len(keys) > runs:
+            # the key frame nearest each of ``runs`` evenly spread positions
+            picks = np.linspace(0, len(keys) - 1, num=runs).round().astype(int)
+            keys = [keys[i] for i in sorted(set(picks.tolist()))]
+        starts = keys
+    else:
+        n = min(runs, max(1, total // max(1, count // runs)))
+        starts = sorted({round(x) for x in np.linspace(0, total - 1, num=n)})
+    length = max(1, count // len(starts))
+    out: set[int] = set()
+    for s in starts:
+        # a run at a key frame near the end is cut short (starting it earlier would decode
+        # from the key frame before); an evenly spaced one starts earlier to stay whole
+        begin = s if keyframes else max(0, min(s, total - length))
+        out.update(range(begin, min(begin + length, total)))
+    return sorted(out)
+
+
 def _keyframe_positions(container: Any, path: Path, info: MediaInfo) -> list[int] | None:
     """Keyframe positions in decode order, from the demuxer's index (None if unknown)."""
     try:

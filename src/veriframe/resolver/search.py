@@ -94,7 +94,7 @@ def find_by_content(
     from veriframe.results import WatermarkState
 
     info = media.probe(path, limits=limits)
-    sample = media.sample_frames(path, count=sample_count, info=info, limits=limits)
+    sample = media.sample_runs(path, count=sample_count, info=info, limits=limits)
     matches: list[ContentMatch] = []
     if keys:
         check = watermark.detect(sample, keys=list(keys))

@@ -28,6 +28,7 @@ from veriframe.detect.lab import augment
 from veriframe.detect.lab.augment import TranscodeSpec
 from veriframe.detect.metadata import metadata_evidence
 from veriframe.errors import DetectorError, VeriframeError
+from veriframe.media.decode import RUNS
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".gif")
 
@@ -234,16 +235,17 @@ def default_cache_dir() -> Path:
 
 def _cache_key(path: Path, variant: str) -> str:
     st = path.stat()
-    raw = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{variant}|v{fx.FEATURE_VERSION}"
+    raw = (f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{variant}|v{fx.FEATURE_VERSION}"
+           f"|runs{RUNS}")
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 def clip_features(path: Path) -> ClipFeatures:
     """Probe, sample and featurise one file (no cache)."""
-    from veriframe.media import probe, sample_frames
+    from veriframe.media import probe, sample_runs
 
     info = probe(path)
-    sample = sample_frames(path, count=SAMPLE_COUNT, info=info)
+    sample = sample_runs(path, count=SAMPLE_COUNT, info=info)
     forensic = fx.extract(sample)  # type: ignore[arg-type]
     meta = metadata_evidence(info)
     q = forensic.quality
