@@ -4,7 +4,8 @@ On a 10 s 1280x720 30 fps H.264 + AAC clip (made here), with interleaved repeats
 ...) so both sides of a row meet the same machine load, medians over ``--repeats``:
 
 - verify, detector on, watermark keys present: ``veriframe verify --json`` against a full
-  decode, ``ffmpeg -i clip -f null -``;
+  decode, ``ffmpeg -i clip -f null -``, of the unsigned clip and of its signed copy (whose
+  credentials verify recovers from the store and whose content it compares frame by frame);
 - verify with no keys (an empty home): the same;
 - startup: ``veriframe --help`` against ``python -c pass``;
 - sign (wall and CPU): ``veriframe sign`` against
@@ -126,7 +127,16 @@ def main() -> None:
     keyed, floor = side_by_side(
         lambda: run([*vf, "verify", str(clip), "--json"], _env(home), ok=(0, 3)),
         lambda: run(dec_cmd, _env(home)), args.repeats)
-    row("verify --json (detector on, watermark keys present)", keyed, floor, dec_name)
+    row("verify --json, unsigned clip (detector on, watermark keys present)", keyed, floor,
+        dec_name)
+    signed = work / "signed-once.mp4"
+    run([*vf, "sign", str(clip), "-o", str(signed)], _env(home))
+    signed_dec, signed_dec_name = decode_floor(signed)
+    recovered, floor = side_by_side(
+        lambda: run([*vf, "verify", str(signed), "--json"], _env(home), ok=(0, 2, 3)),
+        lambda: run(signed_dec, _env(home)), args.repeats)
+    row("verify --json, signed clip (mark found, manifest recovered and compared)", recovered,
+        floor, signed_dec_name)
     nokeys, floor = side_by_side(
         lambda: run([*vf, "verify", str(clip), "--json"], _env(empty), ok=(0, 3)),
         lambda: run(dec_cmd, _env(empty)), args.repeats)

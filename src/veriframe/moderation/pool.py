@@ -48,6 +48,7 @@ _HARD_FACTOR = 3.0
 _HARD_GRACE_S = 30.0
 
 _WORKER: Reviewer[Any] | None = None
+_ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _init_worker(config: dict[str, Any]) -> None:
@@ -91,6 +92,11 @@ class PoolRun(Generic[R]):
         self.pool: ProcessPoolExecutor | None = None
 
     def _start(self) -> ProcessPoolExecutor:
+        # One BLAS/OpenMP thread per worker: the pool already runs a worker per core, and a
+        # worker's numpy reads these at import, so they must be in the environment its
+        # spawned interpreter inherits (a value the user set is kept).
+        for name in _ONE_THREAD:
+            os.environ.setdefault(name, "1")
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context(),
                                    initializer=_init_worker,
                                    initargs=(self.moderator._config(),))
