@@ -172,3 +172,13 @@ def test_folds_keep_groups_whole() -> None:
     k2 = fold_of(keys, 2)
     for g in set(keys.tolist()):
         assert len(set(k2[keys == g].tolist())) == 1
+
+
+def test_merged_keys_join_groups_of_either_kind() -> None:
+    from veriframe.detect.lab.candidates import merge_keys
+
+    fam = ["f1", "f1", "f2", "f3", "f4"]
+    dup = ["s1", "s2", "s2", "s3", "s4"]
+    keys = merge_keys(fam, dup)
+    assert keys[0] == keys[1] == keys[2] != keys[3]
+    assert len(set(keys.tolist())) == 3

@@ -219,6 +219,26 @@ def fold_of(keys: np.ndarray, n_folds: int | None) -> np.ndarray:
     return grouped_folds(keys, n_folds)
 
 
+def merge_keys(a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+    """One split key per clip joining every clip that shares a key of ``a`` or of ``b``
+    (e.g. generator-family groups and groups of sources that share duplicate footage), so a
+    fold keeps both kinds of group whole."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for ka, kb in zip(a, b, strict=True):
+        parent[find(f"b:{kb}")] = find(f"a:{ka}")
+    names: dict[str, set[str]] = {}
+    for ka in a:
+        names.setdefault(find(f"a:{ka}"), set()).add(str(ka))
+    return np.array([" | ".join(sorted(names[find(f"a:{ka}")])) for ka in a])
+
+
 def cross_validate(data: CandidateData, candidate: str, keys: np.ndarray, *,
                    n_folds: int | None, prior: float,
                    progress: Progress | None = None, **fit_kw: Any) -> dict[str, Any]:
@@ -282,13 +302,17 @@ def compare(data: CandidateData, *, candidates: Sequence[str] = CANDIDATES,
             protocols: Sequence[str] = ("source", "family"),
             folds: Mapping[str, int | None] | None = None, prior: float | None = None,
             n_boot: int = 200, progress: Progress | None = None,
-            cnn_kw: Mapping[str, Any] | None = None) -> dict[str, Any]:
+            cnn_kw: Mapping[str, Any] | None = None,
+            source_keys: Sequence[str] | None = None) -> dict[str, Any]:
     """Cross-validate every candidate under every protocol; a JSON-ready report.
 
     ``folds``: per candidate, None for leave-one-group-out or a number of grouped folds
     (default :data:`DEFAULT_FOLDS`). ``prior``: the synthetic share every fold's
     probabilities assume (default: the data's). ``cnn_kw``: passed to the network's training
-    (e.g. ``epochs``, ``max_visits``).
+    (e.g. ``epochs``, ``max_visits``). ``source_keys``: the split key of the ``source``
+    protocol (default: the source repository; the corpus gives sources joined by duplicate
+    footage, :func:`veriframe.detect.lab.corpus.fold_groups`); the ``family`` protocol keeps
+    those groups whole too.
     """
     ds = data.ds
     y = ds.y
@@ -303,12 +327,17 @@ def compare(data: CandidateData, *, candidates: Sequence[str] = CANDIDATES,
         "results": {}, "timings": {}, "folds": {}, "predictions": [],
     }
     per_clip: dict[str, np.ndarray] = {}
+    src_keys = ds.groups if source_keys is None else np.asarray(source_keys)
+    split = {"source": src_keys,
+             "family": merge_keys(ds.family_groups.tolist(), src_keys.tolist())}
+    report["n_source_folds"] = len(set(src_keys.tolist()))
+    report["n_family_folds"] = len(set(split["family"].tolist()))
     for candidate in candidates:
         if candidate not in _FITTERS:
             raise ValueError(f"unknown candidate {candidate!r}; known: {', '.join(_FITTERS)}")
         kw = dict(cnn_kw or {}) if candidate == "cnn" else {}
         for proto in protocols:
-            keys = ds.groups if proto == "source" else ds.family_groups
+            keys = split[proto]
             k = folds.get(candidate)
             t0 = time.perf_counter()
             cv = cross_validate(data, candidate, keys, n_folds=k, prior=prior,
@@ -376,5 +405,5 @@ def timing_table(report: Mapping[str, Any]) -> str:
 
 
 __all__ = ["CANDIDATES", "DEFAULT_FOLDS", "CandidateData", "compare", "cross_validate",
-           "fold_of", "prepare", "sample_reasons", "summarize_scores", "table",
+           "fold_of", "merge_keys", "prepare", "sample_reasons", "summarize_scores", "table",
            "timing_table"]
