@@ -217,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     data = cand.prepare(clips, cache_dir=cache, copies=args.copies,
                         patches="cnn" in wanted, progress=progress)
     t1 = time.perf_counter()
+    for f, why in data.dropped:
+        print(f"  left out {Path(f).name}: {why}", file=sys.stderr)
     cnn_kw = {k: v for k, v in (("epochs", args.epochs), ("max_visits", args.max_visits))
               if v is not None}
     report = cand.compare(
@@ -233,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     report["cpu_s"] = round(time.process_time() - cpu0, 1)
     report["sources"] = sorted({c.group for c in clips})
     print(f"\nprepare (transcodes, features, patches; cached) {t1 - t0:.0f} s, "
-          f"cross-validation {t2 - t1:.0f} s, platform copies per clip {args.copies}\n")
+          f"cross-validation {t2 - t1:.0f} s, platform copies per clip {args.copies}; "
+          f"{len(data.dropped)} clip(s) left out (could not be transcoded or decoded)\n")
     print(cand.table(report))
     print("\n## Time per candidate and protocol\n")
     print(cand.timing_table(report))

@@ -74,6 +74,7 @@ class CandidateData:
 
     ds: Dataset
     patches: Mapping[str, Sequence[np.ndarray]]  # "published", "copy0".., "normalised"
+    dropped: tuple[tuple[str, str], ...] = ()  # clips that could not be prepared, and why
 
     @property
     def copies(self) -> int:
@@ -89,31 +90,50 @@ class CandidateData:
 
 def prepare(clips: Sequence[Clip], *, cache_dir: Path, copies: int = 1, patches: bool = True,
             progress: Callable[[int, int, Clip], None] | None = None) -> CandidateData:
-    """Features (:meth:`Dataset.from_clips`) and patches of every clip: as published,
-    ``copies`` platform copies each (the same transcodes as the feature model's), and the
-    normalised copy. Everything is cached under ``cache_dir``."""
+    """Features and patches of every clip: as published, ``copies`` platform copies each (the
+    same transcodes as the feature model's) and the normalised copy, all cached under
+    ``cache_dir``. A clip that cannot be transcoded or decoded is left out and listed in
+    :attr:`CandidateData.dropped`, with the reason."""
+    from veriframe.detect.lab.dataset import dataset_features, family_groups
+    from veriframe.detect.lab.training import View
+    from veriframe.errors import DetectorError
     from veriframe.media import probe
 
-    ds = Dataset.from_clips(clips, cache_dir=cache_dir, copies=copies, normalised=True,
-                            progress=progress)
-    pats: dict[str, Sequence[np.ndarray]] = {}
-    if patches:
-        pats["published"] = cnn_lab.clip_patches(clips, cache_dir=cache_dir, progress=progress)
-        if copies:
-            plans = {c.path: augment.augment_specs(c.path.name, copies,
-                                                   duration=probe(c.path).duration)
-                     for c in clips}
-            for k in range(copies):
-                def spec(clip: Clip, k: int = k) -> augment.TranscodeSpec:
-                    return plans[clip.path][k]
-
-                pats[f"copy{k}"] = cnn_lab.clip_patches(clips, cache_dir=cache_dir,
-                                                        transform=spec, training=True,
-                                                        progress=progress)
-        pats["normalised"] = cnn_lab.clip_patches(clips, cache_dir=cache_dir,
-                                                  transform=augment.NORMALISE,
-                                                  progress=progress)
-    return CandidateData(ds=ds, patches=pats)
+    kept: list[Clip] = []
+    views: list[list[Any]] = [[] for _ in range(copies + 2)]  # published, copies, normalised
+    pats: dict[str, list[np.ndarray]] = {}
+    names = ["published", *(f"copy{k}" for k in range(copies)), "normalised"]
+    dropped: list[tuple[str, str]] = []
+    for i, clip in enumerate(clips):
+        if progress is not None:
+            progress(i, len(clips), clip)
+        try:
+            plan = augment.augment_specs(clip.path.name, copies,
+                                         duration=probe(clip.path).duration) if copies else []
+            specs: list[augment.TranscodeSpec | None] = [None, *plan, augment.NORMALISE]
+            feats = [dataset_features([clip], cache_dir=cache_dir, transform=spec)[0]
+                     for spec in specs]
+            cut = ([cnn_lab.clip_patches([clip], cache_dir=cache_dir, transform=spec,
+                                         training=name.startswith("copy"))[0]
+                    for spec, name in zip(specs, names, strict=True)] if patches else [])
+        except (DetectorError, OSError) as exc:
+            dropped.append((str(clip.path), getattr(exc, "message", str(exc))))
+            continue
+        kept.append(clip)
+        for v, f in zip(views, feats, strict=True):
+            v.append(f)
+        for name, p in zip(names, cut, strict=False):
+            pats.setdefault(name, []).append(p)
+    if not kept or len({c.label for c in kept}) < 2:
+        raise DetectorError("detector.bad-dataset", "too few clips could be prepared",
+                            "check the clips and the cache folder")
+    ds = Dataset(clips=tuple(kept), y=np.array([c.label for c in kept], dtype=int),
+                 groups=np.array([c.group for c in kept]),
+                 family_groups=np.array(family_groups(kept)),
+                 orig=View.build(views[0]),
+                 augmented=tuple(View.build(v) for v in views[1:-1]),
+                 normalised=View.build(views[-1]))
+    return CandidateData(ds=ds, patches=pats, dropped=tuple(dropped))
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -324,6 +344,7 @@ def compare(data: CandidateData, *, candidates: Sequence[str] = CANDIDATES,
         "n_family_groups": len(set(ds.family_groups.tolist())),
         "platform_copies": data.copies, "prior": round(prior, 4),
         "normalise": augment.NORMALISE.describe(), "band": list(BAND),
+        "dropped": [{"file": f, "reason": r} for f, r in data.dropped],
         "results": {}, "timings": {}, "folds": {}, "predictions": [],
     }
     per_clip: dict[str, np.ndarray] = {}
