@@ -193,11 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     clips = load_clips(args, cache)
     n_all = len(clips)
+    n_final = sum(c.group in final for c in clips)
     clips = [c for c in clips if c.group not in final and (not design or c.group in design)]
     print(f"# Candidate pixel models: {len(clips)} of {n_all} clips "
           f"({sum(c.label for c in clips)} synthetic) from "
-          f"{len({c.group for c in clips})} sources; final/held-out sources dropped before "
-          f"decoding: {len(final)}", flush=True)
+          f"{len({c.group for c in clips})} sources; {n_final} clip(s) of the "
+          f"{len(final)} final/held-out sources dropped before decoding", flush=True)
 
     t0 = time.perf_counter()
     cpu0 = time.process_time()
