@@ -25,6 +25,14 @@ folds), grouped K-fold by source and by family group for the network (``--cnn-fo
 Transcodes, features and patches are cached under ``--cache`` (default ``$VERIFRAME_CACHE``
 or ``~/.cache/veriframe/detect``). Needs scikit-learn and torch (CPU).
 
+Cost, measured on the 184-clip development set (1 platform copy, 2 shared cores, CPU
+seconds): folds of the feature model 0.4 s each, of the trees 1.4 s (4 fits: the model and
+3 inner folds for its calibration), of the network 4 s (23k patch visits); featurising one
+clip version 1-2 s and a platform transcode a few seconds more, so on a corpus the cached
+transcodes and features are most of the bill. For ~1,500 clips keep the leave-one-out folds
+for the feature model and pass ``--tree-folds 10 --max-visits 100000`` (trees and network
+then cost a few minutes per protocol).
+
 Speed: a fresh interpreter imports only the NumPy inference modules and times the network's
 scoring (patch selection + forward pass) and the trees on the 32-frame sample of a 10 s
 1280x720 clip, BLAS pinned to one thread.
