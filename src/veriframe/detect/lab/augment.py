@@ -142,8 +142,8 @@ def apply(src: Path, spec: TranscodeSpec, *, cache_dir: Path) -> Path:
         try:
             frames = read_frames(src, luma=False).rgb
             assert frames is not None
-            write_video(mid, frames, fps=info.fps or 25.0, audio_from=src, crf=4,
-                        preset="veryfast")
+            write_video(mid, frames, fps=info.fps or 25.0,
+                        audio_from=src if info.has_audio else None, crf=4, preset="veryfast")
             del frames
             transcode(mid, out, codec=spec.codec, crf=spec.crf, preset=spec.preset,
                       scale=size, crop=rect, fps=spec.fps, start=spec.start,
