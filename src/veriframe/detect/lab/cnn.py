@@ -2,7 +2,7 @@
 from scratch on CPU with torch, and the export to
 :class:`veriframe.detect.residual_net.ResidualNet`.
 
-Patches come from the sample the runtime decodes (:func:`decode_luma`: ``sample_frames`` with
+Patches come from the sample the runtime decodes (:func:`decode_luma`: ``sample_runs`` with
 :data:`~veriframe.detect.features.SAMPLE_COUNT` frames, luma only) and are cut by
 :func:`veriframe.detect.residual_net.select_patches`, so training and scoring see the same
 kind of patch. They are cached as uint8 ``.npz`` per clip and version under
@@ -64,10 +64,10 @@ def sample_key() -> str:
 
 def decode_luma(path: Path) -> np.ndarray:
     """The luma frames (N, H, W) of the sample the runtime decodes of ``path``."""
-    from veriframe.media import probe, sample_frames
+    from veriframe.media import probe, sample_runs
 
     info = probe(path)
-    sample = sample_frames(path, count=fx.SAMPLE_COUNT, info=info, rgb=False, luma=True)
+    sample = sample_runs(path, count=fx.SAMPLE_COUNT, info=info, rgb=False, luma=True)
     assert sample.luma is not None
     return sample.luma
 
