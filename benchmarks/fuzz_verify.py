@@ -536,7 +536,7 @@ def make_seeds(work: Path, *, home: Path, shared: bool = True, log: Callable[[st
     seeds.append(Seed("fragmented.mp4", frag.read_bytes(), 1.0))
 
     try:
-        from veriframe.credentials.keys import init_keys
+        from veriframe.credentials import init_keys
         from veriframe.signing import sign_video
 
         init_keys(org="Fuzz Org", passphrase=PASSPHRASE, home=home)

@@ -28,8 +28,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=128, help="tiny output side (px)")
     args = ap.parse_args()
 
-    from veriframe.credentials.keys import init_keys, load_identity
-    from veriframe.credentials.manifest import ManifestSpec
+    from veriframe.credentials import ManifestSpec, init_keys, load_identity
     from veriframe.errors import VeriframeError
     from veriframe.generators import GenerationRequest, make_generator
     from veriframe.signing import sign_frames

@@ -306,7 +306,7 @@ def run_clip(args: tuple[int, str, str, str, float, list[str]]) -> list[dict[str
 
 
 def make_home(work: Path) -> Path:
-    from veriframe.credentials.keys import init_keys
+    from veriframe.credentials import init_keys
 
     home = work / "home"
     if not (home / "keys").exists():

@@ -112,7 +112,7 @@ def make_signed_excerpt(work: Path, home: Path) -> tuple[Path, str]:
     """A signed 10 s 720p clip in ``home``'s store; its stripped CRF 28 copy (the query)."""
     from tests.clipgen import make_clip
     from veriframe import media
-    from veriframe.credentials.keys import init_keys
+    from veriframe.credentials import init_keys
     from veriframe.signing import sign_video
 
     if not (home / "keys").exists():  # a rerun with the same --work keeps its keys
@@ -367,7 +367,7 @@ def main() -> None:
 
     from tests.clipgen import make_clip
     from tests.services.minting import mint_manifests
-    from veriframe.credentials.store import ManifestStore
+    from veriframe.credentials import ManifestStore
     from veriframe.resolver.tokens import add_token, list_tokens, revoke_token
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]

@@ -106,7 +106,7 @@ class Service:
 
 
 def make_home(root: Path) -> Path:
-    from veriframe.credentials.keys import init_keys
+    from veriframe.credentials import init_keys
 
     home = root / "home"
     init_keys(org="Bomb Test Desk", passphrase=PASSPHRASE, home=home)

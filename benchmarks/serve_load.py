@@ -56,7 +56,7 @@ def make_clips(work: Path, home: Path, *, n: int, seconds: float, size: tuple[in
                ) -> list[Path]:
     """``n`` small clips; every other one signed in ``home``."""
     from tests.clipgen import make_clip
-    from veriframe.credentials.keys import init_keys
+    from veriframe.credentials import init_keys
     from veriframe.signing import sign_video
 
     init_keys(org="Load Test Desk", passphrase=PASSPHRASE, home=home)
@@ -80,7 +80,7 @@ def pct(values: list[float], q: float) -> float:
 
 def in_process(clips: list[Path], home: Path, rounds: int) -> tuple[list[float], dict[str, str]]:
     """Latency of verify + JSON per file in this process; each clip's verdict."""
-    from veriframe.report.json_report import render_json
+    from veriframe.report import render_json
     from veriframe.settings import Settings
     from veriframe.verification import Verifier
 

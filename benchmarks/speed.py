@@ -100,7 +100,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from tests.clipgen import make_clip
-    from veriframe.credentials.keys import init_keys
+    from veriframe.credentials import init_keys
 
     work = Path(tempfile.mkdtemp(prefix="veriframe-speed-"))
     home, empty = work / "home", work / "empty-home"

@@ -1,6 +1,6 @@
 """The architecture holds: imports run one way, and only the CLI touches typer and the env.
 
-Layers, lowest first (docs/internals.md): ground (errors, results, config, text and file
+Layers, lowest first (docs/internals.md): ground (errors, results, home, text and file
 helpers) -> parts (media, watermark, credentials, detect, policy, report) -> paths (signing,
 verification, recovery, moderation, generators, the demo, settings) -> interfaces (the CLI, the
 services: resolver, serve, and their toolkit _service). A module may import its own layer and
@@ -19,7 +19,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "veriframe"
 
 LAYERS: dict[str, int] = {
-    **dict.fromkeys(("errors", "results", "config", "_text", "_atomic", "_version",
+    **dict.fromkeys(("errors", "results", "home", "_text", "_atomic", "_version",
                      "_resources", "_hashing"), 0),
     **dict.fromkeys(("media", "watermark", "credentials", "detect", "policy", "report",
                      "integrity", "softbinding"), 1),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import veriframe
 
 EXPECTED = {
@@ -53,3 +55,17 @@ def test_verify_and_detect_paths_do_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("package", ["veriframe.credentials", "veriframe.report"])
+def test_package_fronts_resolve_every_name_and_load_nothing_first(package: str) -> None:
+    # A front lists what other packages and users take from it; importing it alone loads none
+    # of the package's modules (each name is imported on first use).
+    code = (
+        f"import importlib, sys\nfront = importlib.import_module({package!r})\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({package + '.'!r})))\n"
+        "missing = [n for n in front.__all__ if getattr(front, n, None) is None]\n"
+        "print(missing)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "[]"]

@@ -33,8 +33,7 @@ from veriframe.results import (
 )
 
 if TYPE_CHECKING:
-    from veriframe.credentials.keys import SigningIdentity
-    from veriframe.credentials.manifest import ManifestSpec
+    from veriframe.credentials import ManifestSpec, SigningIdentity
     from veriframe.detect import Detector
     from veriframe.generators.pipeline import ProvenancePipeline
     from veriframe.moderation import Moderator
@@ -53,8 +52,8 @@ _LAZY = {
     "load_policy": "veriframe.policy",
     "Policy": "veriframe.policy",
     "Settings": "veriframe.settings",
-    "ManifestSpec": "veriframe.credentials.manifest",
-    "SigningIdentity": "veriframe.credentials.keys",
+    "ManifestSpec": "veriframe.credentials",
+    "SigningIdentity": "veriframe.credentials",
     "Verification": "veriframe.verification",
 }
 

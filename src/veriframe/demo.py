@@ -93,8 +93,7 @@ def run_demo(
 ) -> DemoOutcome:
     """Run the demo in a temporary home; ``keep`` copies the clips there at the end."""
     from veriframe import media
-    from veriframe.credentials.keys import init_keys
-    from veriframe.credentials.manifest import ManifestSpec
+    from veriframe.credentials import ManifestSpec, init_keys
     from veriframe.signing import sign_frames
     from veriframe.verification import verify
 

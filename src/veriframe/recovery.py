@@ -35,7 +35,7 @@ from veriframe.softbinding.protocol import (
 )
 
 if TYPE_CHECKING:
-    from veriframe.credentials.trust import TrustConfig
+    from veriframe.credentials import TrustConfig
     from veriframe.integrity import Comparison, SegmentPrints
     from veriframe.media import FrameSample, Limits
 
@@ -81,7 +81,7 @@ def judge(creds: CredentialCheck, clip: Received) -> Judgement:
     differs, ``edited`` with the differences, ``mismatch`` when it is other content), else
     with the global fingerprint of manifests signed before them (and the detail says so).
     """
-    from veriframe.credentials.manifest import read_soft_binding
+    from veriframe.credentials import read_soft_binding
     from veriframe.integrity import read_prints
 
     if creds.state not in (CredentialState.VALID, CredentialState.TRUSTED):
@@ -163,7 +163,7 @@ def _judge_segments(prints: SegmentPrints, clip: Received) -> Judgement:
 def _verdict_of(c: Comparison) -> Judgement:
     """What a content comparison means, in words that say what was compared."""
     from veriframe.integrity.compare import MISMATCH_SHARE
-    from veriframe.report.words import describe_difference, describe_overlay
+    from veriframe.report import describe_difference, describe_overlay
 
     extra: dict[str, Any] = {
         "comparison": "segments", "frame_coverage": c.frame_coverage,
@@ -208,8 +208,12 @@ def _recovered(judgement: Judgement, creds: CredentialCheck | None,
 def from_store(payload_id: str, clip: Received, *, store_path: Path,
                trust: TrustConfig) -> RecoveredCredentials:
     """The manifest of ``payload_id`` from the local manifest store, judged against ``clip``."""
-    from veriframe.credentials.read import validate_manifest_bytes
-    from veriframe.credentials.store import ManifestStore, redact_url, store_location
+    from veriframe.credentials import (
+        ManifestStore,
+        redact_url,
+        store_location,
+        validate_manifest_bytes,
+    )
 
     try:
         kind, location = store_location(store_path)
@@ -349,7 +353,7 @@ def _check_matches(client: Any, matches: list[Match], kind: MatchKind | None, cl
 def _check_match(client: Any, match: Match, kind: MatchKind | None, clip: Received, *,
                  trust: TrustConfig) -> _Outcome:
     """Download, validate here, then :func:`judge`: one match's outcome."""
-    from veriframe.credentials.read import validate_manifest_bytes
+    from veriframe.credentials import validate_manifest_bytes
 
     url = client.url
     how = match.kind or (kind.value if kind is not None else None)

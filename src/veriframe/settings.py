@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from veriframe.config import Paths, home_dir
+from veriframe.home import HomePaths, home_dir
 from veriframe.media.limits import Limits
 
 
@@ -57,9 +57,9 @@ class Settings:
                            tuple(Path(p) for p in self.watermark_key_files))
 
     @property
-    def paths(self) -> Paths:
+    def paths(self) -> HomePaths:
         """The files inside :attr:`home`."""
-        return Paths(self.home)
+        return HomePaths(self.home)
 
     @property
     def store_path(self) -> Path:

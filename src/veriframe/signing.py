@@ -23,7 +23,7 @@ import numpy as np
 from veriframe import watermark
 from veriframe._atomic import atomic_output, same_file
 from veriframe._hashing import sha256_file
-from veriframe.credentials.manifest import (
+from veriframe.credentials import (
     TRAINED_ALGORITHMIC_MEDIA,
     ManifestSpec,
     SoftBinding,
@@ -36,8 +36,7 @@ from veriframe.results import SignResult, WatermarkState
 from veriframe.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
-    from veriframe.credentials.keys import SigningIdentity
-    from veriframe.credentials.store import ManifestStore
+    from veriframe.credentials import ManifestStore, SigningIdentity
 
 READ_BACK_FRAMES = 32  # frames decoded from the encoded output to check the mark survived
 # Containers C2PA signs in place; anything else is converted to MP4 and the report says so.
@@ -78,18 +77,18 @@ def check_output(output: Path, *, overwrite: bool, src: Path | None = None) -> N
 def _identity(identity: SigningIdentity | None, settings: Settings,
               tsa_url: str | None = None) -> SigningIdentity:
     if tsa_url is not None:
-        from veriframe.credentials.sign import check_tsa_url
+        from veriframe.credentials import check_tsa_url
 
         check_tsa_url(tsa_url)  # a bad URL fails before the expensive watermark pass
     if identity is not None:
         return identity if tsa_url is None else dataclasses.replace(identity, tsa_url=tsa_url)
-    from veriframe.credentials.keys import load_identity
+    from veriframe.credentials import load_identity
 
     return load_identity(home=settings.home, passphrase=settings.passphrase, tsa_url=tsa_url)
 
 
 def _open_store(store: ManifestStore | None, settings: Settings) -> ManifestStore:
-    from veriframe.credentials.store import ManifestStore
+    from veriframe.credentials import ManifestStore
 
     return store if store is not None else ManifestStore(settings.store_path)
 
@@ -98,7 +97,7 @@ def _split_store(
     store: ManifestStore | str | os.PathLike[str] | None,
 ) -> tuple[ManifestStore | None, str | os.PathLike[str] | None]:
     """An open store, or a path for the settings."""
-    from veriframe.credentials.store import ManifestStore
+    from veriframe.credentials import ManifestStore
 
     if isinstance(store, ManifestStore):
         return store, None
@@ -314,8 +313,7 @@ def _check_and_sign(
     publish: Publication | None,
 ) -> SignResult:
     from veriframe import media
-    from veriframe.credentials.sign import sign_mp4
-    from veriframe.credentials.store import StoreRecord
+    from veriframe.credentials import StoreRecord, sign_mp4
 
     key, payload = marker.key, marker.payload
     # Fail closed: the mark must be found again in what will be published. The mark is the
@@ -389,6 +387,6 @@ def _check_and_sign(
 
 def _active_label(path: Path) -> str | None:
     """The active manifest label of a freshly signed file (for the store record)."""
-    from veriframe.credentials.read import active_manifest_label
+    from veriframe.credentials import active_manifest_label
 
     return active_manifest_label(path)

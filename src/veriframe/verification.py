@@ -35,7 +35,7 @@ from veriframe.results import (
 from veriframe.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
-    from veriframe.credentials.trust import TrustConfig
+    from veriframe.credentials import TrustConfig
     from veriframe.detect import Detector
     from veriframe.media import FrameSample, Limits
     from veriframe.policy import Policy
@@ -70,7 +70,7 @@ class Verifier:
 
     def __init__(self, settings: Settings | None = None, *, policy: Policy | None = None,
                  trust: TrustConfig | None = None) -> None:
-        from veriframe.credentials.trust import TrustConfig
+        from veriframe.credentials import TrustConfig
         from veriframe.policy import load_policy
 
         self.settings = settings if settings is not None else Settings()
@@ -117,7 +117,7 @@ class Verifier:
         directory); whatever the file holds, a report comes back.
         """
         from veriframe import media
-        from veriframe.credentials.read import read_credentials
+        from veriframe.credentials import read_credentials
 
         cfg = self.settings
         file_path = Path(path)
@@ -236,7 +236,7 @@ def _load_keys(settings: Settings) -> tuple[list[WatermarkKey], ErrorInfo | None
     """The detection keyring: the home's watermark keys, then ``settings.watermark_key_files``;
     or the reason there is none."""
     from veriframe import watermark
-    from veriframe.credentials.keys import load_watermark_keys
+    from veriframe.credentials import load_watermark_keys
 
     try:
         secrets = list(load_watermark_keys(home=settings.home))

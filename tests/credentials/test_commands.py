@@ -10,7 +10,7 @@ import pytest
 
 from tests.credentials.conftest import PASSPHRASE
 from veriframe._cli import main
-from veriframe.config import Paths
+from veriframe.home import HomePaths
 
 
 def test_keys_init_show_rotate(vf_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,7 +50,7 @@ def test_keys_locked_without_passphrase(
         monkeypatch.setattr("sys.stdin", devnull)
         assert main(["keys", "init", "--org", "Org", "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["error"]["code"] == "keys.locked"
-    assert not (Paths.resolve(vf_home).keys / "signing.key.pem").exists()
+    assert not (HomePaths.resolve(vf_home).keys / "signing.key.pem").exists()
 
 
 def test_keys_import_rejects_ca_cert(

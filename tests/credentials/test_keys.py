@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.credentials.conftest import PASSPHRASE
-from veriframe.config import Paths
 from veriframe.credentials import keys as K
 from veriframe.credentials.keys import (
     C2PA_EKU_OID,
@@ -31,15 +30,16 @@ from veriframe.credentials.keys import (
 )
 from veriframe.credentials.keys.minting import make_ca, subject_name
 from veriframe.errors import KeysError
+from veriframe.home import HomePaths
 
 
 def _leaf(home: Path) -> x509.Certificate:
-    return x509.load_pem_x509_certificate((Paths.resolve(home).keys / K.LEAF_CERT).read_bytes())
+    return x509.load_pem_x509_certificate((HomePaths.resolve(home).keys / K.LEAF_CERT).read_bytes())
 
 
 def test_certificates_meet_c2pa_rules(vf_home: Path) -> None:
     info = init_keys(home=vf_home, org="Example Newsroom", passphrase=PASSPHRASE)
-    keys = Paths.resolve(vf_home).keys
+    keys = HomePaths.resolve(vf_home).keys
     leaf = _leaf(vf_home)
     ca = x509.load_pem_x509_certificate((keys / K.CA_CERT).read_bytes())
     assert leaf.version is x509.Version.v3
@@ -68,7 +68,7 @@ def test_certificates_meet_c2pa_rules(vf_home: Path) -> None:
 
 def test_private_keys_encrypted_and_files_private(vf_home: Path) -> None:
     init_keys(home=vf_home, org="Org", passphrase=PASSPHRASE)
-    keys = Paths.resolve(vf_home).keys
+    keys = HomePaths.resolve(vf_home).keys
     assert stat.S_IMODE(keys.stat().st_mode) == 0o700
     for name in (K.LEAF_KEY, K.CA_KEY, K.WATERMARK_KEY):
         assert stat.S_IMODE((keys / name).stat().st_mode) == 0o600, name
@@ -103,7 +103,7 @@ def test_refuses_to_overwrite_without_force(vf_home: Path) -> None:
 @pytest.mark.parametrize("name", [K.LEAF_KEY, K.WATERMARK_KEY])
 def test_group_readable_key_is_refused(vf_home: Path, name: str) -> None:
     init_keys(home=vf_home, org="Org", passphrase=PASSPHRASE)
-    path = Paths.resolve(vf_home).keys / name
+    path = HomePaths.resolve(vf_home).keys / name
     os.chmod(path, 0o644)
     with pytest.raises(KeysError) as exc:
         load_identity(home=vf_home, passphrase=PASSPHRASE)
@@ -219,12 +219,12 @@ def test_import_good_chain(vf_home: Path, tmp_path: Path) -> None:
         home=vf_home, chain=chain, key=keyf, passphrase=PASSPHRASE, key_passphrase="their pass"
     )
     assert info.source == "imported" and "Imported signer" in info.subject
-    stored = (Paths.resolve(vf_home).keys / K.LEAF_KEY).read_bytes()
+    stored = (HomePaths.resolve(vf_home).keys / K.LEAF_KEY).read_bytes()
     assert b"ENCRYPTED" in stored
     serialization.load_pem_private_key(stored, password=PASSPHRASE.encode())
     assert load_identity(home=vf_home, passphrase=PASSPHRASE).alg == "es256"
     # The imported root becomes the user's own anchor.
-    assert (Paths.resolve(vf_home).keys / K.CA_CERT).read_bytes() == pem(ca_cert)
+    assert (HomePaths.resolve(vf_home).keys / K.CA_CERT).read_bytes() == pem(ca_cert)
 
 
 @pytest.mark.parametrize(
@@ -245,7 +245,7 @@ def test_import_rejects_rule_breaking_leaf(vf_home, tmp_path, kwargs, fragment) 
         import_keys(home=vf_home, chain=chain, key=keyf, passphrase=PASSPHRASE)
     assert exc.value.code == "keys.cert-rejected"
     assert fragment in exc.value.message
-    assert not (Paths.resolve(vf_home).keys / K.LEAF_KEY).exists()
+    assert not (HomePaths.resolve(vf_home).keys / K.LEAF_KEY).exists()
 
 
 def test_import_rejects_key_mismatch(vf_home: Path, tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from tests.credentials.conftest import (
     remux,
     spec_for_tests,
 )
-from veriframe.config import Paths
 from veriframe.credentials import keys as K
 from veriframe.credentials.keys import SigningIdentity, load_identity, pem, rotate_keys
 from veriframe.credentials.keys.minting import make_ca
@@ -26,6 +25,7 @@ from veriframe.credentials.read import read_credentials, validate_manifest_bytes
 from veriframe.credentials.sign import sign_mp4
 from veriframe.credentials.trust import TrustConfig
 from veriframe.errors import CredentialsError, SignError
+from veriframe.home import HomePaths
 from veriframe.results import CredentialState
 
 
@@ -63,7 +63,7 @@ def test_signed_clip_is_trusted_with_own_ca(
     assert "signingCredential.trusted" in check.successes
     # The CA given as an explicit --trust file, without the home's own CA.
     anchor = tmp_path / "anchor.pem"
-    anchor.write_bytes((Paths.resolve(vf_home).keys / "ca.pem").read_bytes().rstrip(b"\n"))
+    anchor.write_bytes((HomePaths.resolve(vf_home).keys / "ca.pem").read_bytes().rstrip(b"\n"))
     explicit = TrustConfig.load(home=vf_home, trust_file=anchor, include_own_ca=False)
     assert read_credentials(signed_clip, trust=explicit).state is CredentialState.TRUSTED
     # Another CA does not make it trusted.
@@ -180,7 +180,7 @@ def test_remote_signer_hook(vf_home: Path, small_clip: Path, tmp_path: Path, for
     from veriframe.credentials.keys import init_keys
 
     init_keys(home=vf_home, org="Remote Org", passphrase=PASSPHRASE)
-    keys = Paths.resolve(vf_home).keys
+    keys = HomePaths.resolve(vf_home).keys
     hsm_key = serialization.load_pem_private_key(
         (keys / K.LEAF_KEY).read_bytes(), password=PASSPHRASE.encode()
     )

@@ -16,13 +16,13 @@ pytest.importorskip("asn1crypto", reason="the test time-stamp authority needs as
 from tests.credentials.conftest import spec_for_tests
 from tests.credentials.tsa_server import TSA_NAME, TimeStampServer
 from veriframe._cli import main
-from veriframe.config import Paths
 from veriframe.credentials.keys import SigningIdentity
 from veriframe.credentials.manifest import build_manifest
 from veriframe.credentials.read import read_credentials
 from veriframe.credentials.sign import sign_mp4
 from veriframe.credentials.trust import TrustConfig
 from veriframe.errors import CredentialsError
+from veriframe.home import HomePaths
 from veriframe.results import CredentialState, TimeStampState
 
 
@@ -59,7 +59,7 @@ def test_signature_is_time_stamped(identity: SigningIdentity, small_clip: Path,
     assert t.time == tsa.times[0].isoformat()  # the authority's time, not the signer's
     assert check.signer is not None and check.signer.signed_at == t.time
     # with the authority's root among the anchors, c2pa-rs trusts the time-stamp
-    own_ca = (Paths.resolve(vf_home).keys / "ca.pem").read_bytes()
+    own_ca = (HomePaths.resolve(vf_home).keys / "ca.pem").read_bytes()
     trust = TrustConfig.from_pem(own_ca + b"\n" + tsa.root_pem)
     check = read_credentials(out, trust=trust)
     assert check.state is CredentialState.TRUSTED
@@ -120,7 +120,7 @@ def test_cli_sign_tsa_unavailable_writes_nothing(vf_home: Path, wm_clip: Path, t
     assert code == 1 and "error[credentials.tsa-unavailable]" in err
     assert "Traceback" not in err
     assert list(folder.iterdir()) == []
-    store = Paths.resolve(vf_home).store
+    store = HomePaths.resolve(vf_home).store
     if store.exists():  # nothing was recorded for a file that was not written
         import sqlite3
 

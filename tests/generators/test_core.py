@@ -122,7 +122,7 @@ def test_external_unconfigured_and_unknown(tmp_path, monkeypatch, capsys) -> Non
 def test_generate_refuses_an_existing_output_before_generating(tmp_path) -> None:
     from veriframe.errors import VeriframeError
     from veriframe.generators.base import GenerationRequest
-    from veriframe.generators.run import generate_video
+    from veriframe.generators.generate import generate_video
 
     class NeverRun:
         def generate(self, request, progress=None):  # pragma: no cover - must not run

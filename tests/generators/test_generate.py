@@ -125,7 +125,7 @@ def test_generate_cli_end_to_end_signed(keys_home, tiny_home, tmp_path, capsys) 
 
 def test_generate_fails_closed(vf_home, tiny_home, tmp_path) -> None:
     from veriframe.errors import VeriframeError
-    from veriframe.generators.run import generate_video
+    from veriframe.generators.generate import generate_video
 
     out = tmp_path / "clip.mp4"  # no keys in vf_home: signing must fail, nothing written
     gen = make_generator("tiny-wan", weights=tiny_home / "models" / "tiny-wan")
@@ -137,7 +137,7 @@ def test_generate_fails_closed(vf_home, tiny_home, tmp_path) -> None:
 
 def test_external_command_backend_keeps_audio(keys_home, tmp_path) -> None:
     from veriframe import media
-    from veriframe.generators.run import generate_video
+    from veriframe.generators.generate import generate_video
 
     script = tmp_path / "tool.py"
     repo = Path(__file__).resolve().parents[2]
@@ -182,7 +182,7 @@ def test_external_command_failure(tmp_path) -> None:
     config = tmp_path / "generators.toml"
     config.write_text(f'[external.bad]\ncommand = [{sys.executable!r}, "-c", '
                       '"import sys; print(\'boom\', file=sys.stderr); sys.exit(3)"]\n')
-    from veriframe.generators.run import generate_video
+    from veriframe.generators.generate import generate_video
 
     gen = make_generator("bad", generators_config=config)
     with pytest.raises(GenerateError) as err:

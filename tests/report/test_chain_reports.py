@@ -17,7 +17,7 @@ from veriframe.credentials.read import read_credentials
 from veriframe.credentials.trust import TrustConfig
 from veriframe.report.html import CSP, render_html, thumbnail_uri
 from veriframe.report.json_report import render_json
-from veriframe.report.terminal import render
+from veriframe.report.terminal import render_terminal
 from veriframe.results import (
     CredentialCheck,
     CredentialState,
@@ -54,7 +54,7 @@ def report_of(path: Path) -> VerifyReport:
 
 def terminal(rep: VerifyReport, width: int = 160) -> str:
     buf = io.StringIO()
-    render(rep, console=Console(file=buf, width=width, force_terminal=False, no_color=True,
+    render_terminal(rep, console=Console(file=buf, width=width, force_terminal=False, no_color=True,
                                 highlight=False))
     return buf.getvalue()
 

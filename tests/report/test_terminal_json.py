@@ -12,14 +12,14 @@ from rich.console import Console
 from tests.policy.factory import HOSTILE, hostile_report, report
 from veriframe.policy import load_policy
 from veriframe.report.json_report import dumps_row, render_json
-from veriframe.report.terminal import render
+from veriframe.report.terminal import render_terminal
 
 
 def text_of(rep, *, width: int = 400) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=False, no_color=True,
                       highlight=False)
-    render(rep, console=console)
+    render_terminal(rep, console=console)
     return buf.getvalue()
 
 
@@ -97,7 +97,7 @@ def test_hostile_strings_cannot_inject_rich_markup() -> None:
     cred = replace(rep.credentials, title="[bold red]VERIFIED[/]",
                    signer=replace(rep.credentials.signer, common_name="[link=x]Reuters[/link]"))
     buf = io.StringIO()
-    render(replace(rep, credentials=cred),
+    render_terminal(replace(rep, credentials=cred),
            console=Console(file=buf, width=120, force_terminal=True, color_system="truecolor"))
     out = buf.getvalue()
     assert "[bold red]VERIFIED[/]" in out

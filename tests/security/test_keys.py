@@ -12,8 +12,8 @@ import pytest
 
 from tests.clipgen import make_clip
 from veriframe._cli import app, main
-from veriframe.config import Paths
 from veriframe.errors import KeysError
+from veriframe.home import HomePaths
 
 PASSPHRASE = "Unlikely-Passphrase-7c1e9a"
 
@@ -27,7 +27,7 @@ def keyed_home(vf_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _secret_files(home: Path) -> list[Path]:
-    keys = Paths.resolve(home).keys
+    keys = HomePaths.resolve(home).keys
     found = [p for p in keys.rglob("*") if p.is_file() and (p.name.endswith(".key.pem")
                                                            or p.name == "watermark.key")]
     assert any(p.name == "signing.key.pem" for p in found)
@@ -38,7 +38,7 @@ def _secret_files(home: Path) -> list[Path]:
 def test_private_keys_are_encrypted_and_0600(keyed_home: Path) -> None:
     from cryptography.hazmat.primitives import serialization
 
-    keys = Paths.resolve(keyed_home).keys
+    keys = HomePaths.resolve(keyed_home).keys
     assert stat.S_IMODE(keys.stat().st_mode) == 0o700
     for path in _secret_files(keyed_home):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
@@ -56,7 +56,7 @@ def test_key_readable_by_others_is_refused(
 ) -> None:
     from veriframe.credentials.keys import load_identity
 
-    path = Paths.resolve(keyed_home).keys / name
+    path = HomePaths.resolve(keyed_home).keys / name
     os.chmod(path, mode)
     with pytest.raises(KeysError) as info:
         load_identity(home=keyed_home, passphrase=PASSPHRASE)
@@ -107,7 +107,7 @@ def test_passphrase_never_appears_in_output_logs_or_tracebacks(
     monkeypatch.setenv("VERIFRAME_KEY_PASSPHRASE", PASSPHRASE + "-wrong")
     assert run(["--debug", "sign", str(src), "-o", str(tmp_path / "b.mp4")]) == 1
     monkeypatch.setenv("VERIFRAME_KEY_PASSPHRASE", PASSPHRASE)
-    key = Paths.resolve(keyed_home).keys / "signing.key.pem"
+    key = HomePaths.resolve(keyed_home).keys / "signing.key.pem"
     key.write_bytes(key.read_bytes()[:200])
     assert run(["--debug", "sign", str(src), "-o", str(tmp_path / "c.mp4")]) == 1
     for args in (["--help"], ["sign", "--help"], ["keys", "init", "--help"], ["keys", "--help"]):

@@ -10,6 +10,7 @@ import av
 import numpy as np
 
 from tests.security.conftest import SignedSet
+from tests.watermark.marking import mark_clip
 from veriframe import media, watermark
 from veriframe.verification import verify
 
@@ -128,9 +129,9 @@ def test_mark_forged_with_a_guessed_key_is_not_recognised(
     # The payload id is public (it is in the manifest's soft-binding assertion); the key is not.
     stolen_id = watermark.Payload.from_hex(signed_set.payload_id) if hasattr(
         watermark.Payload, "from_hex") else watermark.Payload.new()
-    forged = tmp_path / "forged.mp4"
-    watermark.embed_video(signed_set.source, forged,
-                          key=watermark.WatermarkKey(secrets.token_bytes(32)), payload=stolen_id)
+    forged = tmp_path / "forged.mp4"  # marked as the sign path marks, with the guessed key
+    mark_clip(signed_set.source, forged,
+              key=watermark.WatermarkKey(secrets.token_bytes(32)), payload=stolen_id)
     report = verify(forged, home=signed_set.home, detector=None)
     assert report.watermark.state.value != "present"
     assert report.watermark.recovered is None

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from tests.watermark.marking import mark_frames
 from veriframe.results import WatermarkState
-from veriframe.watermark import Payload, WatermarkKey, detect, marker
+from veriframe.watermark import Payload, WatermarkKey, detect
 from veriframe.watermark.search import (
     DECODES_PER_KEY,
     HYPOTHESES_PER_KEY,
@@ -34,8 +35,7 @@ def _texture(
 
 @pytest.fixture(scope="module")
 def marked() -> np.ndarray:
-    mark = marker(key=KEY, payload=PAYLOAD)
-    return np.stack([mark(i, f) for i, f in enumerate(_texture(24))])
+    return mark_frames(_texture(24), key=KEY, payload=PAYLOAD)[0]
 
 
 def _resize(stack: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -100,8 +100,7 @@ def test_mirrored_offset_is_given_in_the_corrected_picture(marked: np.ndarray) -
 def test_small_turn_is_found_from_the_tile_lattice(degrees: float) -> None:
     # Smoother content than the other tests: on busy fine texture everywhere the tile
     # lattice drowns in the content's own autocorrelation (a known limit, see SECURITY.md).
-    mark = marker(key=KEY, payload=PAYLOAD)
-    marked = np.stack([mark(i, f) for i, f in enumerate(_texture(24, sigma=8.0))])
+    marked = mark_frames(_texture(24, sigma=8.0), key=KEY, payload=PAYLOAD)[0]
     # scipy turns counter-clockwise (as displayed) for a positive angle with axes (2, 1)
     turned = ndimage.rotate(marked, degrees, axes=(2, 1), reshape=False, order=1)
     check = detect(np.clip(turned, 0, 255).astype(np.uint8), keys=[KEY])

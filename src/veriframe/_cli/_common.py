@@ -212,7 +212,7 @@ def serve_app(build: Callable[[dict[str, Any]], Any], config: dict[str, Any], *,
               forwarded_allow_ips: str | None) -> None:
     """Serve ``build(config)`` under uvicorn: in this process, or in ``workers`` processes
     that each call the ``factory`` import string, which reads the config from ``env_name``."""
-    from veriframe._service.run import serve as run
+    from veriframe._service.serving import serve as run
 
     proxy = forwarded_allow_ips is not None
     if workers > 1:

@@ -25,7 +25,7 @@ def demo(
 ) -> None:
     """Run the whole job end to end in a temporary home and print the reports."""
     from veriframe.demo import run_demo
-    from veriframe.report.terminal import render
+    from veriframe.report import render_terminal
 
     console, out = err_console(), out_console()
     titles: list[str] = []
@@ -39,7 +39,7 @@ def demo(
     outcome = run_demo(keep=keep, tiny_model=tiny_model, on_step=on_step)
     for case in outcome.cases:
         console.rule(f"[bold]verify {case.name}")
-        render(case.report, console=out)
+        render_terminal(case.report, console=out)
     console.rule("[bold]summary")
     for case in outcome.cases:
         mark = "[green]ok[/]" if case.ok else "[red]UNEXPECTED[/]"

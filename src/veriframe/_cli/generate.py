@@ -65,7 +65,7 @@ def generate(
 ) -> None:
     """Generate a video and write it watermarked and signed (nothing is written on failure)."""
     from veriframe.generators.base import GenerationRequest, RuntimeOptions
-    from veriframe.generators.run import generate_video
+    from veriframe.generators.generate import generate_video
 
     options = RuntimeOptions(dtype=dtype, device=device, offload=offload, quantize=quantize,
                              vae_tiling=vae_tiling, vae_slicing=vae_slicing)

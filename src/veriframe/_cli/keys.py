@@ -18,7 +18,7 @@ from veriframe._cli._common import (
 )
 
 if TYPE_CHECKING:
-    from veriframe.credentials.keys import KeyInfo
+    from veriframe.credentials import KeyInfo
 
 keys_app = group("keys", help="Signing keys: a local CA and C2PA signing certificate, or one "
                  "from your CA.")
@@ -75,7 +75,7 @@ def init(
     as_json: bool = typer.Option(False, "--json", help="Print the key info as JSON."),
 ) -> None:
     """Create a local root CA, a C2PA signing certificate and a watermark key."""
-    from veriframe.credentials.keys import init_keys
+    from veriframe.credentials import init_keys
 
     passphrase = _passphrase(confirm=True)
     info = init_keys(org=org, passphrase=passphrase, force=force, common_name=common_name,
@@ -89,7 +89,7 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print the key info as JSON."),
 ) -> None:
     """Show the signing certificate, its CA and the watermark key ids (no secrets)."""
-    from veriframe.credentials.keys import show_keys
+    from veriframe.credentials import show_keys
 
     _render(show_keys(home=home()), as_json=as_json)
 
@@ -106,7 +106,7 @@ def import_(
     as_json: bool = typer.Option(False, "--json", help="Print the key info as JSON."),
 ) -> None:
     """Use a signing certificate and key issued by a real CA (re-encrypted at rest)."""
-    from veriframe.credentials.keys import import_keys
+    from veriframe.credentials import import_keys
 
     key_passphrase = None
     if key_encrypted:
@@ -125,7 +125,7 @@ def rotate(
     as_json: bool = typer.Option(False, "--json", help="Print the key info as JSON."),
 ) -> None:
     """New signing certificate (same CA) and watermark key; old ones stay valid and known."""
-    from veriframe.credentials.keys import rotate_keys
+    from veriframe.credentials import rotate_keys
 
     info = rotate_keys(passphrase=_passphrase(confirm=False), home=home())
     _render(info, as_json=as_json, headline="signing key rotated; the old one is archived")

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
 def _store_location(store: str | None) -> tuple[str | None, Path | None]:
     """(a database URL, a file path): a URL never goes through ``Path`` (which would fold its
     ``//``); an unsupported URL is refused here with ``store.unsupported-url``."""
-    from veriframe.credentials.store import store_location
+    from veriframe.credentials import store_location
 
     if not store:
         return None, None
@@ -110,7 +110,7 @@ def serve(
         "allowed: --host, localhost, 127.0.0.1, [::1]."),
 ) -> None:
     """Serve the C2PA Soft Binding Resolution API for this home's keys and manifests."""
-    from veriframe.credentials.store import ManifestStore, redact_url
+    from veriframe.credentials import ManifestStore, redact_url
 
     config = _config(store=store, workers=detect_workers, rate=rate, burst=burst,
                      publishers=publishers, reference_hosts=reference_hosts, host=host,
@@ -138,7 +138,7 @@ def _where() -> Path:
 def _audit_cli(store: str | None, action: str, name: str) -> None:
     """Note a token change in the store's audit log (best effort: a revocation never waits
     for the database)."""
-    from veriframe.credentials.store import ManifestStore
+    from veriframe.credentials import ManifestStore
     from veriframe.errors import VeriframeError
 
     url, path = _store_location(store)
@@ -226,7 +226,7 @@ def audit(
     as_json: bool = typer.Option(False, "--json", help="One JSON document."),
 ) -> None:
     """The resolver's audit log: every write (who, what, when), newest first."""
-    from veriframe.credentials.store import ManifestStore
+    from veriframe.credentials import ManifestStore
 
     url, path = _store_location(store)
     entries = ManifestStore(url or settings(store=path).store_path).audit_log(limit=limit)

@@ -82,17 +82,17 @@ def verify(
         result = Verifier(cfg).verify(path)
     report = result.report
     if html is not None:
-        from veriframe.report.html import render_html
+        from veriframe.report import render_html
 
         write_bytes_atomic(html, render_html(report, sample=result.sample).encode("utf-8"))
     if as_json:
-        from veriframe.report.json_report import render_json
+        from veriframe.report import render_json
 
         write_stdout(render_json(report))
     else:
-        from veriframe.report.terminal import render
+        from veriframe.report import render_terminal
 
-        render(report, console=out_console())
+        render_terminal(report, console=out_console())
         if report.error is not None:
             report_error(report.error.to_exception())
     raise typer.Exit(int(report.exit_code(require_trusted=require_trusted)))

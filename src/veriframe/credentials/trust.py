@@ -17,8 +17,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from veriframe.config import Paths
 from veriframe.errors import CredentialsError
+from veriframe.home import HomePaths
 
 
 def _load_pem_file(path: Path) -> tuple[bytes, ...]:
@@ -77,7 +77,7 @@ class TrustConfig:
         A file that is named explicitly must exist and parse; the implicit ones are used when
         present.
         """
-        paths = Paths.resolve(home)
+        paths = HomePaths.resolve(home)
         anchors: list[bytes] = []
         sources: list[str] = []
         explicit = [Path(trust_file).expanduser()] if trust_file is not None else []

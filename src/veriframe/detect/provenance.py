@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from veriframe.credentials.manifest import AI_SOURCE_TYPES
+from veriframe.credentials import AI_SOURCE_TYPES
 from veriframe.results import (
     CredentialCheck,
     CredentialState,

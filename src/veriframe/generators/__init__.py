@@ -15,8 +15,8 @@ from veriframe.generators.base import (
 )
 from veriframe.generators.catalog import get_model, list_models, register_model
 from veriframe.generators.effects import Effect, get_effect, load_catalog
+from veriframe.generators.generate import GenerateResult, generate_video, make_generator
 from veriframe.generators.pipeline import ProvenancePipeline
-from veriframe.generators.run import GenerateResult, generate_video, make_generator
 
 __all__ = [
     "Effect",

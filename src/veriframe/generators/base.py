@@ -3,8 +3,8 @@
 Nothing here imports torch or diffusers: ``veriframe models list`` and ``effects list`` work on
 the core install. A backend module (``wan``, ``cogvideox``, ``svd``, ``hunyuan``, ``external``)
 turns a :class:`ModelSpec` plus a :class:`GenerationRequest` into a :class:`GenerationOutput`
-(RGB uint8 frames, fps, what to record in the manifest); :mod:`veriframe.generators.run` then
-marks and signs those frames through :func:`veriframe.signing.sign_frames`.
+(RGB uint8 frames, fps, what to record in the manifest); :mod:`veriframe.generators.generate`
+then marks and signs those frames through :func:`veriframe.signing.sign_frames`.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def demo_image(dst: Path) -> Path:
 
 def generate_demo_clip(*, output: Path, settings: Settings) -> SignResult:
     """Generate a short clip with ``tiny-wan`` from the example portrait and sign it."""
-    from veriframe.generators.run import generate_video
+    from veriframe.generators.generate import generate_video
 
     out = Path(output)
     image = demo_image(out.parent / ".demo-portrait.jpg")

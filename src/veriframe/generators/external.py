@@ -44,9 +44,9 @@ from typing import Any
 
 import tomllib
 
-from veriframe.config import home_dir
 from veriframe.errors import GenerateError
 from veriframe.generators.base import GenerationOutput, GenerationRequest, ModelSpec, ProgressFn
+from veriframe.home import home_dir
 
 
 @dataclass(frozen=True)

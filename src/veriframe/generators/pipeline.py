@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from veriframe.generators.base import frames_to_uint8
 
 if TYPE_CHECKING:
-    from veriframe.credentials.keys import SigningIdentity
+    from veriframe.credentials import SigningIdentity
     from veriframe.results import SignResult
 
 _SKIP = {"generator", "callback_on_step_end", "callback_on_step_end_tensor_inputs", "latents",
@@ -69,7 +69,7 @@ class ProvenancePipeline:
     def __call__(self, *args: Any, output: str | os.PathLike[str] | None = None,
                  **kwargs: Any) -> Any:
         """Run the pipeline, then mark and sign its frames into ``output`` (or the default)."""
-        from veriframe.credentials.manifest import ManifestSpec
+        from veriframe.credentials import ManifestSpec
         from veriframe.signing import sign_frames
 
         if args:

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from veriframe.config import home_dir
 from veriframe.errors import GenerateError
+from veriframe.home import home_dir
 
 BUILD_VERSION = 1
 MARKER = "veriframe-tiny.json"

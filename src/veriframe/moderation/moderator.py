@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 from veriframe._text import clean_text
 from veriframe.errors import ErrorInfo, ErrorKind, ScanError, VeriframeError
 from veriframe.policy import Policy, load_policy
-from veriframe.report.json_report import SCHEMA_SCAN
+from veriframe.report import SCHEMA_SCAN
 from veriframe.results import Decision, DecisionState, Verdict, VerifyReport
 from veriframe.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
-    from veriframe.credentials.trust import TrustConfig
+    from veriframe.credentials import TrustConfig
     from veriframe.verification import Verifier
 
 
@@ -201,7 +201,7 @@ class Moderator:
             return
         import dataclasses
 
-        from veriframe.credentials.trust import TrustConfig
+        from veriframe.credentials import TrustConfig
         from veriframe.verification import Verifier
 
         cfg = dataclasses.replace(self.settings, detector=self.detector,

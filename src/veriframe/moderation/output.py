@@ -46,7 +46,7 @@ class JsonlWriter:
 
     def write(self, row: dict[str, Any]) -> None:
         """Write one row and flush it to the OS."""
-        from veriframe.report.json_report import dumps_row
+        from veriframe.report import dumps_row
 
         self._fh.write(dumps_row(row) + "\n")
         self._fh.flush()

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from veriframe._text import clean_text
-from veriframe.credentials.manifest import AI_SOURCE_TYPES
+from veriframe.credentials import AI_SOURCE_TYPES
 from veriframe.policy.schema import Action, PolicySpec
 from veriframe.results import (
     CredentialCheck,
@@ -70,13 +70,13 @@ def _name(signer: SignerInfo | None) -> str:
 
 def _compared(rec: RecoveredCredentials | None) -> str:
     """What was compared of the content, in words (never more than was checked)."""
-    from veriframe.report.words import compared_words
+    from veriframe.report import compared_words
 
     return clean_text(compared_words(rec), max_len=400)
 
 
 def _changes(rec: RecoveredCredentials | None) -> str:
-    from veriframe.report.words import describe_difference
+    from veriframe.report import describe_difference
 
     diffs = rec.differences if rec is not None else ()
     text = "; ".join(describe_difference(d) for d in diffs[:3]) or "see the differences"

@@ -357,7 +357,7 @@ def _section(title: str, parts: Iterable[Any]) -> Panel:
     return Panel(Renderables(list(parts)), title=title, title_align="left", border_style="dim")
 
 
-def render(report: VerifyReport, *, console: Printer) -> None:
+def render_terminal(report: VerifyReport, *, console: Printer) -> None:
     """Print the human report of ``report`` on ``console`` (a ``rich.console.Console``)."""
     b = banner(report)
     style = _TONE_STYLE.get(b.tone, "bold")

@@ -115,11 +115,11 @@ class _State:
 def _publisher_trust(config: ResolverConfig) -> Any:
     """The anchors a publisher's certificate must chain to: the organisation's own CA and the
     configured publishers, nothing else (not the verifier's wider trust list)."""
-    from veriframe.config import Paths
-    from veriframe.credentials.trust import TrustConfig
+    from veriframe.credentials import TrustConfig
+    from veriframe.home import HomePaths
 
     pems: list[bytes] = []
-    own = Paths.resolve(config.settings.home).keys / "ca.pem"
+    own = HomePaths.resolve(config.settings.home).keys / "ca.pem"
     for path in (own, config.publishers_file):
         if path is not None and Path(path).is_file():
             pems.append(Path(path).read_bytes().strip() + b"\n")
@@ -157,7 +157,7 @@ def create_app(config: ResolverConfig, *, site: Site | None = None) -> Starlette
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        from veriframe.credentials.store import ManifestStore
+        from veriframe.credentials import ManifestStore
         from veriframe.verification import Verifier
 
         # The resolver verifies what is published and reads marks with the signer's keyring:

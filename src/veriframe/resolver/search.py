@@ -26,8 +26,7 @@ from veriframe.softbinding.protocol import (
 )
 
 if TYPE_CHECKING:
-    from veriframe.credentials.store import ManifestStore, StoreRecord
-    from veriframe.credentials.trust import TrustConfig
+    from veriframe.credentials import ManifestStore, StoreRecord, TrustConfig
     from veriframe.media import Limits
     from veriframe.watermark import WatermarkKey
 
@@ -128,7 +127,7 @@ def publisher_owner(check: object) -> str:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    from veriframe.credentials.store import normalize_owner
+    from veriframe.credentials import normalize_owner
 
     signer = getattr(check, "signer", None)
     attrs = []
@@ -155,9 +154,7 @@ def check_publication(data: bytes, *, trust: TrustConfig, key_ids: set[str],
     binding (422 ``resolver.no-soft-binding``) made with a key of this resolver's keyring
     (403 ``resolver.foreign-key``).
     """
-    from veriframe.credentials.manifest import read_soft_binding
-    from veriframe.credentials.read import validate_manifest_store
-    from veriframe.credentials.store import StoreRecord
+    from veriframe.credentials import StoreRecord, read_soft_binding, validate_manifest_store
 
     if not is_manifest_store(data):
         raise ResolverError("resolver.not-a-manifest-store",

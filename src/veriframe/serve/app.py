@@ -290,8 +290,7 @@ def _check(state: _State, upload: Received) -> Any:
 
 def _bundle(call: Any) -> tuple[Any, str, str]:
     """Verify, then render both reports (in the worker thread: rendering is CPU work too)."""
-    from veriframe.report.html import render_html
-    from veriframe.report.json_report import render_json
+    from veriframe.report import render_html, render_json
 
     result = call()
     if result.report.verdict is Verdict.ERROR:
@@ -347,7 +346,7 @@ async def policies(request: Request) -> JSONResponse:
 
 async def verify(request: Request) -> Response:
     """``POST /v1/verify``: the ``veriframe.verify/1.2`` document for the uploaded file."""
-    from veriframe.report.json_report import render_json
+    from veriframe.report import render_json
 
     state = _state(request)
     async with _upload(request) as (ticket, upload):

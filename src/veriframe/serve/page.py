@@ -31,7 +31,7 @@ def _read(name: str) -> str:
 def static_file(name: str) -> tuple[bytes, str]:
     """The bytes and media type of ``/static/{name}`` (404 ``http.not-found`` for others)."""
     if name == "report.css":
-        from veriframe.report.html import stylesheet
+        from veriframe.report import stylesheet
 
         return stylesheet().encode("utf-8"), "text/css; charset=utf-8"
     if name not in _STATIC:

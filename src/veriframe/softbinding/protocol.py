@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from veriframe.credentials.manifest import SOFT_BINDING_ALG
+from veriframe.credentials import SOFT_BINDING_ALG
 from veriframe.errors import ErrorKind, ResolverError
 
 WATERMARK_ALG = SOFT_BINDING_ALG  # "org.veriframe.watermark.1"

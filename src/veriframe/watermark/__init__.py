@@ -6,7 +6,7 @@ imports ``imwatermark`` inside the call.
 
 from __future__ import annotations
 
-from veriframe.watermark.embed import EmbedStats, LumaMarker, embed_luma, embed_video, marker
+from veriframe.watermark.embed import embed_luma
 from veriframe.watermark.fingerprint import (
     MATCH_THRESHOLD,
     MIN_STRUCTURE,
@@ -25,17 +25,13 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "MATCH_THRESHOLD",
     "MIN_STRUCTURE",
-    "EmbedStats",
-    "LumaMarker",
     "Payload",
     "WatermarkKey",
     "coarse_hashes",
     "detect",
     "embed_luma",
-    "embed_video",
     "fingerprint",
     "fingerprint_distance",
     "known_marks",
-    "marker",
     "structure",
 ]

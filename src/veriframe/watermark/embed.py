@@ -2,15 +2,12 @@
 
 The pattern for a clip is computed once; per frame the work is a texture mask (box filters on a
 half-resolution copy) and one multiply-add, so embedding keeps up with the encoder. A v2 mark
-also depends on the frame's position (its keyed sign, :func:`.pattern.frame_sign`):
-:func:`marker` returns the per-frame ``transform(index, y) -> y`` a streaming encoder calls.
+also depends on the frame's position (its keyed sign, :func:`.pattern.frame_sign`), which
+:func:`embed_luma` takes as ``index``; the sign path calls it once per frame in the pass that
+encodes (``veriframe.signing``).
 """
 
 from __future__ import annotations
-
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -28,19 +25,6 @@ MAX_TEXTURE_GAIN = 1.0
 MAX_AMPLITUDE = 4.0
 # Root-mean-square amplitude cap per frame: keeps luma PSNR above 42 dB on busy content.
 RMS_CAP = 1.9
-
-
-@dataclass(frozen=True)
-class EmbedStats:
-    """What :func:`embed_video` did: frame count, rate, luma PSNR and time spent."""
-
-    frames: int
-    fps: float
-    psnr_y_mean: float
-    psnr_y_min: float
-    seconds: float
-    width: int
-    height: int
 
 
 def texture_mask(y: np.ndarray) -> np.ndarray:
@@ -124,73 +108,3 @@ def embed_luma(
     np.rint(amp, out=amp)
     np.clip(amp, 0, 255, out=amp)
     return amp.astype(np.uint8)
-
-
-class LumaMarker:
-    """A per-frame ``transform(index, y) -> y`` that marks luma planes as they stream past.
-
-    Fits :func:`veriframe.media.rewrite_video` and any encoder loop that knows each frame's
-    position: ``marker(key=..., payload=...)(i, y)`` is ``embed_luma(y, ..., index=i)``. It
-    also keeps the luma PSNR of every frame it marked (:attr:`psnrs`).
-    """
-
-    def __init__(self, *, key: WatermarkKey, payload: Payload, strength: float) -> None:
-        check_version(payload.version)
-        self.key = key
-        self.payload = payload
-        self.strength = strength
-        self.psnrs: list[float] = []
-        self.shape: tuple[int, int] = (0, 0)
-
-    def __call__(self, index: int, y: np.ndarray) -> np.ndarray:
-        out = embed_luma(
-            y, key=self.key, payload=self.payload, strength=self.strength, index=index
-        )
-        self.psnrs.append(psnr(y, out))
-        self.shape = (int(y.shape[0]), int(y.shape[1]))
-        return out
-
-
-def marker(
-    *, key: WatermarkKey, payload: Payload, strength: float = DEFAULT_STRENGTH
-) -> LumaMarker:
-    """The streaming embedder: a callable ``(index, y) -> y`` for every frame of one clip."""
-    return LumaMarker(key=key, payload=payload, strength=strength)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB between two uint8 planes (inf when identical)."""
-    mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * float(np.log10(255.0**2 / mse))
-
-
-def embed_video(
-    src: str | Path,
-    dst: str | Path,
-    *,
-    key: WatermarkKey,
-    payload: Payload,
-    crf: int = 18,
-    strength: float = DEFAULT_STRENGTH,
-) -> EmbedStats:
-    """Watermark every frame of ``src`` into ``dst`` (H.264 MP4, chroma and audio kept).
-
-    Goes through :func:`veriframe.media.rewrite_video`, which streams the luma planes through
-    :func:`marker` and writes atomically. The pattern version is ``payload.version``.
-    """
-    from veriframe.media import rewrite_video
-
-    mark = marker(key=key, payload=payload, strength=strength)
-    t0 = time.perf_counter()
-    rewrite_video(src, dst, transform=mark, crf=crf)
-    seconds = time.perf_counter() - t0
-    finite = [p for p in mark.psnrs if np.isfinite(p)] or [99.0]
-    return EmbedStats(
-        frames=len(mark.psnrs),
-        fps=len(mark.psnrs) / seconds if seconds > 0 else 0.0,
-        psnr_y_mean=float(np.mean(finite)),
-        psnr_y_min=float(np.min(finite)),
-        seconds=seconds,
-        width=mark.shape[1],
-        height=mark.shape[0],
-    )

@@ -107,38 +107,6 @@ def encode_bits(payload: Payload) -> np.ndarray:
     return bits[: codeword_bits()].copy()
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """A successful BCH decode: the payload, the corrected codeword, how many bits were fixed."""
-
-    payload: Payload
-    codeword: np.ndarray
-    errors: int
-
-
-def decode_bits(bits: np.ndarray) -> Decoded | None:
-    """Decode a received 248-bit word (0/1); ``None`` when BCH cannot correct it."""
-    bch = _bch()
-    bits = np.asarray(bits, dtype=np.uint8).ravel()
-    if bits.size != codeword_bits():
-        raise ValueError(f"expected {codeword_bits()} bits, got {bits.size}")
-    data = bytearray(np.packbits(bits[:DATA_BITS]).tobytes())
-    ecc_bits = np.zeros(bch.ecc_bytes * 8, dtype=np.uint8)
-    ecc_bits[: parity_bits()] = bits[DATA_BITS:]
-    ecc = bytearray(np.packbits(ecc_bits).tobytes())
-    nerr = bch.decode(data, ecc)
-    if nerr < 0:
-        return None
-    bch.correct(data, ecc)
-    value = int.from_bytes(bytes(data), "big")
-    payload = Payload(content_id=value & ID_MAX, version=value >> ID_BITS)
-    codeword = encode_bits(payload)
-    errors = int(np.count_nonzero(codeword != bits))
-    if errors > BCH_T:  # a corrected word must lie within t of a codeword
-        return None
-    return Decoded(payload=payload, codeword=codeword, errors=errors)
-
-
 @lru_cache(maxsize=1)
 def generator_matrix() -> np.ndarray:
     """(64, 248) uint8: the BCH code's systematic generator matrix (the code is linear).

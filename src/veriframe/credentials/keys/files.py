@@ -1,6 +1,6 @@
 """The key folder on disk: file names, 0600 secret files written atomically, the archive.
 
-Layout of ``Paths.keys`` (folder 0700, secret files 0600):
+Layout of ``HomePaths.keys`` (folder 0700, secret files 0600):
 
 - ``ca.pem`` / ``ca.key.pem``: the local root CA (key encrypted; absent after ``import``
   when the real CA's key is not ours).

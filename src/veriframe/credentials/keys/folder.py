@@ -17,7 +17,6 @@ from typing import Any
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 
-from veriframe.config import Paths
 from veriframe.credentials.keys import files as F
 from veriframe.credentials.keys.algorithms import algorithm_for_key
 from veriframe.credentials.keys.certificates import (
@@ -37,6 +36,7 @@ from veriframe.credentials.keys.passphrase import (
     require_passphrase,
 )
 from veriframe.errors import KeysError
+from veriframe.home import HomePaths
 from veriframe.watermark.keys import KEY_BYTES, key_id
 
 
@@ -108,7 +108,7 @@ def init_keys(
     if not org:
         raise KeysError("keys.bad-org", "the organisation name is empty", F.INIT_HINT)
     passphrase = check_new_passphrase(passphrase)
-    keys = Paths.resolve(home).keys
+    keys = HomePaths.resolve(home).keys
     names = (F.CA_KEY, F.CA_CERT, F.LEAF_KEY, F.CHAIN, F.WATERMARK_KEY)
     existing = [n for n in names if (keys / n).exists()]
     if existing and not force:
@@ -194,7 +194,7 @@ def import_keys(
                 "order the chain leaf first, then each issuer",
             ) from None
     local_signer(private)  # refuses key types C2PA cannot use
-    keys = Paths.resolve(home).keys
+    keys = HomePaths.resolve(home).keys
     if (keys / F.LEAF_KEY).exists() and not force:
         raise KeysError(
             "keys.exists",
@@ -227,7 +227,7 @@ def rotate_keys(
     watermark key stays in the keyring, so clips marked with it are still detected.
     """
     passphrase = require_passphrase(passphrase)
-    keys = Paths.resolve(home).keys
+    keys = HomePaths.resolve(home).keys
     if not (keys / F.CA_KEY).exists():
         if (keys / F.LEAF_KEY).exists():
             raise KeysError(
@@ -256,7 +256,7 @@ def load_watermark_keys(*, home: str | os.PathLike[str] | None = None) -> list[b
     Returns an empty list when there are no keys at all (a verifier without keys simply
     cannot find veriframe's mark). Insecure permissions are refused.
     """
-    keys = Paths.resolve(home).keys
+    keys = HomePaths.resolve(home).keys
     out: list[bytes] = []
     current = keys / F.WATERMARK_KEY
     if current.is_file():
@@ -290,7 +290,7 @@ def load_identity(
     Errors: ``keys.missing``, ``keys.locked``, ``keys.bad-passphrase``,
     ``keys.insecure-permissions``, ``keys.expired``.
     """
-    keys = Paths.resolve(home).keys
+    keys = HomePaths.resolve(home).keys
     if not (keys / F.LEAF_KEY).exists() or not (keys / F.CHAIN).exists():
         raise KeysError("keys.missing", f"no signing keys in {keys}", F.INIT_HINT)
     key_pem = F.read_secret(keys / F.LEAF_KEY)
@@ -321,7 +321,7 @@ def load_identity(
 
 def show_keys(*, home: str | os.PathLike[str] | None = None) -> KeyInfo:
     """Describe the current signing certificate, its CA and the watermark keyring."""
-    keys = Paths.resolve(home).keys
+    keys = HomePaths.resolve(home).keys
     if not (keys / F.LEAF_CERT).exists():
         raise KeysError("keys.missing", f"no signing keys in {keys}", F.INIT_HINT)
     leaf = parse_chain((keys / F.LEAF_CERT).read_bytes())[0]

@@ -15,14 +15,14 @@ def home_dir(home: str | os.PathLike[str] | None = None) -> Path:
 
 
 @dataclass(frozen=True)
-class Paths:
-    """The files inside one veriframe home."""
+class HomePaths:
+    """The files inside one veriframe home (keys, manifest store, trust anchors)."""
 
     home: Path
 
     @classmethod
-    def resolve(cls, home: str | os.PathLike[str] | None = None) -> Paths:
-        """Paths for ``home`` (see :func:`home_dir`)."""
+    def resolve(cls, home: str | os.PathLike[str] | None = None) -> HomePaths:
+        """The paths for ``home`` (see :func:`home_dir`)."""
         return cls(home_dir(home))
 
     @property

@@ -27,7 +27,7 @@ from veriframe.generators.base import (
 from veriframe.generators.catalog import get_model
 
 if TYPE_CHECKING:
-    from veriframe.credentials.keys import SigningIdentity
+    from veriframe.credentials import SigningIdentity
     from veriframe.results import SignResult
     from veriframe.settings import Settings
 
@@ -164,7 +164,7 @@ def sign_output(
     overwrite: bool = False,
 ) -> GenerateResult:
     """Mark, encode and sign a backend's output (fail closed)."""
-    from veriframe.credentials.manifest import ManifestSpec
+    from veriframe.credentials import ManifestSpec
     from veriframe.signing import sign_frames, sign_video
 
     params = dict(out.parameters)
