@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from veriframe.errors import ResolverError, VeriframeError
 from veriframe.results import (
     CredentialCheck,
@@ -87,10 +89,54 @@ def judge(creds: CredentialCheck, clip: Received) -> Judgement:
     if creds.state not in (CredentialState.VALID, CredentialState.TRUSTED):
         return Judgement(RecoveryState.INVALID, "the manifest's signature does not validate")
     prints = read_prints(creds.manifest)
-    if prints is not None:
-        return _judge_segments(prints, clip)
     binding = read_soft_binding(creds.manifest)
-    return _judge_global(binding.fingerprint if binding is not None else None, clip)
+    signed_fp = binding.fingerprint if binding is not None else None
+    if prints is not None:
+        judged, comparison = _judge_segments(prints, clip)
+        if judged.state is RecoveryState.RECOVERED and comparison is not None:
+            return _fine_check(judged, comparison, prints, signed_fp, clip)
+        return judged
+    return _judge_global(signed_fp, clip)
+
+
+def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
+                signed_fp: str | None, clip: Received) -> Judgement:
+    """A clip the segment comparison found unchanged, checked once more at a finer scale when
+    it shows the whole signed picture unmoved (any size): the segments keep each region's
+    mean and detail *energy*, not where the detail lies, so a forgery that keeps the signed
+    clip's blurred picture (and its mark) over other detail passes them; the manifest's
+    global fingerprint holds band-pass signs of the whole picture, which it does not pass."""
+    from veriframe import watermark
+
+    if signed_fp is None or c.geometry is None or not c.view.identity or c.geometry.mirror:
+        return judged
+    luma = clip.sample.luma
+    if luma is None or len(luma) == 0:
+        return judged
+    h_r, w_r = int(luma.shape[1]), int(luma.shape[2])
+    g = c.geometry
+    whole = (abs(g.offset_x) <= 0.02 * w_r and abs(g.offset_y) <= 0.02 * h_r
+             and abs(g.scale_x * prints.width - w_r) <= 0.02 * w_r
+             and abs(g.scale_y * prints.height - h_r) <= 0.02 * h_r)
+    if not whole or watermark.structure(clip.sample) < watermark.MIN_STRUCTURE:
+        return judged
+    # cells under an overlay the comparison allowed (a caption band, a logo) are left out
+    ignore = np.zeros((16, 16), dtype=bool)
+    for o in c.overlays:
+        if o.region is not None:
+            x, y, w, h = (16 * v for v in o.region)
+            ignore[int(y):int(np.ceil(y + h)), int(x):int(np.ceil(x + w))] = True
+    try:
+        distance = watermark.fine_distance(watermark.fingerprint(clip.sample), signed_fp,
+                                           ignore=ignore)
+    except VeriframeError:
+        return judged
+    if distance <= watermark.MATCH_THRESHOLD:
+        return replace(judged, fingerprint_distance=distance)
+    return replace(judged, state=RecoveryState.MISMATCH, fingerprint_distance=distance,
+                   detail="the watermark is genuine and the clip's coarse picture matches the "
+                   "signed one, but its fine detail does not: the mark and a blurred copy of "
+                   "the signed picture were put over other content")
 
 
 def _judge_global(signed_fp: str | None, clip: Received) -> Judgement:
@@ -122,14 +168,15 @@ def _judge_global(signed_fp: str | None, clip: Received) -> Judgement:
                      compared=True, extra=extra)
 
 
-def _judge_segments(prints: SegmentPrints, clip: Received) -> Judgement:
+def _judge_segments(prints: SegmentPrints, clip: Received
+                    ) -> tuple[Judgement, Comparison | None]:
     from veriframe import integrity, media
     from veriframe.results import WatermarkState
 
     luma = clip.sample.luma
     if luma is None or len(luma) == 0:
         return Judgement(RecoveryState.RECOVERED, "credentials recovered; the content was not "
-                         "compared: no frames were decoded", extra={"comparison": "none"})
+                         "compared: no frames were decoded", extra={"comparison": "none"}), None
     received = (int(luma.shape[2]), int(luma.shape[1]))
     wm = clip.watermark
     found = wm is not None and wm.state is WatermarkState.PRESENT
@@ -155,9 +202,9 @@ def _judge_segments(prints: SegmentPrints, clip: Received) -> Judgement:
                 break
     except VeriframeError as exc:
         return Judgement(RecoveryState.RECOVERED, "credentials recovered; the content could "
-                         f"not be compared: {exc.message}", extra={"comparison": "none"})
+                         f"not be compared: {exc.message}", extra={"comparison": "none"}), None
     assert comparison is not None
-    return _verdict_of(comparison)
+    return _verdict_of(comparison), comparison
 
 
 def _verdict_of(c: Comparison) -> Judgement:

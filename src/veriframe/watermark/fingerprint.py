@@ -119,21 +119,28 @@ def _parse(fp: str) -> np.ndarray:
     return np.unpackbits(np.frombuffer(raw, dtype=np.uint8)).reshape(-1, BITS_PER_FRAME)
 
 
-def _pair_distances(ha: np.ndarray, hb: np.ndarray) -> np.ndarray:
-    """(len(ha), len(hb)) frame-pair distances: the larger of the coarse and fine distances."""
-    ca, cb = ha[:, :COARSE_BITS], hb[:, :COARSE_BITS]
-    coarse = (ca[:, None, :] != cb[None, :, :]).mean(axis=2)
+def _pair_distances(ha: np.ndarray, hb: np.ndarray, *, fine_only: bool = False,
+                    keep: np.ndarray | None = None) -> np.ndarray:
+    """(len(ha), len(hb)) frame-pair distances: the larger of the coarse and fine distances
+    (only the fine one with ``fine_only``, over the fine cells ``keep`` if given)."""
     sa = ha[:, COARSE_BITS : COARSE_BITS + FINE_BITS].astype(bool)
     sb = hb[:, COARSE_BITS : COARSE_BITS + FINE_BITS].astype(bool)
     ma = ha[:, COARSE_BITS + FINE_BITS :].astype(bool)
     mb = hb[:, COARSE_BITS + FINE_BITS :].astype(bool)
+    if keep is not None:
+        ma, mb = ma & keep[None, :], mb & keep[None, :]
     differ = sa[:, None, :] != sb[None, :, :]
     # Each side's reliable cells compared with the other's signs; the worse of the two.
     na = np.maximum(ma.sum(axis=1), 1)[:, None]
     nb = np.maximum(mb.sum(axis=1), 1)[None, :]
     fine_a = (differ & ma[:, None, :]).sum(axis=2) / na
     fine_b = (differ & mb[None, :, :]).sum(axis=2) / nb
-    return np.maximum(coarse, np.maximum(fine_a, fine_b))
+    fine = np.maximum(fine_a, fine_b)
+    if fine_only:
+        return fine
+    ca, cb = ha[:, :COARSE_BITS], hb[:, :COARSE_BITS]
+    coarse = (ca[:, None, :] != cb[None, :, :]).mean(axis=2)
+    return np.maximum(coarse, fine)
 
 
 def fingerprint_distance(a: str, b: str) -> float:
@@ -146,6 +153,15 @@ def fingerprint_distance(a: str, b: str) -> float:
     (``watermark.fingerprint-version``) for a fingerprint of another version (e.g. ``p1:``).
     """
     d = _pair_distances(_parse(a), _parse(b))
+    return float((d.min(axis=1).mean() + d.min(axis=0).mean()) / 2.0)
+
+
+def fine_distance(a: str, b: str, *, ignore: np.ndarray | None = None) -> float:
+    """Like :func:`fingerprint_distance` on the fine (band-pass sign) scale alone, leaving out
+    the cells of the 16x16 grid where ``ignore`` (shape (16, 16), True: left out) is set,
+    e.g. under an overlay that a comparison already allowed."""
+    keep = None if ignore is None else ~np.asarray(ignore, dtype=bool).reshape(FINE_BITS)
+    d = _pair_distances(_parse(a), _parse(b), fine_only=True, keep=keep)
     return float((d.min(axis=1).mean() + d.min(axis=0).mean()) / 2.0)
 
 
