@@ -919,11 +919,13 @@ def find_regions(luma: np.ndarray) -> list[tuple[int, int, int, int]]:
     """
     n, h, w = luma.shape
     pick = luma[np.linspace(0, n - 1, min(n, REGION_FRAMES)).round().astype(np.int64)]
-    y = pick.astype(np.float32)
+    y = pick.astype(np.int16)
     out: list[tuple[int, int, int, int]] = []
-    # fine detail per row and column: the step to the next pixel, averaged over frames
-    gx = np.abs(np.diff(y, axis=2)).mean(axis=0)  # (h, w-1): step between columns c, c+1
-    gy = np.abs(np.diff(y, axis=1)).mean(axis=0)  # (h-1, w)
+    # fine detail per row and column: the step to the next pixel, averaged over frames (the
+    # sums of integer steps are exact, so the float32 means are those of float32 frames)
+    count = np.float32(y.shape[0])
+    gx = np.abs(np.diff(y, axis=2)).sum(axis=0, dtype=np.int32).astype(np.float32) / count
+    gy = np.abs(np.diff(y, axis=1)).sum(axis=0, dtype=np.int32).astype(np.float32) / count
     t, b = _bars(gx.mean(axis=1))
     left, right = _bars(gy.mean(axis=0))
     bh, bw = b - t, right - left
@@ -937,8 +939,17 @@ def find_regions(luma: np.ndarray) -> list[tuple[int, int, int, int]]:
     rows = _edge_lines(ry.mean(axis=1)) + 2
     cx = np.concatenate(([-1], cols, [w - 1]))  # the frame's own borders count as sides
     cy = np.concatenate(([-1], rows, [h - 1]))
-    cum_x = np.vstack([np.zeros((1, rx.shape[1])), np.cumsum(rx, axis=0)])  # along y
-    cum_y = np.hstack([np.zeros((ry.shape[0], 1)), np.cumsum(ry, axis=1)])  # along x
+    # running sums along each candidate side's ridge line (only those lines are read)
+    cum_x = {
+        int(c): np.concatenate(([0.0], np.cumsum(rx[:, c])))
+        for c in cx - 2
+        if 0 <= c < rx.shape[1]
+    }
+    cum_y = {
+        int(r): np.concatenate(([0.0], np.cumsum(ry[r, :])))
+        for r in cy - 2
+        if 0 <= r < ry.shape[0]
+    }
     best: list[tuple[float, tuple[int, int, int, int]]] = []
     for i0, x0 in enumerate(cx):
         for x1 in cx[i0 + 1 :]:
@@ -951,10 +962,10 @@ def find_regions(luma: np.ndarray) -> list[tuple[int, int, int, int]]:
                     sides = []
                     for c in (int(x0) - 2, int(x1) - 2):  # ridge column of the side
                         if 0 <= c < rx.shape[1]:
-                            sides.append(float(cum_x[yb, c] - cum_x[ya, c]) / rh)
+                            sides.append(float(cum_x[c][yb] - cum_x[c][ya]) / rh)
                     for r in (int(y0) - 2, int(y1) - 2):
                         if 0 <= r < ry.shape[0]:
-                            sides.append(float(cum_y[r, xb] - cum_y[r, xa]) / rw)
+                            sides.append(float(cum_y[r][xb] - cum_y[r][xa]) / rw)
                     if len(sides) < 2:
                         continue
                     score = min(sides) / typical
