@@ -64,6 +64,15 @@ x :data:`TILTS`. Hypotheses other than the upright whole frame decode only align
 sync peak stands out (:data:`HYPOTHESIS_MIN_SYNC`, :data:`ENERGY_GATE`): that saves time and
 changes no bound.
 
+**Evidence gate** (:func:`_gate_open`): every picture (whole frame, its full-height-crop
+reading, each sub-region) is searched upright as before, and a small turn the lattice shows
+as before; the seven flipped and right-angle-turned orientations only where the picture shows
+a sign of a mark, worked out once per picture whatever the orientation: the square tile
+lattice (the same under flips and right-angle turns) stands out in the frames' summed
+autocorrelation or the averaged residual's, or some key's sync energy stands out at the
+picture's nominal period in some orientation. A skipped hypothesis is counted in the p-value
+all the same, so the gate can only miss a mark, never report one.
+
 ``alignment`` (``WatermarkCheck.alignment``), how the received frame maps onto the signed one.
 Received-frame pixel coordinates: ``x`` to the right, ``y`` down, origin at the top-left
 corner of the frame.
@@ -141,6 +150,11 @@ TILT_STEP = 0.5
 MIN_TILT = 0.75  # a smaller turn is read by the upright searches
 TILT_MIN_Z = 5.5  # lattice score (z over the angle x period grid) a turn needs
 TILT_MARGIN = 1.5  # and by how much it must beat the upright lattice
+# Evidence (:func:`_gate_open`) a picture needs before its flipped and right-angle-turned
+# hypotheses are searched: without it they are skipped (and still counted in the p-value), so
+# the gate can only lose a mark, never add one.
+LATTICE_GATE = 6.5  # tile-lattice z (over angles x periods) in the summed autocorrelation
+SYNC_GATE = 14.0  # per-frame sync energy z (over offsets) at the nominal period
 HYPOTHESIS_MIN_SYNC = 5.0  # sync z below which a non-default hypothesis is not decoded
 ENERGY_GATE = 16.0  # per-frame sync energy (z over offsets) a non-default ``v2`` offset needs
 DEFAULT_MAX_FRAMES = 32
@@ -339,6 +353,35 @@ def _tilt_estimate(fr: _Frames) -> float | None:
     if abs(lattice_angle) < MIN_TILT or z[best] < TILT_MIN_Z or z[best] < upright + TILT_MARGIN:
         return None
     return -lattice_angle  # the lattice turns the other way in row/column coordinates
+
+
+def _gate_open(fr: _Frames, keys: Sequence[WatermarkKey]) -> bool:
+    """Whether a picture shows enough of a mark, whatever its orientation, for its flipped and
+    right-angle-turned hypotheses to be searched.
+
+    Two cheap signs, either suffices: the tile lattice stands out (:data:`LATTICE_GATE`) in
+    the frames' summed autocorrelation (a v2 mark, whatever its signs) or in the averaged
+    residual's (a v1 mark, or one a re-encode froze), which a flip, a right-angle turn and the
+    key leave alike; or, at the picture's nominal period, the per-frame sync energy of some
+    key and orientation stands out (:data:`SYNC_GATE`) on the coarse offset grid of the
+    ``v2-scan`` search.
+    """
+    for lattice in (fr.lattice, _lattice_z(_bin(fr.mean, 2), fr.t0 / 2)):
+        if lattice is not None and float(lattice[1].max()) >= LATTICE_GATE:
+            return True
+    if fr.res.shape[0] < MIN_VARYING_FRAMES:
+        return False
+    bins = P * SCAN_Q
+    half = fr.t0 / 2
+    tiles = fr.tile_spec(half, half, bins, SCAN_FRAMES)
+    for key in keys:
+        for orient in ORIENTS:
+            zt, _ = _frame_sync(tiles, _sync_spectrum(key, 2, SCAN_Q, orient), (bins, bins))
+            energy = np.einsum("nij,nij->ij", zt, zt)
+            z = (float(energy.max()) - float(energy.mean())) / (float(energy.std()) or 1.0)
+            if z >= SYNC_GATE:
+                return True
+    return False
 
 
 def _untilted(fr: _Frames, tilt: float) -> _Frames:
@@ -1151,6 +1194,14 @@ def detect(
         if long_side:  # as if the signed picture's short side was this frame's long side
             chip = chip_px(max(sh, sw), max(sh, sw))
         upright = _prepare(sub, chip)
+        whole = region is None and not long_side
+        strong: list[bool] = []  # the evidence gate, worked out when first needed
+
+        def gate_open(fr: _Frames = upright, strong: list[bool] = strong) -> bool:
+            if not strong:
+                strong.append(_gate_open(fr, keys))
+            return strong[0]
+
         for turn in range(TILTS):
             tilt: float | None = 0.0
             if turn:  # the small turn the tile lattice shows, if any
@@ -1163,7 +1214,11 @@ def detect(
                 for orient in ORIENTS:
                     # the unattacked hypothesis decodes every candidate, as v1/v2 always
                     # did; the others only decode a sync peak that stands out
-                    default = orient == 0 and region is None and tilt == 0.0 and not long_side
+                    default = orient == 0 and whole and tilt == 0.0
+                    # every picture is searched upright (crops, bars and insets keep it);
+                    # flipped or turned only where it shows a sign of a mark
+                    if orient != 0 and tilt == 0.0 and not gate_open():
+                        continue  # counted in the p-value all the same
                     min_sync = 0.0 if default else HYPOTHESIS_MIN_SYNC
                     for search in SEARCHES:
                         if search == "v2":
