@@ -104,3 +104,14 @@ def test_fold_matches_its_definition_on_a_frame_stack() -> None:
             cell = stack[:, by == b][:, :, bx == c]
             want = cell.reshape(4, -1).mean(axis=1) if cell.size else np.zeros(4)
             np.testing.assert_allclose(got[:, b, c], want, atol=1e-5)
+
+
+def test_flipped_v1_mark_opens_the_gate_through_the_averaged_residual(clean: np.ndarray) -> None:
+    # a constant (v1) mark cancels in the centred frames; the averaged residual shows it
+    v1 = Payload(content_id=0x0012345678ABCD, version=1)
+    mark = marker(key=KEY, payload=v1)
+    flipped = np.ascontiguousarray(np.stack([mark(i, f) for i, f in enumerate(clean)])[:, :, ::-1])
+    assert search._gate_open(_frames(flipped), [KEY])
+    check = detect(flipped, keys=[KEY])
+    assert check.payload_id == v1.hex and check.alignment is not None
+    assert check.alignment["mirror"] == 1.0
