@@ -72,7 +72,7 @@ def test_unmarked_sample_is_searched_upright_only(
 
     def spy(fr: search._Frames, key: WatermarkKey, orient: int = 0, **kw: object) -> object:
         seen.append(orient)
-        return real(fr, key, orient, **kw)  # type: ignore[arg-type]
+        return real(fr, key, orient, **kw)
 
     monkeypatch.setattr(search, "_varying_candidates", spy)
     check = detect(clean, keys=[KEY])
