@@ -64,6 +64,15 @@ x :data:`TILTS`. Hypotheses other than the upright whole frame decode only align
 sync peak stands out (:data:`HYPOTHESIS_MIN_SYNC`, :data:`ENERGY_GATE`): that saves time and
 changes no bound.
 
+**Evidence gate** (:func:`_gate_open`): every picture (whole frame, its full-height-crop
+reading, each sub-region) is searched upright as before, and a small turn the lattice shows
+as before; the seven flipped and right-angle-turned orientations only where the picture shows
+a sign of a mark, worked out once per picture whatever the orientation: the square tile
+lattice (the same under flips and right-angle turns) stands out in the frames' summed
+autocorrelation or the averaged residual's, or some key's sync energy stands out at the
+picture's nominal period in some orientation. A skipped hypothesis is counted in the p-value
+all the same, so the gate can only miss a mark, never report one.
+
 ``alignment`` (``WatermarkCheck.alignment``), how the received frame maps onto the signed one.
 Received-frame pixel coordinates: ``x`` to the right, ``y`` down, origin at the top-left
 corner of the frame.
@@ -104,7 +113,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, sparse
 
 from veriframe.errors import WatermarkError
 from veriframe.results import WatermarkCheck, WatermarkState
@@ -141,6 +150,11 @@ TILT_STEP = 0.5
 MIN_TILT = 0.75  # a smaller turn is read by the upright searches
 TILT_MIN_Z = 5.5  # lattice score (z over the angle x period grid) a turn needs
 TILT_MARGIN = 1.5  # and by how much it must beat the upright lattice
+# Evidence (:func:`_gate_open`) a picture needs before its flipped and right-angle-turned
+# hypotheses are searched: without it they are skipped (and still counted in the p-value), so
+# the gate can only lose a mark, never add one.
+LATTICE_GATE = 6.5  # tile-lattice z (over angles x periods) in the summed autocorrelation
+SYNC_GATE = 14.0  # per-frame sync energy z (over offsets) at the nominal period
 HYPOTHESIS_MIN_SYNC = 5.0  # sync z below which a non-default hypothesis is not decoded
 ENERGY_GATE = 16.0  # per-frame sync energy (z over offsets) a non-default ``v2`` offset needs
 DEFAULT_MAX_FRAMES = 32
@@ -299,6 +313,25 @@ def _rotated_lattice_scores(
     return out
 
 
+def _lattice_z(stack: np.ndarray, t0: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(angles, z): the square tile lattice's score in the summed autocorrelation of
+    ``stack`` ((N, h, w) or (h, w)) over (angle, period), standardised over that grid;
+    ``None`` when no period of the range fits. ``t0``: the nominal period in its pixels."""
+    spec = np.fft.rfft2(stack, axes=(-2, -1))
+    power = spec.real**2 + spec.imag**2
+    if power.ndim == 3:
+        power = power.sum(axis=0)
+    auto = np.fft.irfft2(power, s=stack.shape[-2:])
+    auto /= float(auto[0, 0]) or 1.0
+    grid = np.arange(PERIOD_RANGE[0] * t0, PERIOD_RANGE[1] * t0, PERIOD_STEP)
+    grid = grid[grid < 0.75 * min(stack.shape[-2:])]
+    if grid.size == 0:
+        return None
+    angles = np.arange(-MAX_TILT, MAX_TILT + 1e-9, TILT_STEP)
+    scores = _rotated_lattice_scores(auto, grid, angles)
+    return angles, (scores - scores.mean()) / (float(scores.std()) or 1.0)
+
+
 def _tilt_estimate(fr: _Frames) -> float | None:
     """The small turn (degrees counter-clockwise, ``|angle| <= MAX_TILT``) of the received
     picture, from the tile lattice in the frames' summed autocorrelation; ``None`` when no
@@ -310,25 +343,45 @@ def _tilt_estimate(fr: _Frames) -> float | None:
     the best unturned score by :data:`TILT_MARGIN`. A square lattice repeats every 90
     degrees: the right angles are the orientation hypotheses' job.
     """
-    small = fr.small
-    spec = np.fft.rfft2(small, axes=(1, 2))
-    power = (spec.real**2 + spec.imag**2).sum(axis=0)
-    auto = np.fft.irfft2(power, s=small.shape[1:])
-    auto /= float(auto[0, 0]) or 1.0
-    t0 = fr.t0 / 2
-    grid = np.arange(PERIOD_RANGE[0] * t0, PERIOD_RANGE[1] * t0, PERIOD_STEP)
-    grid = grid[grid < 0.75 * min(small.shape[1:])]
-    if grid.size == 0:
+    lattice = fr.lattice
+    if lattice is None:
         return None
-    angles = np.arange(-MAX_TILT, MAX_TILT + 1e-9, TILT_STEP)
-    scores = _rotated_lattice_scores(auto, grid, angles)
-    z = (scores - scores.mean()) / (float(scores.std()) or 1.0)
+    angles, z = lattice
     best = np.unravel_index(int(np.argmax(z)), z.shape)
     lattice_angle = float(angles[best[0]])
     upright = float(z[int(np.argmin(np.abs(angles))), :].max())
     if abs(lattice_angle) < MIN_TILT or z[best] < TILT_MIN_Z or z[best] < upright + TILT_MARGIN:
         return None
     return -lattice_angle  # the lattice turns the other way in row/column coordinates
+
+
+def _gate_open(fr: _Frames, keys: Sequence[WatermarkKey]) -> bool:
+    """Whether a picture shows enough of a mark, whatever its orientation, for its flipped and
+    right-angle-turned hypotheses to be searched.
+
+    Two cheap signs, either suffices: the tile lattice stands out (:data:`LATTICE_GATE`) in
+    the frames' summed autocorrelation (a v2 mark, whatever its signs) or in the averaged
+    residual's (a v1 mark, or one a re-encode froze), which a flip, a right-angle turn and the
+    key leave alike; or, at the picture's nominal period, the per-frame sync energy of some
+    key and orientation stands out (:data:`SYNC_GATE`) on the coarse offset grid of the
+    ``v2-scan`` search.
+    """
+    for lattice in (fr.lattice, _lattice_z(_bin(fr.mean, 2), fr.t0 / 2)):
+        if lattice is not None and float(lattice[1].max()) >= LATTICE_GATE:
+            return True
+    if fr.res.shape[0] < MIN_VARYING_FRAMES:
+        return False
+    bins = P * SCAN_Q
+    half = fr.t0 / 2
+    tiles = fr.tile_spec(half, half, bins, SCAN_FRAMES)
+    for key in keys:
+        for orient in ORIENTS:
+            zt, _ = _frame_sync(tiles, _sync_spectrum(key, 2, SCAN_Q, orient), (bins, bins))
+            energy = np.einsum("nij,nij->ij", zt, zt)
+            z = (float(energy.max()) - float(energy.mean())) / (float(energy.std()) or 1.0)
+            if z >= SYNC_GATE:
+                return True
+    return False
 
 
 def _untilted(fr: _Frames, tilt: float) -> _Frames:
@@ -395,29 +448,29 @@ def _fold_cols(rows: np.ndarray, tx: float) -> np.ndarray:
     return (sums.reshape(PQ, PQ) / np.maximum(counts, 1)[None, :]).astype(np.float32)
 
 
-def _fold_axis(stack: np.ndarray, bins: np.ndarray, axis: int, nbins: int) -> np.ndarray:
-    """Average ``stack`` along ``axis`` by phase bin (every frame at once)."""
-    order = np.argsort(bins, kind="stable")
+def _fold_matrix(length: int, period: float, nbins: int) -> sparse.csr_matrix:
+    """(nbins, length) sparse averaging matrix: row ``b`` averages the positions whose phase
+    within ``period`` falls in bin ``b``."""
+    bins = _phase_bins(length, period, nbins)
     counts = np.bincount(bins, minlength=nbins)
-    present = counts > 0
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))[present]
-    sums = np.add.reduceat(np.take(stack, order, axis=axis), starts, axis=axis)
-    shape = list(stack.shape)
-    shape[axis] = nbins
-    out = np.zeros(shape, dtype=np.float32)
-    index: list[Any] = [slice(None)] * stack.ndim
-    index[axis] = present
-    out[tuple(index)] = sums
-    scale_shape = [1] * stack.ndim
-    scale_shape[axis] = nbins
-    out /= np.maximum(counts, 1).reshape(scale_shape)
-    return out
+    weights = (1.0 / counts[bins]).astype(np.float32)
+    return sparse.csr_matrix((weights, (bins, np.arange(length))), shape=(nbins, length))
 
 
 def _fold_frames(stack: np.ndarray, ty: float, tx: float, nbins: int = PQ) -> np.ndarray:
-    """(N, nbins, nbins): every frame of ``stack`` folded into one tile on its own."""
-    rows = _fold_axis(stack, _phase_bins(stack.shape[1], ty, nbins), axis=1, nbins=nbins)
-    return _fold_axis(rows, _phase_bins(stack.shape[2], tx, nbins), axis=2, nbins=nbins)
+    """(N, nbins, nbins): every frame of ``stack`` folded into one tile on its own.
+
+    Products with sparse averaging matrices (single-threaded: no BLAS threads to
+    oversubscribe a scan's worker processes), rows first, then the columns of every frame at
+    once.
+    """
+    n, h, w = stack.shape
+    my = _fold_matrix(h, ty, nbins)
+    mx = _fold_matrix(w, tx, nbins)
+    rows = np.stack([my @ frame for frame in stack])  # (n, nbins, w)
+    cols = mx @ rows.transpose(2, 0, 1).reshape(w, n * nbins)  # (nbins_x, n * nbins_y)
+    tiles = cols.reshape(nbins, n, nbins).transpose(1, 2, 0)
+    return np.ascontiguousarray(tiles, dtype=np.float32)
 
 
 def _refine(
@@ -546,9 +599,22 @@ class _Frames:
         default_factory=dict
     )
     mean_pairs: list[tuple[float, float]] | None = None
+    varying_pairs: list[tuple[float, float]] | None = None
     _centred: np.ndarray | None = None
     _small: np.ndarray | None = None
+    _lattice: tuple[np.ndarray, np.ndarray] | None = None
+    _lattice_done: bool = False
     _tiles: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict)
+
+    def mean_fold(self, ty: float, tx: float) -> tuple[np.ndarray, np.ndarray]:
+        """(folded tile, its rfft2) of the averaged residual at periods ``(ty, tx)`` (cached:
+        shared by every orientation, version and key)."""
+        if (ty, tx) not in self.mean_folds:
+            if ty not in self.mean_rows:
+                self.mean_rows[ty] = _fold_rows(self.mean, ty)
+            folded = _fold_cols(self.mean_rows[ty], tx)
+            self.mean_folds[ty, tx] = (folded, np.fft.rfft2(folded))
+        return self.mean_folds[ty, tx]
 
     def tile_spec(self, hy: float, hx: float, nbins: int, subset: int = 0) -> np.ndarray:
         """rfft2 of every frame of :attr:`small` (or ``subset`` evenly spaced ones) folded with
@@ -579,6 +645,15 @@ class _Frames:
         if self._centred is None:
             self._centred = self.res - self.res.mean(axis=0, keepdims=True)
         return self._centred
+
+    @property
+    def lattice(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(angles, z) of the tile lattice in :attr:`small`'s summed autocorrelation
+        (:func:`_lattice_z`, cached)."""
+        if not self._lattice_done:
+            self._lattice = _lattice_z(self.small, self.t0 / 2)
+            self._lattice_done = True
+        return self._lattice
 
     @property
     def small(self) -> np.ndarray:
@@ -627,12 +702,7 @@ def _mean_candidates(
     spec = _sync_spectrum(key, _VERSION[search], Q, orient)
 
     def z_of(ty: float, tx: float) -> float:
-        if (ty, tx) not in fr.mean_folds:  # shared by every orientation and version
-            if ty not in fr.mean_rows:
-                fr.mean_rows[ty] = _fold_rows(fr.mean, ty)
-            folded = _fold_cols(fr.mean_rows[ty], tx)
-            fr.mean_folds[ty, tx] = (folded, np.fft.rfft2(folded))
-        folded, folded_spec = fr.mean_folds[ty, tx]
+        folded, folded_spec = fr.mean_fold(ty, tx)
         z = _sync_peaks(folded, spec, top=1, signed=signed, folded_spec=folded_spec)[0][0]
         return z if signed else abs(z)
 
@@ -665,11 +735,33 @@ def _combine(
     """
     varying = _residual(np.tensordot(weights.astype(np.float32), fr.centred, axes=(0, 0)), fr.chip)
     image = np.zeros_like(varying)
-    for branch in (varying, fr.mean):
-        z, sd = _sync_at(_fold_cols(_fold_rows(branch, ty), tx), spec, oy, ox)
-        image += (z / sd) * branch
+    z, sd = _sync_at(_fold_cols(_fold_rows(varying, ty), tx), None, spec, oy, ox)
+    image += (z / sd) * varying
+    z, sd = _sync_at(*fr.mean_fold(ty, tx), spec, oy, ox)
+    image += (z / sd) * fr.mean
     image -= image.mean()
     return image
+
+
+def _varying_pairs(fr: _Frames) -> list[tuple[float, float]]:
+    """Half-period pairs of the ``v2`` search (on :attr:`_Frames.small`), from the frames'
+    summed autocorrelation and the averaged residual's best guesses (cached: they depend on
+    neither the orientation nor the key)."""
+    if fr.varying_pairs is None:
+        small = fr.small
+        spec = np.fft.rfft2(small, axes=(1, 2))
+        power = (spec.real**2 + spec.imag**2).sum(axis=0)
+        half = _period_pairs(
+            power, small.shape[1:], fr.t0 / 2, uniform=VARYING_PERIODS, per_axis=1
+        )
+        # the averaged residual's own best guesses too (what a re-encode froze is periodic there)
+        for ty, tx in _mean_pairs(fr)[1 : 1 + MEAN_PERIODS_TOO]:
+            if all(
+                abs(ty / 2 - a) > 0.005 * fr.t0 or abs(tx / 2 - b) > 0.005 * fr.t0 for a, b in half
+            ):
+                half.append((ty / 2, tx / 2))
+        fr.varying_pairs = half
+    return fr.varying_pairs
 
 
 def _varying_candidates(
@@ -690,14 +782,7 @@ def _varying_candidates(
     n = fr.res.shape[0]
     if n < MIN_VARYING_FRAMES:
         return []
-    small = fr.small
-    spec = np.fft.rfft2(small, axes=(1, 2))
-    power = (spec.real**2 + spec.imag**2).sum(axis=0)
-    half = _period_pairs(power, small.shape[1:], fr.t0 / 2, uniform=VARYING_PERIODS, per_axis=1)
-    # the averaged residual's own best guesses too (what a re-encode froze is periodic there)
-    for ty, tx in _mean_pairs(fr)[1 : 1 + MEAN_PERIODS_TOO]:
-        if all(abs(ty / 2 - a) > 0.005 * fr.t0 or abs(tx / 2 - b) > 0.005 * fr.t0 for a, b in half):
-            half.append((ty / 2, tx / 2))
+    half = _varying_pairs(fr)
     sync = _sync_spectrum(key, 2, Q, orient)
     found: list[tuple[float, float, float, int, int, np.ndarray]] = []
     t0 = fr.t0
@@ -706,7 +791,7 @@ def _varying_candidates(
         ty, tx = 2 * hy, 2 * hx
         zt, noise = _frame_sync(fr.tile_spec(hy, hx, PQ), sync, (PQ, PQ))
         energy = np.einsum("nij,nij->ij", zt, zt)
-        mean_corr = np.fft.irfft2(np.fft.rfft2(_fold_cols(_fold_rows(fr.mean, ty), tx)) * sync)
+        mean_corr = np.fft.irfft2(fr.mean_fold(ty, tx)[1] * sync)
         mean_corr -= mean_corr.mean()
         energy += (mean_corr / (float(mean_corr.std()) or 1.0)) ** 2
         if (ty, tx) == (t0, t0) and gate is None:
@@ -780,9 +865,18 @@ def _scan_candidates(fr: _Frames, key: WatermarkKey, orient: int = 0) -> list[_C
     return [c for c in out[:REFINE] if c.score >= SCAN_MIN_SYNC]
 
 
-def _sync_at(folded: np.ndarray, spec: np.ndarray, dy: int, dx: int) -> tuple[float, float]:
-    """(z at offset (dy, dx), noise std) of a folded tile's sync correlation."""
-    corr = np.fft.irfft2(np.fft.rfft2(folded) * spec, s=folded.shape)
+def _sync_at(
+    folded: np.ndarray,
+    folded_spec: np.ndarray | None,
+    spec: np.ndarray,
+    dy: int,
+    dx: int,
+) -> tuple[float, float]:
+    """(z at offset (dy, dx), noise std) of a folded tile's sync correlation
+    (``folded_spec``: its rfft2, when the caller has it)."""
+    if folded_spec is None:
+        folded_spec = np.fft.rfft2(folded)
+    corr = np.fft.irfft2(folded_spec * spec, s=folded.shape)
     mu = float(corr.mean())
     sd = float(corr.std()) or 1.0
     return (float(corr[dy, dx]) - mu) / sd, sd
@@ -811,27 +905,44 @@ def _decode_search(
         lay = _layout(key, version, orient)
         ranked: list[tuple[float, float, float, int, int, int]] = []
         images: list[np.ndarray] = []
+
+        def fold(image: np.ndarray, ty: float, tx: float) -> np.ndarray:
+            # the averaged residual's folds are cached: every orientation and version reuses them
+            return fr.mean_fold(ty, tx)[0] if image is fr.mean else _fold_cols(
+                _fold_rows(image, ty), tx
+            )
+
         for cand in cand_list:
             image = cand.image
             images.append(image)
             row_cache: dict[float, np.ndarray] = {}
+            seen: dict[tuple[float, float], float] = {}
 
             def z_of(
-                ty: float, tx: float, image: np.ndarray = image, cache: dict[float, Any] = row_cache
+                ty: float,
+                tx: float,
+                image: np.ndarray = image,
+                cache: dict[float, Any] = row_cache,
+                seen: dict[tuple[float, float], float] = seen,
             ) -> float:
-                if ty not in cache:
-                    cache[ty] = _fold_rows(image, ty)
-                z = _sync_peaks(_fold_cols(cache[ty], tx), spec, top=1, signed=signed)[0][0]
-                return z if signed else abs(z)
+                if (ty, tx) not in seen:  # the refinement asks for some periods twice
+                    if image is fr.mean:
+                        folded, folded_spec = fr.mean_fold(ty, tx)
+                    else:
+                        if ty not in cache:
+                            cache[ty] = _fold_rows(image, ty)
+                        folded, folded_spec = _fold_cols(cache[ty], tx), None
+                    peak = _sync_peaks(folded, spec, 1, signed=signed, folded_spec=folded_spec)
+                    seen[ty, tx] = peak[0][0] if signed else abs(peak[0][0])
+                return seen[ty, tx]
 
             ty, tx = _refine(cand.ty, cand.tx, fr.t0, z_of)
-            folded = _fold_cols(_fold_rows(image, ty), tx)
-            for z, dy, dx in _sync_peaks(folded, spec, top=PEAKS, signed=signed):
+            for z, dy, dx in _sync_peaks(fold(image, ty, tx), spec, top=PEAKS, signed=signed):
                 ranked.append((z, ty, tx, dy, dx, len(images) - 1))
         for z_sync, ty, tx, dy, dx, which in ranked[:DECODES_PER_SEARCH]:
             if abs(z_sync) < min_sync:
                 continue
-            folded = _fold_cols(_fold_rows(images[which], ty), tx)
+            folded = fold(images[which], ty, tx)
             # a v2 mark of negative sign: the sync chips say so, the payload is read inverted
             chips = _payload_chips(folded, dy, dx, lay) * (1.0 if z_sync >= 0 else -1.0)
             if not np.any(chips):
@@ -919,11 +1030,13 @@ def find_regions(luma: np.ndarray) -> list[tuple[int, int, int, int]]:
     """
     n, h, w = luma.shape
     pick = luma[np.linspace(0, n - 1, min(n, REGION_FRAMES)).round().astype(np.int64)]
-    y = pick.astype(np.float32)
+    y = pick.astype(np.int16)
     out: list[tuple[int, int, int, int]] = []
-    # fine detail per row and column: the step to the next pixel, averaged over frames
-    gx = np.abs(np.diff(y, axis=2)).mean(axis=0)  # (h, w-1): step between columns c, c+1
-    gy = np.abs(np.diff(y, axis=1)).mean(axis=0)  # (h-1, w)
+    # fine detail per row and column: the step to the next pixel, averaged over frames (the
+    # sums of integer steps are exact, so the float32 means are those of float32 frames)
+    count = np.float32(y.shape[0])
+    gx = np.abs(np.diff(y, axis=2)).sum(axis=0, dtype=np.int32).astype(np.float32) / count
+    gy = np.abs(np.diff(y, axis=1)).sum(axis=0, dtype=np.int32).astype(np.float32) / count
     t, b = _bars(gx.mean(axis=1))
     left, right = _bars(gy.mean(axis=0))
     bh, bw = b - t, right - left
@@ -937,8 +1050,17 @@ def find_regions(luma: np.ndarray) -> list[tuple[int, int, int, int]]:
     rows = _edge_lines(ry.mean(axis=1)) + 2
     cx = np.concatenate(([-1], cols, [w - 1]))  # the frame's own borders count as sides
     cy = np.concatenate(([-1], rows, [h - 1]))
-    cum_x = np.vstack([np.zeros((1, rx.shape[1])), np.cumsum(rx, axis=0)])  # along y
-    cum_y = np.hstack([np.zeros((ry.shape[0], 1)), np.cumsum(ry, axis=1)])  # along x
+    # running sums along each candidate side's ridge line (only those lines are read)
+    cum_x = {
+        int(c): np.concatenate(([0.0], np.cumsum(rx[:, c])))
+        for c in cx - 2
+        if 0 <= c < rx.shape[1]
+    }
+    cum_y = {
+        int(r): np.concatenate(([0.0], np.cumsum(ry[r, :])))
+        for r in cy - 2
+        if 0 <= r < ry.shape[0]
+    }
     best: list[tuple[float, tuple[int, int, int, int]]] = []
     for i0, x0 in enumerate(cx):
         for x1 in cx[i0 + 1 :]:
@@ -951,10 +1073,10 @@ def find_regions(luma: np.ndarray) -> list[tuple[int, int, int, int]]:
                     sides = []
                     for c in (int(x0) - 2, int(x1) - 2):  # ridge column of the side
                         if 0 <= c < rx.shape[1]:
-                            sides.append(float(cum_x[yb, c] - cum_x[ya, c]) / rh)
+                            sides.append(float(cum_x[c][yb] - cum_x[c][ya]) / rh)
                     for r in (int(y0) - 2, int(y1) - 2):
                         if 0 <= r < ry.shape[0]:
-                            sides.append(float(cum_y[r, xb] - cum_y[r, xa]) / rw)
+                            sides.append(float(cum_y[r][xb] - cum_y[r][xa]) / rw)
                     if len(sides) < 2:
                         continue
                     score = min(sides) / typical
@@ -1072,6 +1194,14 @@ def detect(
         if long_side:  # as if the signed picture's short side was this frame's long side
             chip = chip_px(max(sh, sw), max(sh, sw))
         upright = _prepare(sub, chip)
+        whole = region is None and not long_side
+        strong: list[bool] = []  # the evidence gate, worked out when first needed
+
+        def gate_open(fr: _Frames = upright, strong: list[bool] = strong) -> bool:
+            if not strong:
+                strong.append(_gate_open(fr, keys))
+            return strong[0]
+
         for turn in range(TILTS):
             tilt: float | None = 0.0
             if turn:  # the small turn the tile lattice shows, if any
@@ -1084,7 +1214,11 @@ def detect(
                 for orient in ORIENTS:
                     # the unattacked hypothesis decodes every candidate, as v1/v2 always
                     # did; the others only decode a sync peak that stands out
-                    default = orient == 0 and region is None and tilt == 0.0 and not long_side
+                    default = orient == 0 and whole and tilt == 0.0
+                    # every picture is searched upright (crops, bars and insets keep it);
+                    # flipped or turned only where it shows a sign of a mark
+                    if orient != 0 and tilt == 0.0 and not gate_open():
+                        continue  # counted in the p-value all the same
                     min_sync = 0.0 if default else HYPOTHESIS_MIN_SYNC
                     for search in SEARCHES:
                         if search == "v2":

@@ -1,0 +1,82 @@
+"""CPU time of one mark search (``watermark.detect``) on one core, marked and unmarked.
+
+Samples are 32 luma frames: textured moving synthetic frames at each ``--sizes`` entry
+(``veriframe.demo.scene``), or the 32-frame samples of the video files given as arguments;
+each is searched unmarked and with a v2 mark embedded. CPU time (``time.process_time``) so that
+a busy machine does not inflate it; the median of ``--repeats`` runs. BLAS and OpenMP are
+pinned to one thread before numpy loads.
+
+    OMP_NUM_THREADS=1 nice python benchmarks/watermark_detect_time.py --repeats 5
+    python benchmarks/watermark_detect_time.py ../shared/clips/real/some.mp4 --sizes -
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+SAMPLE = 32
+
+
+def _synthetic(width: int, height: int, seed: int) -> np.ndarray:
+    from veriframe.demo import scene
+
+    rgb = np.stack([scene(i, width, height, seed=seed) for i in range(SAMPLE)]).astype(np.float32)
+    luma = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    return np.clip(np.rint(luma), 0, 255).astype(np.uint8)
+
+
+def _file(path: str) -> np.ndarray:
+    from veriframe import media
+
+    return np.asarray(media.sample_frames(path, count=SAMPLE, rgb=False).luma)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="*", help="video files to sample (besides --sizes)")
+    ap.add_argument("--sizes", default="1280x720,320x240", help="synthetic sample sizes, - none")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=7)
+    a = ap.parse_args(argv)
+
+    from veriframe.watermark import Payload, WatermarkKey, detect, marker
+
+    key = WatermarkKey(bytes.fromhex("5a" * 32))
+    payload = Payload(content_id=0x00C0FFEE123456)
+    samples: list[tuple[str, np.ndarray]] = []
+    for size in (s for s in a.sizes.split(",") if s and s != "-"):
+        w, h = (int(v) for v in size.split("x"))
+        samples.append((f"synthetic {w}x{h}", _synthetic(w, h, a.seed)))
+    samples += [(path.rsplit("/", 1)[-1][:40], _file(path)) for path in a.files]
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {a.repeats} runs, CPU s")
+    print(f"{'sample':42s} {'shape':>14s} {'unmarked':>9s} {'marked':>9s}  found")
+    for name, luma in samples:
+        mark = marker(key=key, payload=payload)
+        marked = np.stack([mark(i, f) for i, f in enumerate(luma)])
+        row = []
+        found = False
+        for frames in (luma, marked):
+            times = []
+            for _ in range(a.repeats):
+                t0 = time.process_time()
+                check = detect(frames, keys=[key])
+                times.append(time.process_time() - t0)
+            row.append(statistics.median(times))
+            found = check.payload_id == payload.hex
+        shape = "x".join(str(v) for v in luma.shape)
+        print(f"{name:42s} {shape:>14s} {row[0]:9.3f} {row[1]:9.3f}  {found}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
