@@ -278,3 +278,18 @@ def test_to_clips_gives_the_labs_clips(tmp_path: Path) -> None:
     keys = cp.fold_groups(cp.to_clips(rows, tmp_path))
     assert keys == ["a/one + b/two", "a/one + b/two", "c/three"]
     assert Counter(keys)["c/three"] == 1
+
+
+def test_a_widely_shared_footage_keeps_its_sources_on_the_design_side() -> None:
+    rows = _corpus()
+    wide = [f"real/{i:02d}" for i in range(0, 14, 2)]  # seven sources, one footage
+    n = 10_000
+    for repo in wide:
+        n += 1
+        rows.append(_row(repo, n, label="real", dup="d-wide00000000"))
+    for seed in range(10):
+        split = cp.lock_final_set(rows, seed)
+        assert set(wide) <= set(split.design_sources)
+        assert set(wide) <= set(split.moved_to_design)
+        assert abs(len(split.final_sources) - len(cp.source_strata(rows)) / 3) <= 3
+        assert cp.split_problems(split, rows) == []

@@ -71,6 +71,8 @@ MIN_MATCHING_FRAMES = 3
 MIN_MATCHING_SHARE = 0.5
 MIN_CLOSE_FRAMES = 2
 FLAT_STD = 4.0
+# A set of sources joined by shared footage larger than this is not drawn for the final set.
+MAX_DRAWN_UNIT = 5
 _THUMB = 32  # frames are averaged down to 32x32 before the DCT
 _LOW = 8  # the 8x8 lowest frequencies make the 64 bits
 
@@ -644,6 +646,7 @@ class Split:
     linked: tuple[tuple[str, ...], ...] = ()
     moved_to_design: tuple[str, ...] = ()
     manifest_sha256: str = ""
+    max_unit: int = MAX_DRAWN_UNIT
 
     def side(self, source: str) -> str:
         """``"final"`` or ``"design"`` for a source (``KeyError`` when it is in neither)."""
@@ -659,12 +662,15 @@ class Split:
             "seed": self.seed,
             "created": self.created,
             "fraction": self.fraction,
-            "method": ("sources joined by shared duplicate groups form one unit; units are "
-                       "ordered by stratum (majority class, then generator family) and, inside "
-                       "a stratum, at random with the seed; every unit at which the running "
-                       "count k*fraction (from a random offset) passes a whole number goes to "
-                       "the final set (systematic sampling: each stratum gets its share to "
-                       "within one unit)"),
+            "max_unit": self.max_unit,
+            "method": ("sources joined by shared duplicate groups form one unit; units of "
+                       f"more than {self.max_unit} sources stay on the design side "
+                       "(moved_to_design); the others are ordered by stratum (majority class, "
+                       "then generator family of the unit's largest source) and, inside a "
+                       "stratum, at random with the seed; every unit at which the running "
+                       "count k*rate (from a random offset) passes a whole number goes to the "
+                       "final set, the rate making it `fraction` of all sources (systematic "
+                       "sampling: each stratum gets its share to within one unit)"),
             "manifest_sha256": self.manifest_sha256,
             "final_looks": self.final_looks,
             "counts": self.counts,
@@ -685,7 +691,8 @@ class Split:
                    strata=dict(doc.get("strata", {})),
                    linked=tuple(tuple(u) for u in doc.get("linked_sources", [])),
                    moved_to_design=tuple(doc.get("moved_to_design", [])),
-                   manifest_sha256=str(doc.get("manifest_sha256", "")))
+                   manifest_sha256=str(doc.get("manifest_sha256", "")),
+                   max_unit=int(doc.get("max_unit", MAX_DRAWN_UNIT)))
 
 
 def source_strata(rows: Iterable[CorpusRow]) -> dict[str, tuple[str, str]]:
@@ -717,14 +724,18 @@ def _side_counts(rows: Sequence[CorpusRow], sources: set[str]) -> dict[str, int]
 
 
 def lock_final_set(rows: Sequence[CorpusRow], seed: int, fraction: float = 1 / 3, *,
-                   created: str | None = None, manifest_sha256: str = "") -> Split:
+                   created: str | None = None, manifest_sha256: str = "",
+                   max_unit: int = MAX_DRAWN_UNIT) -> Split:
     """Draw about ``fraction`` of the sources as the final set, reproducibly from ``seed``.
 
-    Stratified by class and generator family (:func:`source_strata`) with systematic sampling
-    over units ordered by stratum; sources joined by a shared duplicate group are one unit, so
-    a group never spans both sides. A unit's stratum is that of its largest source. Should a
-    group still span both sides (it cannot with the units, but the check is cheap), its final
-    sources move to the design side and are listed in ``moved_to_design``.
+    Sources joined by a shared duplicate group (:func:`linked_sources`) are one unit, so a group
+    never spans both sides. A unit of more than ``max_unit`` sources (footage reposted widely,
+    such as the DAVIS clips every video editor ships) would swing the final set by itself: it
+    stays on the design side, listed in ``moved_to_design``. The other units are ordered by
+    stratum (class and generator family of their largest source, :func:`source_strata`) and,
+    inside a stratum, at random; systematic sampling from a random offset then takes every
+    unit at which the running count passes a whole number, at the rate that makes the final
+    set ``fraction`` of all sources. Each stratum gets its share to within one unit.
     """
     if not 0 < fraction < 1:
         raise ValueError("fraction must be between 0 and 1")
@@ -734,7 +745,9 @@ def lock_final_set(rows: Sequence[CorpusRow], seed: int, fraction: float = 1 / 3
                             "merge the gatherers' parts first")
     strata = source_strata(rows)
     sizes = Counter(r.source for r in rows)
-    units = linked_sources(rows)
+    units = [tuple(u) for u in linked_sources(rows)]
+    kept = {s for u in units if len(u) > max_unit for s in u}
+    drawn = [u for u in units if len(u) <= max_unit]
     rng = random.Random(seed)
 
     def unit_stratum(unit: Sequence[str]) -> tuple[str, str]:
@@ -742,41 +755,40 @@ def lock_final_set(rows: Sequence[CorpusRow], seed: int, fraction: float = 1 / 3
         return strata[lead]
 
     by_stratum: dict[tuple[str, str], list[tuple[str, ...]]] = defaultdict(list)
-    for u in units:
-        by_stratum[unit_stratum(u)].append(tuple(u))
+    for u in drawn:
+        by_stratum[unit_stratum(u)].append(u)
     ordered: list[tuple[str, ...]] = []
     for key in sorted(by_stratum):
         group = sorted(by_stratum[key])
         rng.shuffle(group)
         ordered.extend(group)
     offset = rng.random()
+    n_drawn = sum(len(u) for u in drawn)
+    rate = min(1.0, fraction * len(strata) / n_drawn) if n_drawn else 0.0
     final: set[str] = set()
     for k, unit in enumerate(ordered):
-        if math.floor((k + 1) * fraction + offset) > math.floor(k * fraction + offset):
+        if math.floor((k + 1) * rate + offset) > math.floor(k * rate + offset):
             final.update(unit)
-    design = {r.source for r in rows} - final
-    # The check the units make redundant: no duplicate group on both sides.
-    moved: set[str] = set()
+    # The units make this redundant, but it is cheap: no duplicate group on both sides.
     for sources in groups_across_sources(rows).values():
-        sides = {s in final for s in sources}
-        if len(sides) > 1:
-            moved.update(s for s in sources if s in final)
-    final -= moved
-    design |= moved
+        if len({s in final for s in sources}) > 1:
+            kept.update(s for s in sources if s in final)
+    final -= kept
+    design = set(strata) - final
     strata_counts: dict[str, dict[str, int]] = {}
-    for key, group in sorted(by_stratum.items()):
-        name = f"{key[0]} / {key[1]}"
-        members = [s for u in group for s in u]
-        strata_counts[name] = {"sources": len(members),
-                               "final": sum(s in final for s in members)}
+    for key in sorted(set(strata.values())):
+        members = [s for s, k in strata.items() if k == key]
+        strata_counts[f"{key[0]} / {key[1]}"] = {
+            "sources": len(members), "final": sum(s in final for s in members)}
     return Split(
         seed=seed, fraction=fraction, final_sources=tuple(sorted(final)),
         design_sources=tuple(sorted(design)),
         created=created or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         final_looks=0,
         counts={"final": _side_counts(rows, final), "design": _side_counts(rows, design)},
-        strata=strata_counts, linked=tuple(tuple(u) for u in units if len(u) > 1),
-        moved_to_design=tuple(sorted(moved)), manifest_sha256=manifest_sha256,
+        strata=strata_counts, linked=tuple(u for u in units if len(u) > 1),
+        moved_to_design=tuple(sorted(kept)), manifest_sha256=manifest_sha256,
+        max_unit=max_unit,
     )
 
 
