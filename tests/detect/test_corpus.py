@@ -293,3 +293,62 @@ def test_a_widely_shared_footage_keeps_its_sources_on_the_design_side() -> None:
         assert set(wide) <= set(split.moved_to_design)
         assert abs(len(split.final_sources) - len(cp.source_strata(rows)) / 3) <= 3
         assert cp.split_problems(split, rows) == []
+
+
+# ------------------------------------------------------------------------------ the script
+def test_corpus_script_merge_split_stats_and_fetch(tmp_path: Path, clips: dict[str, Path],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import httpx
+    from benchmarks import corpus as script
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    blobs = {}
+    for name in ("a", "re1", "b"):
+        blobs[name] = cp.git_blob_id(clips[name])
+        shutil.copy(clips[name], cache / f"{blobs[name]}.mp4")
+
+    def line(repo: str, name: str, label: str = "real") -> str:
+        r = replace(_row(repo, 1, label=label), path=f"v/{name}.mp4", blob=blobs[name],
+                    bytes=clips[name].stat().st_size)
+        return ",".join(r.to_row()[c] for c in cp.PART_COLUMNS)
+
+    part = tmp_path / "part.csv"
+    part.write_text("\n".join([
+        ",".join(cp.PART_COLUMNS), line("x/one", "a"), line("y/two", "re1"),
+        line("y/two", "b", "synthetic"), line("z/three", "a"), line("Held/Out", "b"),
+    ]) + "\n")
+    hold = tmp_path / "HOLDOUT.txt"
+    hold.write_text("held/out\n")
+    out = tmp_path / "clips.csv"
+    assert script.main(["merge", str(part), "--cache", str(cache), "--out", str(out),
+                        "--holdout", str(hold), "--hash-cache", str(tmp_path / "h.json")]) == 0
+    text = capsys.readouterr().out
+    assert "exact duplicate blob (first kept): 1" in text
+    assert "holdout repository: 1" in text
+    rows = cp.load_manifest(out)
+    assert [(r.repo, r.path) for r in rows] == [("x/one", "v/a.mp4"), ("y/two", "v/b.mp4"),
+                                                ("y/two", "v/re1.mp4")]
+    assert rows[0].dup_group == rows[2].dup_group != rows[1].dup_group
+
+    split = tmp_path / "split.json"
+    assert script.main(["split", "--manifest", str(out), "--out", str(split), "--seed", "5"]) == 0
+    assert script.main(["split", "--manifest", str(out), "--out", str(split)]) == 2
+    assert cp.load_split(split).manifest_sha256 == cp.file_sha256(out)
+    assert script.main(["stats", "--manifest", str(out), "--split", str(split)]) == 0
+
+    served = {rows[0].url: clips["a"].read_bytes(), rows[1].url: b"not the clip"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = served.get(str(request.url))
+        return httpx.Response(200, content=body) if body else httpx.Response(404)
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        assert script._fetch_one(client, rows[0], fresh) is None
+        assert cp.git_blob_id(fresh / rows[0].cache_name) == rows[0].blob
+        assert script._fetch_one(client, rows[0], fresh) is None  # present: not fetched again
+        assert "blob mismatch" in (script._fetch_one(client, rows[1], fresh) or "")
+        assert script._fetch_one(client, rows[2], fresh) == "HTTP 404"
+    assert sorted(p.name for p in fresh.iterdir()) == [rows[0].cache_name]
