@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
+import csv
 import os
 import secrets
 import sys
@@ -35,6 +36,8 @@ SPLIT = CORPUS / "split.json"
 HOLDOUT = CORPUS / "holdout.txt"
 SHARED_HOLDOUT = REPO.parent / "shared" / "clips" / "HOLDOUT.txt"
 DEFAULT_CACHE = REPO.parent / "shared" / "corpus"
+# The clips the detector's features and settings were designed on before this corpus existed.
+SEEN_INDEX = REPO.parent / "shared" / "clips" / "INDEX.csv"
 
 
 def _say(text: str = "") -> None:
@@ -201,6 +204,37 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------ split
+def _seen(args: argparse.Namespace, rows: list[cp.CorpusRow]) -> set[str]:
+    """Sources earlier detector development looked at: those of the given clip indexes, and
+    the corpus sources holding a copy of one of their clips."""
+    hash_cache = cp.HashCache(args.hash_cache)
+    seen: set[str] = set()
+    seen_hashes: list[tuple[int, ...]] = []
+    for index in map(Path, args.seen or [SEEN_INDEX]):
+        if not index.is_file():
+            _say(f"  (no {index}: its sources are not excluded from the final set)")
+            continue
+        with index.open(newline="", encoding="utf-8") as fh:
+            entries = list(csv.DictReader(fh))
+        for e in entries:
+            seen.add(e["source_repo"])
+            clip = index.parent / e["file"]
+            try:
+                seen_hashes.append(hash_cache.get(cp.git_blob_id(clip), clip))
+            except (OSError, VeriframeError) as exc:
+                _say(f"  cannot hash {clip}: {exc}")
+        _say(f"  {index}: {len(entries)} clips from "
+             f"{len({e['source_repo'] for e in entries})} sources seen before")
+    if seen_hashes:
+        row_hashes = [hash_cache.get(r.blob, cp.cached_path(r, args.cache)) for r in rows]
+        copies = cp.sources_with_copies_of(rows, row_hashes, seen_hashes)
+        extra = sorted(copies - {s for s in copies if s.lower() in {x.lower() for x in seen}})
+        _say(f"  {len(extra)} more source(s) hold copies of those clips: {', '.join(extra)}")
+        seen |= copies
+    hash_cache.save()
+    return seen
+
+
 def cmd_split(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists():
@@ -208,8 +242,9 @@ def cmd_split(args: argparse.Namespace) -> int:
              "(delete it only if it was a trial that was never used)")
         return 2
     rows = cp.load_manifest(args.manifest)
+    seen = _seen(args, rows)
     seed = args.seed if args.seed is not None else secrets.randbits(32)
-    split = cp.lock_final_set(rows, seed, args.fraction,
+    split = cp.lock_final_set(rows, seed, args.fraction, seen=seen,
                               manifest_sha256=cp.file_sha256(args.manifest))
     problems = cp.split_problems(split, rows)
     if problems:
@@ -224,18 +259,22 @@ def cmd_split(args: argparse.Namespace) -> int:
     if split.linked:
         _say(f"  {len(split.linked)} set(s) of sources joined by shared duplicates, drawn whole")
     if split.moved_to_design:
-        _say("  moved to the design side (a duplicate group spanned both): "
+        _say(f"  kept on the design side, {len(split.moved_to_design)} sources joined by "
+             f"footage shared by more than {split.max_unit}: "
              + ", ".join(split.moved_to_design))
+    if split.seen_before:
+        _say(f"  kept on the design side, {len(split.seen_before)} sources that earlier "
+             "development looked at (or linked to one): " + ", ".join(split.seen_before))
     return 0
 
 
 # ------------------------------------------------------------------------------ stats
 def _table(title: str, counts: dict[str, tuple[set[str], Counter[str]]]) -> None:
     _say(title)
-    _say(f"  {'':34} {'sources':>7} {'clips':>6} {'real':>5} {'synth':>5}")
+    _say(f"  {'':44} {'sources':>7} {'clips':>6} {'real':>5} {'synth':>5}")
     for key in sorted(counts, key=lambda k: (-len(counts[k][0]), k)):
         srcs, c = counts[key]
-        _say(f"  {key[:34]:34} {len(srcs):7} {sum(c.values()):6} {c['real']:5} "
+        _say(f"  {key[:44]:44} {len(srcs):7} {sum(c.values()):6} {c['real']:5} "
              f"{c['synthetic']:5}")
 
 
@@ -312,6 +351,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--seed", type=int, default=None,
                    help="default: a fresh secrets.randbits(32), recorded in the split")
     s.add_argument("--fraction", type=float, default=1 / 3)
+    s.add_argument("--seen", action="append", default=None,
+                   help="INDEX.csv of clips earlier detector work looked at (default: "
+                        "../shared/clips/INDEX.csv): their sources, and sources holding copies "
+                        "of their clips, stay on the design side")
+    s.add_argument("--cache", default=str(DEFAULT_CACHE))
+    s.add_argument("--hash-cache", default=str(default_cache_dir() / "corpus-phash.json"))
     s.set_defaults(func=cmd_split)
 
     t = sub.add_parser("stats", help="what the corpus holds")

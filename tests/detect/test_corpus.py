@@ -332,9 +332,18 @@ def test_corpus_script_merge_split_stats_and_fetch(tmp_path: Path, clips: dict[s
     assert rows[0].dup_group == rows[2].dup_group != rows[1].dup_group
 
     split = tmp_path / "split.json"
-    assert script.main(["split", "--manifest", str(out), "--out", str(split), "--seed", "5"]) == 0
-    assert script.main(["split", "--manifest", str(out), "--out", str(split)]) == 2
-    assert cp.load_split(split).manifest_sha256 == cp.file_sha256(out)
+    seen = tmp_path / "seen" / "INDEX.csv"
+    seen.parent.mkdir()
+    shutil.copy(clips["b"], seen.parent / "old.mp4")
+    seen.write_text("file,label,source_repo\nold.mp4,real,old/repo\n")
+    args = ["--manifest", str(out), "--cache", str(cache), "--seen", str(seen),
+            "--hash-cache", str(tmp_path / "h.json")]
+    assert script.main(["split", *args, "--out", str(split), "--seed", "5"]) == 0
+    assert script.main(["split", *args, "--out", str(split)]) == 2
+    locked = cp.load_split(split)
+    assert locked.manifest_sha256 == cp.file_sha256(out)
+    # y/two holds a copy of a clip seen before, and x/one shares footage with y/two.
+    assert locked.seen_before == ("x/one", "y/two") and locked.final_sources == ()
     assert script.main(["stats", "--manifest", str(out), "--split", str(split)]) == 0
 
     served = {rows[0].url: clips["a"].read_bytes(), rows[1].url: b"not the clip"}
@@ -352,3 +361,15 @@ def test_corpus_script_merge_split_stats_and_fetch(tmp_path: Path, clips: dict[s
         assert "blob mismatch" in (script._fetch_one(client, rows[1], fresh) or "")
         assert script._fetch_one(client, rows[2], fresh) == "HTTP 404"
     assert sorted(p.name for p in fresh.iterdir()) == [rows[0].cache_name]
+
+
+def test_sources_seen_before_and_their_linked_sources_stay_in_design() -> None:
+    rows = _corpus()
+    for seed in range(10):
+        split = cp.lock_final_set(rows, seed, seen={"REAL/17", "syn/00"})
+        assert {"real/03", "real/17", "syn/05", "syn/00"} <= set(split.design_sources)
+        assert set(split.seen_before) == {"real/03", "real/17", "syn/05", "syn/00"}
+        assert abs(len(split.final_sources) - len(cp.source_strata(rows)) / 3) <= 3
+    rows2 = [_row("a/one", 1), _row("b/two", 2)]
+    h = [tuple(int(x) for x in np.random.default_rng(k).integers(0, 1 << 62, 4)) for k in (1, 2)]
+    assert cp.sources_with_copies_of(rows2, h, [h[1]]) == {"b/two"}

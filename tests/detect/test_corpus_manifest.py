@@ -51,7 +51,7 @@ def test_every_row_is_pinned_and_labelled_with_evidence(rows: list[cp.CorpusRow]
         assert r.family.strip(), where
         assert r.dup_group.startswith("d-"), where
     assert len({r.blob for r in rows}) == len(rows)
-    assert len({(r.repo, r.path) for r in rows}) == len(rows)
+    assert len({(r.repo, r.commit, r.path) for r in rows}) == len(rows)
 
 
 def test_manifest_is_in_canonical_order_with_one_spelling_per_repository(

@@ -533,6 +533,15 @@ def with_duplicate_groups(rows: Sequence[CorpusRow], cache_dir: str | os.PathLik
     return [replace(r, dup_group=g) for r, g in zip(rows, groups, strict=True)]
 
 
+def sources_with_copies_of(rows: Sequence[CorpusRow], row_hashes: Sequence[Sequence[int]],
+                           other_hashes: Sequence[Sequence[int]], **near: Any) -> set[str]:
+    """The sources of ``rows`` holding a copy (:func:`near_duplicate_pairs`) of any of the
+    other clips (e.g. clips earlier design work looked at)."""
+    n = len(rows)
+    pairs = near_duplicate_pairs([*row_hashes, *other_hashes], **near)
+    return {rows[min(i, j)].source for i, j in pairs if (i < n) != (j < n)}
+
+
 def groups_across_sources(rows: Iterable[CorpusRow]) -> dict[str, list[str]]:
     """The duplicate groups that hold clips of more than one source: group -> sources."""
     by_group: dict[str, set[str]] = defaultdict(set)
@@ -647,6 +656,7 @@ class Split:
     moved_to_design: tuple[str, ...] = ()
     manifest_sha256: str = ""
     max_unit: int = MAX_DRAWN_UNIT
+    seen_before: tuple[str, ...] = ()
 
     def side(self, source: str) -> str:
         """``"final"`` or ``"design"`` for a source (``KeyError`` when it is in neither)."""
@@ -665,7 +675,9 @@ class Split:
             "max_unit": self.max_unit,
             "method": ("sources joined by shared duplicate groups form one unit; units of "
                        f"more than {self.max_unit} sources stay on the design side "
-                       "(moved_to_design); the others are ordered by stratum (majority class, "
+                       "(moved_to_design), and so do units holding a source, or a copy of a "
+                       "clip, that earlier detector development already used (seen_before); "
+                       "the others are ordered by stratum (majority class, "
                        "then generator family of the unit's largest source) and, inside a "
                        "stratum, at random with the seed; every unit at which the running "
                        "count k*rate (from a random offset) passes a whole number goes to the "
@@ -677,6 +689,7 @@ class Split:
             "strata": self.strata,
             "linked_sources": [list(u) for u in self.linked],
             "moved_to_design": list(self.moved_to_design),
+            "seen_before": list(self.seen_before),
             "final_sources": list(self.final_sources),
             "design_sources": list(self.design_sources),
         }
@@ -692,7 +705,8 @@ class Split:
                    linked=tuple(tuple(u) for u in doc.get("linked_sources", [])),
                    moved_to_design=tuple(doc.get("moved_to_design", [])),
                    manifest_sha256=str(doc.get("manifest_sha256", "")),
-                   max_unit=int(doc.get("max_unit", MAX_DRAWN_UNIT)))
+                   max_unit=int(doc.get("max_unit", MAX_DRAWN_UNIT)),
+                   seen_before=tuple(doc.get("seen_before", [])))
 
 
 def source_strata(rows: Iterable[CorpusRow]) -> dict[str, tuple[str, str]]:
@@ -725,13 +739,16 @@ def _side_counts(rows: Sequence[CorpusRow], sources: set[str]) -> dict[str, int]
 
 def lock_final_set(rows: Sequence[CorpusRow], seed: int, fraction: float = 1 / 3, *,
                    created: str | None = None, manifest_sha256: str = "",
-                   max_unit: int = MAX_DRAWN_UNIT) -> Split:
+                   max_unit: int = MAX_DRAWN_UNIT, seen: Iterable[str] = ()) -> Split:
     """Draw about ``fraction`` of the sources as the final set, reproducibly from ``seed``.
 
     Sources joined by a shared duplicate group (:func:`linked_sources`) are one unit, so a group
     never spans both sides. A unit of more than ``max_unit`` sources (footage reposted widely,
     such as the DAVIS clips every video editor ships) would swing the final set by itself: it
-    stays on the design side, listed in ``moved_to_design``. The other units are ordered by
+    stays on the design side, listed in ``moved_to_design``. So does every unit holding one of
+    the ``seen`` sources (compared without case: sources earlier design work already looked
+    at, which would make final numbers optimistic), listed in ``seen_before``. The other units
+    are ordered by
     stratum (class and generator family of their largest source, :func:`source_strata`) and,
     inside a stratum, at random; systematic sampling from a random offset then takes every
     unit at which the running count passes a whole number, at the rate that makes the final
@@ -747,7 +764,9 @@ def lock_final_set(rows: Sequence[CorpusRow], seed: int, fraction: float = 1 / 3
     sizes = Counter(r.source for r in rows)
     units = [tuple(u) for u in linked_sources(rows)]
     kept = {s for u in units if len(u) > max_unit for s in u}
-    drawn = [u for u in units if len(u) <= max_unit]
+    looked = {x.lower() for x in seen}
+    seen_units = {s for u in units if any(x.lower() in looked for x in u) for s in u}
+    drawn = [u for u in units if len(u) <= max_unit and not set(u) & seen_units]
     rng = random.Random(seed)
 
     def unit_stratum(unit: Sequence[str]) -> tuple[str, str]:
@@ -773,7 +792,7 @@ def lock_final_set(rows: Sequence[CorpusRow], seed: int, fraction: float = 1 / 3
     for sources in groups_across_sources(rows).values():
         if len({s in final for s in sources}) > 1:
             kept.update(s for s in sources if s in final)
-    final -= kept
+    final -= kept | seen_units
     design = set(strata) - final
     strata_counts: dict[str, dict[str, int]] = {}
     for key in sorted(set(strata.values())):
@@ -788,7 +807,7 @@ def lock_final_set(rows: Sequence[CorpusRow], seed: int, fraction: float = 1 / 3
         counts={"final": _side_counts(rows, final), "design": _side_counts(rows, design)},
         strata=strata_counts, linked=tuple(u for u in units if len(u) > 1),
         moved_to_design=tuple(sorted(kept)), manifest_sha256=manifest_sha256,
-        max_unit=max_unit,
+        max_unit=max_unit, seen_before=tuple(sorted(seen_units)),
     )
 
 
@@ -874,6 +893,7 @@ __all__ = [
     "row_problems",
     "sort_rows",
     "source_strata",
+    "sources_with_copies_of",
     "split_problems",
     "to_clips",
     "with_duplicate_groups",
