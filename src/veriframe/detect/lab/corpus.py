@@ -32,7 +32,7 @@ import os
 import random
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -515,24 +515,6 @@ def duplicate_groups(blobs: Sequence[str], hashes: Sequence[Sequence[int]],
     return [f"d-{smallest[uf.find(i)][:12]}" for i in range(len(blobs))]
 
 
-def with_duplicate_groups(rows: Sequence[CorpusRow], cache_dir: str | os.PathLike[str], *,
-                          hash_cache: HashCache | None = None,
-                          progress: Callable[[int, int, CorpusRow], None] | None = None,
-                          ) -> list[CorpusRow]:
-    """``rows`` with ``dup_group`` filled in from the cached clips (every clip must be in
-    ``cache_dir``; one that does not decode raises the media error)."""
-    from dataclasses import replace
-
-    cache = hash_cache or HashCache(None)
-    hashes = []
-    for i, r in enumerate(rows):
-        if progress is not None:
-            progress(i, len(rows), r)
-        hashes.append(cache.get(r.blob, cached_path(r, cache_dir)))
-    groups = duplicate_groups([r.blob for r in rows], hashes)
-    return [replace(r, dup_group=g) for r, g in zip(rows, groups, strict=True)]
-
-
 def sources_with_copies_of(rows: Sequence[CorpusRow], row_hashes: Sequence[Sequence[int]],
                            other_hashes: Sequence[Sequence[int]], **near: Any) -> set[str]:
     """The sources of ``rows`` holding a copy (:func:`near_duplicate_pairs`) of any of the
@@ -896,7 +878,6 @@ __all__ = [
     "sources_with_copies_of",
     "split_problems",
     "to_clips",
-    "with_duplicate_groups",
     "write_manifest",
     "write_split",
 ]
