@@ -780,7 +780,9 @@ def lock_final_set(rows: Sequence[CorpusRow], seed: int, fraction: float = 1 / 3
     for key in sorted(set(strata.values())):
         members = [s for s, k in strata.items() if k == key]
         strata_counts[f"{key[0]} / {key[1]}"] = {
-            "sources": len(members), "final": sum(s in final for s in members)}
+            "sources": len(members),
+            "drawn_from": sum(s not in kept and s not in seen_units for s in members),
+            "final": sum(s in final for s in members)}
     return Split(
         seed=seed, fraction=fraction, final_sources=tuple(sorted(final)),
         design_sources=tuple(sorted(design)),
