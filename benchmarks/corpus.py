@@ -103,6 +103,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     for i, r in enumerate(kept):
         if i % 100 == 0:
             _say(f"hashing frames: {i}/{len(kept)}")
+            hash_cache.save()  # a long run that stops keeps what it hashed
         try:
             hashes.append(hash_cache.get(r.blob, cp.cached_path(r, cache)))
         except VeriframeError as exc:
