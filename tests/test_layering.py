@@ -89,6 +89,7 @@ def test_only_the_cli_imports_typer_rich_console_or_the_cli(module: str, path: P
 ENV_ALLOWED = {
     "veriframe.generators.loading": "HF_HOME / HF_HUB_CACHE locate downloaded model weights",
     "veriframe.generators.external": "an external tool's process inherits the environment",
+    "veriframe.moderation.pool": "spawned scan workers inherit one BLAS/OpenMP thread each",
 }
 
 
