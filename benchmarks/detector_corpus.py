@@ -71,7 +71,11 @@ def design(args: argparse.Namespace) -> None:
                               cnn_kw={"max_visits": args.cnn_visits} if args.cnn else None)
     comp.pop("predictions", None)
     print(candidates.table(comp), flush=True)
-    report.pop("predictions", None)
+    # per-clip scores and per-fold details stay out of the shipped metrics; the earlier
+    # rounds' "fresh sources" split means nothing on the corpus (its split is split.json)
+    for key in ("predictions", "folds", "fresh_sources_summary", "n_fresh_clips",
+                "design_rounds", "design_note"):
+        report.pop(key, None)
     out = {"design": report, "candidates": comp}
     Path(args.json).write_text(json.dumps(to_jsonable(out), indent=1, allow_nan=False) + "\n")
     print(f"wrote {args.json}")

@@ -185,6 +185,8 @@ def _training_matrix(
     from veriframe.detect.lab.dataset import dataset_features, default_cache_dir, load_dataset
     from veriframe.detect.lab.training import View, clips_digest
 
+    if str(det.info.get("trained_on", "")).startswith("detectors/corpus"):
+        return _corpus_matrix(det)
     clips = load_dataset(CLIPS, include_gif=bool(det.info.get("include_gif")))
     sources = set(det.info.get("sources", []))
     clips = [c for c in clips if not sources or c.group in sources]
@@ -196,6 +198,36 @@ def _training_matrix(
     frames = np.vstack([f.forensic().frame_vectors() for f in feats])
     y = np.array([c.label for c in clips])
     return v.x, v.meta, y, np.array([c.group for c in clips]), frames
+
+
+def _corpus_matrix(
+    det: Detector,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The training matrix of a model fitted on the corpus's design side (the clips from the
+    cache ``benchmarks/corpus.py fetch`` rebuilds, beside the checkout)."""
+    from veriframe.detect.lab import protocol
+    from veriframe.detect.lab.dataset import dataset_features, default_cache_dir
+    from veriframe.detect.lab.training import View
+    from veriframe.errors import DetectorError
+
+    repo = Path(__file__).resolve().parents[2]
+    cache = repo.parent / "shared" / "corpus"
+    if not cache.is_dir():
+        pytest.skip(f"corpus clips not found at {cache} (python benchmarks/corpus.py fetch)")
+    try:
+        clips = protocol.side_clips(repo / "detectors/corpus/clips.csv",
+                                    repo / "detectors/corpus/split.json", cache, "design")
+    except DetectorError as exc:
+        pytest.skip(f"the corpus cache is incomplete: {exc.message}")
+    # 60 of its training clips, spread over the design side: decoding all 1,200 is too slow
+    # for the suite, and the check (NumPy scores = scikit-learn's) holds clip by clip
+    clips = [clips[i] for i in np.linspace(0, len(clips) - 1, 60).round().astype(int)]
+    feats = dataset_features(clips, cache_dir=default_cache_dir())
+    v = View.build(feats)
+    y = np.array([c.label for c in clips])
+    groups = np.array([c.group for c in clips])
+    frames = np.vstack([f.forensic().frame_vectors() for f in feats])
+    return v.x, v.meta, y, groups, frames
 
 
 @pytest.mark.slow

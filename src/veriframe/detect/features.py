@@ -69,7 +69,7 @@ import numpy as np
 from scipy import fft as sp_fft
 from scipy import ndimage, sparse
 
-FEATURE_VERSION = 5
+FEATURE_VERSION = 6  # 6: the sample is short runs from key frames (media.sample_runs)
 SAMPLE_COUNT = 32  # frames a clip is sampled for scoring (what verify decodes)
 CROP = 256
 CROPS_PER_FRAME = 1

@@ -11,7 +11,7 @@ Format ``veriframe.detector``, version 2::
     {
       "format": "veriframe.detector",
       "version": 2,
-      "feature_version": 5,              # veriframe.detect.features.FEATURE_VERSION
+      "feature_version": 6,              # veriframe.detect.features.FEATURE_VERSION
       "features": ["fs_noise_mean", ...],  # the clip vector's columns, in order
       "metadata_features": ["meta_format_match", ...],
       "columns": [17, 18, ...],          # forensic model's columns of the clip vector
