@@ -8,8 +8,9 @@ import pytest
 from scipy import ndimage
 
 import veriframe.watermark.search as search
+from tests.watermark.marking import mark_frames
 from veriframe.results import WatermarkState
-from veriframe.watermark import Payload, WatermarkKey, detect, marker
+from veriframe.watermark import Payload, WatermarkKey, detect
 from veriframe.watermark.pattern import chip_px
 from veriframe.watermark.payload import ID_BITS
 from veriframe.watermark.search import (
@@ -41,8 +42,7 @@ def clean() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def marked(clean: np.ndarray) -> np.ndarray:
-    mark = marker(key=KEY, payload=PAYLOAD)
-    return np.stack([mark(i, f) for i, f in enumerate(clean)])
+    return mark_frames(clean, key=KEY, payload=PAYLOAD)[0]
 
 
 def _frames(luma: np.ndarray) -> search._Frames:
@@ -109,8 +109,7 @@ def test_fold_matches_its_definition_on_a_frame_stack() -> None:
 def test_flipped_v1_mark_opens_the_gate_through_the_averaged_residual(clean: np.ndarray) -> None:
     # a constant (v1) mark cancels in the centred frames; the averaged residual shows it
     v1 = Payload(content_id=0x0012345678ABCD, version=1)
-    mark = marker(key=KEY, payload=v1)
-    flipped = np.ascontiguousarray(np.stack([mark(i, f) for i, f in enumerate(clean)])[:, :, ::-1])
+    flipped = np.ascontiguousarray(mark_frames(clean, key=KEY, payload=v1)[0][:, :, ::-1])
     assert search._gate_open(_frames(flipped), [KEY])
     check = detect(flipped, keys=[KEY])
     assert check.payload_id == v1.hex and check.alignment is not None
