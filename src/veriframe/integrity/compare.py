@@ -400,12 +400,12 @@ def _block_sums(y: np.ndarray, r: int) -> np.ndarray:
     """Sums of ``r`` x ``r`` blocks of ``y`` (the last partial rows and columns dropped)."""
     h, w = (y.shape[0] // r) * r, (y.shape[1] // r) * r
     kind = np.uint16 if r * r * 255 < 2**16 else np.uint32
-    rows = y[0:h:r, :w].astype(kind)
+    rows: np.ndarray = y[0:h:r, :w].astype(kind)
     for i in range(1, r):  # strided adds: much faster than summing a short last axis
-        rows += y[i:h:r, :w]
-    out = rows[:, 0::r].copy()
+        np.add(rows, y[i:h:r, :w], out=rows)
+    out: np.ndarray = rows[:, 0::r].copy()
     for j in range(1, r):
-        out += rows[:, j::r]
+        np.add(out, rows[:, j::r], out=out)
     return out
 
 
