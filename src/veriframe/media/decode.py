@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -291,9 +291,20 @@ def sample_frames(
         # No count in the header and no duration: read through, keeping a bounded sample.
         total = lim.max_frames
     targets = _target_indices(min(total, lim.max_frames), count)
+    return _decode_targets(p, info, lim, lambda _keys: targets, rgb=rgb, luma=luma)
+
+
+def _decode_targets(p: Path, info: MediaInfo, lim: Limits,
+                    pick: Callable[[list[int] | None], list[int]], *, rgb: bool,
+                    luma: bool) -> FrameSample:
+    """Decode the frames ``pick(key frames)`` names (the key frames from the index when the
+    frame count is exact, else None), seeking from key frame to key frame when that is
+    cheaper than reading through."""
     with open_input(p) as container:
-        keyframes = _keyframe_positions(container, p, info)
-        use_seek = info.frame_count_exact and _seek_plan(keyframes, targets)
+        found = _keyframe_positions(container, p, info)
+        keyframes = found if info.frame_count_exact and found else None
+        targets = pick(keyframes)
+        use_seek = keyframes is not None and _seek_plan(keyframes, targets)
         # What the read will decode: to each target from its keyframe, or all up to the last
         # target; unknown (only the meter bounds it) when the header gives no frame count.
         to_decode = (_seek_cost(keyframes, targets) or 0) if use_seek else targets[-1] + 1
@@ -342,25 +353,8 @@ def sample_runs(
     p, info, lim = _prepare(path, info, limits)
     total = info.frame_count if info.frame_count > 0 else lim.max_frames
     total = min(total, lim.max_frames)
-    with open_input(p) as container:
-        keyframes = _keyframe_positions(container, p, info)
-        usable = keyframes if info.frame_count_exact and keyframes else None
-        targets = _run_targets(total, count, runs, usable)
-        use_seek = usable is not None and _seek_plan(usable, targets)
-        to_decode = (_seek_cost(usable, targets) or 0) if use_seek else targets[-1] + 1
-        plan = _plan(info, lim, keep=len(targets), rgb=rgb, luma=luma,
-                     frames=to_decode if info.frame_count > 0 else 0)
-        dec = _Decoder(container, p, info, lim, plan)
-        col = _Collector(len(targets), info.height, info.width, rgb, luma)
-        if use_seek:
-            _sample_seeking(dec, col, targets)
-        else:
-            _sample_sequential(dec, col, targets, lim)
-    if col.n == 0:
-        if dec.decoded_any:
-            raise unreadable(p, "no frame at the expected positions decoded")
-        raise dec.nothing_decoded()
-    return col.result(info)
+    return _decode_targets(p, info, lim, lambda keys: _run_targets(total, count, runs, keys),
+                           rgb=rgb, luma=luma)
 
 
 def _run_targets(total: int, count: int, runs: int, keyframes: list[int] | None) -> list[int]:
