@@ -243,16 +243,12 @@ def merge_keys(a: Sequence[str], b: Sequence[str]) -> np.ndarray:
     """One split key per clip joining every clip that shares a key of ``a`` or of ``b``
     (e.g. generator-family groups and groups of sources that share duplicate footage), so a
     fold keeps both kinds of group whole."""
-    parent: dict[str, str] = {}
+    from veriframe.detect.lab.dataset import Links
 
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    links = Links()
+    find = links.find
     for ka, kb in zip(a, b, strict=True):
-        parent[find(f"b:{kb}")] = find(f"a:{ka}")
+        links.join(f"b:{kb}", f"a:{ka}")
     names: dict[str, set[str]] = {}
     for ka in a:
         names.setdefault(find(f"a:{ka}"), set()).add(str(ka))

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from veriframe.detect.lab.dataset import VIDEO_SUFFIXES, Clip
+from veriframe.detect.lab.dataset import VIDEO_SUFFIXES, Clip, Links
 from veriframe.errors import DetectorError
 
 # Columns of a gatherer's part file, in order; the manifest adds ``dup_group``.
@@ -603,18 +603,11 @@ def fold_groups(clips: Sequence[CorpusClip]) -> list[str]:
     """A split key per clip that never separates copies of one footage: sources joined through
     shared duplicate groups form one key (their names joined with `` + ``); a source that
     shares nothing is its own key. Use it instead of ``group`` for leave-one-source-out."""
-    parents: dict[str, str] = {}
-
-    def find(a: str) -> str:
-        while parents.setdefault(a, a) != a:
-            parents[a] = parents[parents[a]]
-            a = parents[a]
-        return a
-
+    links = Links()
+    find = links.find
     for c in clips:
         find(f"src:{c.group}")
-        key = f"dup:{c.dup_group or c.blob or c.path.name}"
-        parents[find(key)] = find(f"src:{c.group}")
+        links.join(f"dup:{c.dup_group or c.blob or c.path.name}", f"src:{c.group}")
     members: dict[str, set[str]] = defaultdict(set)
     for c in clips:
         members[find(f"src:{c.group}")].add(c.group)

@@ -106,6 +106,26 @@ def generator_family(generator: str, *, label: int, group: str) -> str:
     return f"unknown ({group})"
 
 
+class Links:
+    """Which names are joined (union-find over strings): the lab's splits join sources,
+    families and duplicate groups that must stay on one side of a fold."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, a: str) -> str:
+        """The representative of ``a``'s set (``a`` joins the sets if new)."""
+        parent = self.parent
+        while parent.setdefault(a, a) != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    def join(self, a: str, b: str) -> None:
+        """Put ``a``'s set into ``b``'s."""
+        self.parent[self.find(a)] = self.find(b)
+
+
 def family_groups(clips: Sequence[Clip]) -> list[str]:
     """A split key that keeps generator families together across repositories.
 
@@ -114,18 +134,12 @@ def family_groups(clips: Sequence[Clip]) -> list[str]:
     whole family with every repository it appears in (and those repositories' real clips).
     Sources with only real clips stay groups of their own.
     """
-    parent: dict[str, str] = {}
-
-    def find(a: str) -> str:
-        while parent.setdefault(a, a) != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
+    links = Links()
+    find = links.find
     for c in clips:
         find(f"src:{c.group}")
         if c.label == 1:
-            parent[find(f"fam:{c.family}")] = find(f"src:{c.group}")
+            links.join(f"fam:{c.family}", f"src:{c.group}")
     names: dict[str, set[str]] = {}
     for c in clips:
         root = find(f"src:{c.group}")
@@ -332,6 +346,7 @@ __all__ = [
     "SAMPLE_COUNT",
     "Clip",
     "ClipFeatures",
+    "Links",
     "clip_features",
     "dataset_features",
     "default_cache_dir",
