@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     a = ap.parse_args(argv)
 
-    from veriframe.watermark import Payload, WatermarkKey, detect, marker
+    from veriframe.watermark import Payload, WatermarkKey, detect, embed_luma
 
     key = WatermarkKey(bytes.fromhex("5a" * 32))
     payload = Payload(content_id=0x00C0FFEE123456)
@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, {a.repeats} runs, CPU s")
     print(f"{'sample':42s} {'shape':>14s} {'unmarked':>9s} {'marked':>9s}  found")
     for name, luma in samples:
-        mark = marker(key=key, payload=payload)
-        marked = np.stack([mark(i, f) for i, f in enumerate(luma)])
+        marked = np.stack([embed_luma(f, key=key, payload=payload, index=i)
+                           for i, f in enumerate(luma)])
         row = []
         found = False
         for frames in (luma, marked):
