@@ -22,6 +22,7 @@ from veriframe.errors import ResolverError, VeriframeError
 from veriframe.results import (
     CredentialCheck,
     CredentialState,
+    HardBinding,
     RecoveredCredentials,
     RecoveryState,
     ResolverAttempt,
@@ -253,8 +254,13 @@ def _recovered(judgement: Judgement, creds: CredentialCheck | None,
 # --- the local manifest store -------------------------------------------------------------
 
 def from_store(payload_id: str, clip: Received, *, store_path: Path,
-               trust: TrustConfig) -> RecoveredCredentials:
-    """The manifest of ``payload_id`` from the local manifest store, judged against ``clip``."""
+               trust: TrustConfig, own: CredentialCheck | None = None) -> RecoveredCredentials:
+    """The manifest of ``payload_id`` from the local manifest store, judged against ``clip``.
+
+    ``own``: the credentials embedded in the clip itself. When they validate, their hard
+    binding matches the file's bytes, and they are the manifest the mark points to, nothing is
+    compared frame by frame: the hash signed into that manifest already proves the file is the
+    signed one, byte for byte (a stronger check than any comparison of pictures)."""
     from veriframe.credentials import (
         ManifestStore,
         redact_url,
@@ -281,10 +287,27 @@ def from_store(payload_id: str, clip: Received, *, store_path: Path,
                                     detail=f"payload {payload_id} is not in the manifest store")
     creds = validate_manifest_bytes(record.manifest_store, asset_path=clip.path,
                                     fmt=record.fmt, trust=trust)
+    if _is_own(own, record.manifest_label) and creds.state in (CredentialState.VALID,
+                                                               CredentialState.TRUSTED):
+        return RecoveredCredentials(
+            state=RecoveryState.RECOVERED, store=where, credentials=creds,
+            comparison=OWN_MANIFEST,
+            detail="the mark points to this file's own manifest, whose hash of the file's "
+                   "bytes validates: the content is exactly what was signed")
     verdict = judge(creds, clip)
     if verdict.state is RecoveryState.INVALID:
         verdict = replace(verdict, detail="the stored manifest's signature does not validate")
     return _recovered(verdict, creds, store=where)
+
+
+OWN_MANIFEST = "hard-binding"  # ``RecoveredCredentials.comparison``: the file's own manifest
+
+
+def _is_own(own: CredentialCheck | None, label: str) -> bool:
+    """Whether ``own`` (a clip's embedded credentials) is the intact manifest ``label``."""
+    return (own is not None and own.state in (CredentialState.VALID, CredentialState.TRUSTED)
+            and own.hard_binding is HardBinding.MATCH and bool(label)
+            and own.manifest_label == label)
 
 
 # --- soft-binding resolvers ---------------------------------------------------------------

@@ -401,7 +401,9 @@ class RecoveredCredentials(_Result):
     manifest_id: str | None = None
     # How the content was compared with what was signed: "segments" (segment-and-region
     # fingerprints), "global" (a manifest signed before them: one global fingerprint only),
-    # "none" (nothing to compare with, or the video is nearly flat).
+    # "none" (nothing to compare with, or the video is nearly flat), "hard-binding" (the
+    # clip's own intact manifest is the one found: its hash of the file's bytes matches, so
+    # no picture was compared).
     comparison: str | None = None
     frame_coverage: float | None = None  # share of the signed picture compared
     compared_s: float | None = None  # seconds of the received clip compared ...

@@ -151,7 +151,7 @@ class Verifier:
         detection = DetectionCheck()
         if sample is not None:
             if cfg.watermark:
-                wm_check = self._watermark(sample, file_path)
+                wm_check = self._watermark(sample, file_path, credentials)
             if self.resolvers and _needs_resolvers(credentials, wm_check):
                 wm_check = self._ask_resolvers(wm_check, sample, file_path)
             if cfg.detector is not None:
@@ -174,7 +174,8 @@ class Verifier:
             import veriframe.watermark  # noqa: F401 - imported now, while FFmpeg decodes
         return self.detector()
 
-    def _watermark(self, sample: FrameSample, path: Path) -> WatermarkCheck:
+    def _watermark(self, sample: FrameSample, path: Path,
+                   credentials: CredentialCheck) -> WatermarkCheck:
         from veriframe import recovery, watermark
 
         marks = watermark.known_marks(sample)
@@ -185,7 +186,8 @@ class Verifier:
         if check.state is WatermarkState.PRESENT and check.payload_id:
             clip = recovery.Received(path, sample, check, self.settings.limits)
             check = replace(check, recovered=recovery.from_store(
-                check.payload_id, clip, store_path=self.settings.store_path, trust=self.trust))
+                check.payload_id, clip, store_path=self.settings.store_path, trust=self.trust,
+                own=credentials))
         return check
 
     def _ask_resolvers(self, wm: WatermarkCheck, sample: FrameSample,

@@ -256,3 +256,37 @@ def test_html_report_draws_the_timeline_and_outlines_the_change(case: Case) -> N
     assert "Changed after signing" in page
     plain = replace(result.report)
     assert "assertion.bmffHash.mismatch</code>" not in render_html(plain, sample=None)
+
+
+def test_own_intact_manifest_is_not_compared_frame_by_frame(case: Case) -> None:
+    """A signed file whose mark points to its own intact manifest: the manifest's hash of the
+    bytes already proves the content, so no timeline is decoded to compare pictures."""
+    report = _verify(case, case.signed)
+    assert report.verdict is Verdict.SIGNED
+    rec = report.watermark.recovered
+    assert rec is not None and rec.state is RecoveryState.RECOVERED
+    assert rec.comparison == "hard-binding" and rec.frame_coverage is None
+    assert "exactly what was signed" in rec.detail
+
+
+@pytest.mark.parametrize("change", ["another-label", "invalid", "binding-mismatch"])
+def test_other_or_broken_own_manifest_still_compares_the_content(case: Case, change: str) -> None:
+    """The short cut needs the clip's own manifest intact, bound to these bytes and the one
+    the mark points to; otherwise the stored manifest is judged by the content comparison."""
+    from veriframe import recovery
+    from veriframe.credentials.read import read_credentials
+    from veriframe.credentials.trust import TrustConfig
+    from veriframe.results import CredentialState, HardBinding
+
+    trust = TrustConfig.load(home=case.home)
+    own = read_credentials(case.signed, trust=trust)
+    assert own.hard_binding is HardBinding.MATCH
+    own = {"another-label": replace(own, manifest_label="urn:c2pa:another"),
+           "invalid": replace(own, state=CredentialState.INVALID),
+           "binding-mismatch": replace(own, hard_binding=HardBinding.MISMATCH)}[change]
+    sample = media.sample_frames(case.signed, count=32)
+    clip = recovery.Received(case.signed, sample, None)
+    rec = recovery.from_store(case.payload_id, clip, store_path=Settings(home=case.home).store_path,
+                              trust=trust, own=own)
+    assert rec.state is RecoveryState.RECOVERED
+    assert rec.comparison == "segments" and rec.frame_coverage is not None

@@ -304,7 +304,8 @@ def watermark_lines(wm: WatermarkCheck, grid: Table) -> None:
             _row(grid, "  changed", f"... and {len(rec.differences) - 20} more (see --json)")
         for overlay in rec.overlays:
             _row(grid, "  overlay", describe_overlay(overlay))
-        if rec.credentials is not None and rec.state is not RecoveryState.INVALID:
+        if (rec.credentials is not None and rec.state is not RecoveryState.INVALID
+                and rec.comparison != "hard-binding"):
             _row(grid, "  hard binding", REENCODED_NOTE)
         rcred = rec.credentials
         if rec.state is RecoveryState.RECOVERED and rcred is not None and rcred.state in _INTACT:

@@ -74,6 +74,9 @@ def compared_words(rec: RecoveredCredentials | None) -> str:
         if rec.differences:
             text = f"the content differs from what was signed ({coverage(rec)} compared)"
         return text + "".join(f"; {describe_overlay(o)}" for o in rec.overlays)
+    if rec.comparison == "hard-binding":
+        return ("the file's own manifest is the one the mark points to, and its hash of the "
+                "file's bytes matches: the content is exactly what was signed")
     if rec.comparison == "global":
         return ("only one global fingerprint of the content could be compared (the manifest "
                 "was signed before segment fingerprints): a local edit would not show")
