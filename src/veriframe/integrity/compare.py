@@ -58,7 +58,7 @@ EDGE_SLACK = 2  # received pixels a box may reach past the frame and still count
 ALIGN_TRIM = 0.6  # share of cells (the closest) that the placement distance averages
 SEARCH_TOLERANCE = 0.25  # cells a searched placement may be off, tolerated per cell
 REFINE_TOP = 3  # searched placements refined to the pixel
-SEARCH_FRAMES = 6
+SEARCH_FRAMES = 12  # sample frames the placement is chosen on (6 let smooth content slip a cell)
 SEARCH_SEGMENTS = 64
 SEARCH_CROPS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 
