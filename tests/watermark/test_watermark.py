@@ -98,17 +98,17 @@ def test_soft_decoder_goes_past_the_hard_decoding_radius() -> None:
 def test_knowing_the_version_byte_decodes_more_and_fixes_it() -> None:
     # Only the 2^56 codewords with the expected version byte are searched: noisier words
     # decode, and whatever comes out carries that version.
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(11)  # payloads drawn from it too: a fixed, repeatable case
     free = fixed = 0
-    for _ in range(30):
-        payload = Payload.new()
+    for _ in range(60):
+        payload = Payload(content_id=int(rng.integers(0, 2**ID_BITS)))
         bits = encode_bits(payload)
         soft = (2.0 * bits - 1.0) + rng.normal(0.0, 1.3, bits.size)
         free += osd_decode(soft)[0] == payload
         got, word = osd_decode(soft, version=2)
         fixed += got == payload
         assert got.version == 2 and np.array_equal(word, encode_bits(got))
-    assert fixed > free
+    assert fixed >= free + 3, (free, fixed)
 
 
 def test_correlation_p_value_bound() -> None:
