@@ -81,9 +81,23 @@ class Verifier:
             trust_file=cfg.trust_file, home=cfg.home)
         self.resolvers = _resolver_urls(cfg.resolvers,
                                         self.policy.spec.resolvers if self.policy else ())
-        self.keys, self.key_error = _load_keys(cfg) if cfg.watermark else ([], None)
+        self._secrets, self.key_error = _load_secrets(cfg) if cfg.watermark else ([], None)
+        self._keys: list[WatermarkKey] | None = None
         self._detector: Detector | VeriframeError | None = None
         self._detector_lock = threading.Lock()
+
+    @property
+    def keys(self) -> list[WatermarkKey]:
+        """The watermark keyring (read from disk once, at construction; the key objects are
+        made on first use, so that building a Verifier does not import the mark search)."""
+        if self._keys is None:
+            from veriframe.watermark import WatermarkKey
+
+            try:
+                self._keys = [WatermarkKey(s) for s in self._secrets]
+            except VeriframeError as exc:  # a key file of the wrong size
+                self._keys, self.key_error = [], exc.info
+        return self._keys
 
     def variant(self, *, policy: Policy | None, detect: bool = True) -> Verifier:
         """This Verifier with another policy (None: no decision) and detection on or off,
@@ -170,8 +184,9 @@ class Verifier:
 
     def _prepare_checks(self) -> Detector | VeriframeError | None:
         """Import the checks' modules and load the detector (run beside the decode)."""
-        if self.settings.watermark:
-            import veriframe.watermark  # noqa: F401 - imported now, while FFmpeg decodes
+        if self.settings.watermark:  # imported now, while FFmpeg decodes
+            import veriframe.watermark.known
+            import veriframe.watermark.search  # noqa: F401
         return self.detector()
 
     def _watermark(self, sample: FrameSample, path: Path,
@@ -234,10 +249,9 @@ def verify(
     return Verifier(cfg).verify(path).report
 
 
-def _load_keys(settings: Settings) -> tuple[list[WatermarkKey], ErrorInfo | None]:
-    """The detection keyring: the home's watermark keys, then ``settings.watermark_key_files``;
-    or the reason there is none."""
-    from veriframe import watermark
+def _load_secrets(settings: Settings) -> tuple[list[bytes], ErrorInfo | None]:
+    """The detection keyring's secrets: the home's watermark keys, then
+    ``settings.watermark_key_files`` (without repeats); or the reason there is none."""
     from veriframe.credentials import load_watermark_keys
 
     try:
@@ -249,7 +263,7 @@ def _load_keys(settings: Settings) -> tuple[list[WatermarkKey], ErrorInfo | None
     except OSError as exc:
         return [], ErrorInfo("watermark.key-unreadable", f"a watermark key file cannot be "
                              f"read: {exc.strerror}", "check VERIFRAME_WATERMARK_KEYS")
-    return [watermark.WatermarkKey(s) for s in dict.fromkeys(secrets)], None
+    return list(dict.fromkeys(secrets)), None
 
 
 def _detect(

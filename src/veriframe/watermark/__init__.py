@@ -1,12 +1,17 @@
 """veriframe's keyed video watermark, known open-generator marks and a content fingerprint.
 
-Import is light: numpy, SciPy and bchlib only (no torch, no OpenCV); :func:`known_marks`
-imports ``imwatermark`` inside the call.
+Import is light: the keys and the fingerprint load with numpy alone; the embedder, the mark
+search and the known-mark reader (SciPy, bchlib; never torch or OpenCV) load on first use of
+their names, so that reading keys or building a Verifier does not pay for the search.
 """
 
 from __future__ import annotations
 
-from veriframe.watermark.embed import embed_luma
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# ``fingerprint`` is both a submodule and a function: the function is bound here, after the
+# submodule is imported, so the name keeps meaning the function.
 from veriframe.watermark.fingerprint import (
     MATCH_THRESHOLD,
     MIN_STRUCTURE,
@@ -17,9 +22,29 @@ from veriframe.watermark.fingerprint import (
     structure,
 )
 from veriframe.watermark.keys import WatermarkKey
-from veriframe.watermark.known import known_marks
-from veriframe.watermark.payload import Payload
-from veriframe.watermark.search import DEFAULT_MAX_FRAMES, DEFAULT_THRESHOLD, detect
+
+if TYPE_CHECKING:
+    from veriframe.watermark.embed import embed_luma
+    from veriframe.watermark.known import known_marks
+    from veriframe.watermark.payload import Payload
+    from veriframe.watermark.search import DEFAULT_MAX_FRAMES, DEFAULT_THRESHOLD, detect
+
+_MODULES = {
+    "embed": ("embed_luma",),
+    "known": ("known_marks",),
+    "payload": ("Payload",),
+    "search": ("DEFAULT_MAX_FRAMES", "DEFAULT_THRESHOLD", "detect"),
+}
+_LAZY = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # not cached here, so a test that patches the defining module is seen by every caller
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "DEFAULT_MAX_FRAMES",

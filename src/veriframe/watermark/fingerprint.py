@@ -21,8 +21,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.fft import dctn
-from scipy.ndimage import gaussian_filter
 
 from veriframe.errors import WatermarkError
 
@@ -55,6 +53,8 @@ def _area_resize(y: np.ndarray, side: int) -> np.ndarray:
 
 
 def _coarse_hash(y: np.ndarray) -> np.ndarray:
+    from scipy.fft import dctn  # SciPy on first use: the package front stays light
+
     coeffs = dctn(_area_resize(y, SIDE), norm="ortho")[:LOW, :LOW].ravel()
     ac = coeffs[1:]
     bits = np.zeros(COARSE_BITS, dtype=np.uint8)
@@ -64,6 +64,8 @@ def _coarse_hash(y: np.ndarray) -> np.ndarray:
 
 
 def _fine_hash(y: np.ndarray) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter
+
     g = _area_resize(y, FINE_SIDE)
     band = gaussian_filter(g, FINE_SIGMAS[0], mode="reflect") - gaussian_filter(
         g, FINE_SIGMAS[1], mode="reflect"
