@@ -408,10 +408,21 @@ def via_resolvers(
 
 
 def _best(outcomes: list[_Outcome]) -> _Outcome | None:
+    """The most telling outcome: by state (:data:`_RANK`); among equals, the manifest whose
+    comparison covered the most of this clip (a manifest of a shorter clip of the same scene
+    explains less of it), then the smaller fingerprint distance."""
     if not outcomes:
         return None
-    return min(outcomes, key=lambda o: _RANK.index(o.attempt.state)
-               if o.attempt.state in _RANK else len(_RANK))
+
+    def key(o: _Outcome) -> tuple[int, float, float]:
+        state = o.attempt.state
+        rec = o.recovered
+        covered = ((rec.compared_s or 0.0) * (rec.frame_coverage or 0.0)) if rec else 0.0
+        distance = o.attempt.fingerprint_distance
+        return (_RANK.index(state) if state in _RANK else len(_RANK), -covered,
+                distance if distance is not None else float("inf"))
+
+    return min(outcomes, key=key)
 
 
 def _check_matches(client: Any, matches: list[Match], kind: MatchKind | None, clip: Received,
