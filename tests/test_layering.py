@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "veriframe"
 
 LAYERS: dict[str, int] = {
     **dict.fromkeys(("errors", "results", "home", "_text", "_atomic", "_version",
-                     "_resources", "_hashing"), 0),
+                     "_resources", "_hashing", "_lazy"), 0),
     **dict.fromkeys(("media", "watermark", "credentials", "detect", "policy", "report",
                      "integrity", "softbinding"), 1),
     **dict.fromkeys(("settings", "signing", "verification", "moderation", "generators",

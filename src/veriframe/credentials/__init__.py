@@ -12,8 +12,9 @@ The key folder's own details (file names, algorithms, certificate rules) stay in
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from veriframe._lazy import front
 
 if TYPE_CHECKING:
     from veriframe.credentials.keys import (
@@ -62,15 +63,7 @@ _MODULES = {
     "store": ("ManifestStore", "StoreRecord", "normalize_owner", "redact_url", "store_location"),
     "trust": ("TrustConfig",),
 }
-_LAZY = {name: module for module, names in _MODULES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # not cached here, so a test that patches the defining module is seen by every caller
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = front(__name__, _MODULES)
 
 
 __all__ = [

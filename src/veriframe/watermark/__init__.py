@@ -7,8 +7,9 @@ their names, so that reading keys or building a Verifier does not pay for the se
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from veriframe._lazy import front
 
 # ``fingerprint`` is both a submodule and a function: the function is bound here, after the
 # submodule is imported, so the name keeps meaning the function.
@@ -35,15 +36,7 @@ _MODULES = {
     "payload": ("Payload",),
     "search": ("DEFAULT_MAX_FRAMES", "DEFAULT_THRESHOLD", "detect"),
 }
-_LAZY = {name: module for module, names in _MODULES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # not cached here, so a test that patches the defining module is seen by every caller
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = front(__name__, _MODULES)
 
 
 __all__ = [
