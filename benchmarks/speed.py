@@ -94,13 +94,6 @@ def encode_floor(clip: Path, out: Path) -> tuple[list[str], str]:
     return [PY, "-c", code, str(clip), str(out)], "PyAV re-encode, medium CRF 18 (no ffmpeg)"
 
 
-def _strip(src: Path, dst: Path) -> None:
-    """``src`` remuxed without its manifest (the pictures untouched), as a platform strips it."""
-    from veriframe import media
-
-    media.remux(src, dst)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -109,6 +102,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from tests.clipgen import make_clip
+    from veriframe import media
     from veriframe.credentials import init_keys
 
     work = Path(tempfile.mkdtemp(prefix="veriframe-speed-"))
@@ -132,32 +126,25 @@ def main() -> None:
           f"{args.repeats} interleaved repeats; {os.cpu_count()} CPUs\n")
     print("| step | veriframe (median) | floor (median) | ratio |")
     print("|---|---|---|---|")
-    dec_cmd, dec_name = decode_floor(clip)
-    keyed, floor = side_by_side(
-        lambda: run([*vf, "verify", str(clip), "--json"], _env(home), ok=(0, 3)),
-        lambda: run(dec_cmd, _env(home)), args.repeats)
-    row("verify --json, unsigned clip (detector on, watermark keys present)", keyed, floor,
-        dec_name)
+
+    def verify_row(name: str, path: Path, env_home: Path) -> None:
+        """``verify --json`` of ``path`` against a full decode of it, side by side."""
+        floor_cmd, floor_name = decode_floor(path)
+        ours, floor = side_by_side(
+            lambda: run([*vf, "verify", str(path), "--json"], _env(env_home), ok=(0, 2, 3)),
+            lambda: run(floor_cmd, _env(env_home)), args.repeats)
+        row(name, ours, floor, floor_name)
+
+    verify_row("verify --json, unsigned clip (detector on, watermark keys present)", clip, home)
     signed = work / "signed-once.mp4"
     run([*vf, "sign", str(clip), "-o", str(signed)], _env(home))
-    signed_dec, signed_dec_name = decode_floor(signed)
-    recovered, floor = side_by_side(
-        lambda: run([*vf, "verify", str(signed), "--json"], _env(home), ok=(0, 2, 3)),
-        lambda: run(signed_dec, _env(home)), args.repeats)
-    row("verify --json, signed clip (its own manifest intact: mark found, not compared)",
-        recovered, floor, signed_dec_name)
+    verify_row("verify --json, signed clip (its own manifest intact: mark found, not compared)",
+               signed, home)
     stripped = work / "stripped.mp4"
-    _strip(signed, stripped)
-    strip_dec, strip_dec_name = decode_floor(stripped)
-    compared, floor = side_by_side(
-        lambda: run([*vf, "verify", str(stripped), "--json"], _env(home), ok=(0, 2, 3)),
-        lambda: run(strip_dec, _env(home)), args.repeats)
-    row("verify --json, the signed clip stripped (manifest recovered, every frame compared)",
-        compared, floor, strip_dec_name)
-    nokeys, floor = side_by_side(
-        lambda: run([*vf, "verify", str(clip), "--json"], _env(empty), ok=(0, 3)),
-        lambda: run(dec_cmd, _env(empty)), args.repeats)
-    row("verify --json (no keys)", nokeys, floor, dec_name)
+    media.remux(signed, stripped)  # the manifest dropped, the pictures untouched
+    verify_row("verify --json, the signed clip stripped (manifest recovered, every frame "
+               "compared)", stripped, home)
+    verify_row("verify --json (no keys)", clip, empty)
     helps, bare = side_by_side(lambda: run([*vf, "--help"], _env(home)),
                                lambda: run([PY, "-c", "pass"], _env(home)), args.repeats)
     row("veriframe --help", helps, bare, "python -c pass")
