@@ -7,18 +7,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from benchmarks.corpus import HOLDOUT, MANIFEST, SHARED_HOLDOUT, SPLIT
 
 from veriframe.detect.lab import corpus as cp
-
-REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO / "detectors" / "corpus"
-MANIFEST = CORPUS / "clips.csv"
-SPLIT = CORPUS / "split.json"
-HOLDOUT = CORPUS / "holdout.txt"
-SHARED_HOLDOUT = REPO.parent / "shared" / "clips" / "HOLDOUT.txt"
 
 # What issue 26 asks of the corpus.
 MIN_SOURCES = 150
