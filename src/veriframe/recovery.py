@@ -108,6 +108,7 @@ def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
     clip's blurred picture (and its mark) over other detail passes them; the manifest's
     global fingerprint holds band-pass signs of the whole picture, which it does not pass."""
     from veriframe import watermark
+    from veriframe.watermark.fingerprint import FINE_GRID
 
     if signed_fp is None or c.geometry is None or not c.view.identity or c.geometry.mirror:
         return judged
@@ -122,10 +123,10 @@ def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
     if not whole or watermark.structure(clip.sample) < watermark.MIN_STRUCTURE:
         return judged
     # cells under an overlay the comparison allowed (a caption band, a logo) are left out
-    ignore = np.zeros((16, 16), dtype=bool)
+    ignore = np.zeros((FINE_GRID, FINE_GRID), dtype=bool)
     for o in c.overlays:
         if o.region is not None:
-            x, y, w, h = (16 * v for v in o.region)
+            x, y, w, h = (FINE_GRID * v for v in o.region)
             ignore[int(y):int(np.ceil(y + h)), int(x):int(np.ceil(x + w))] = True
     try:
         distance = watermark.fine_distance(watermark.fingerprint(clip.sample), signed_fp,

@@ -154,16 +154,20 @@ def fingerprint_distance(a: str, b: str) -> float:
     both ways. Compare with :data:`MATCH_THRESHOLD`. Raises ``WatermarkError``
     (``watermark.fingerprint-version``) for a fingerprint of another version (e.g. ``p1:``).
     """
-    d = _pair_distances(_parse(a), _parse(b))
-    return float((d.min(axis=1).mean() + d.min(axis=0).mean()) / 2.0)
+    return _nearest_both_ways(_pair_distances(_parse(a), _parse(b)))
 
 
 def fine_distance(a: str, b: str, *, ignore: np.ndarray | None = None) -> float:
     """Like :func:`fingerprint_distance` on the fine (band-pass sign) scale alone, leaving out
-    the cells of the 16x16 grid where ``ignore`` (shape (16, 16), True: left out) is set,
+    the cells of the fine grid where ``ignore`` (shape (FINE_GRID, FINE_GRID), True: left out)
+    is set,
     e.g. under an overlay that a comparison already allowed."""
     keep = None if ignore is None else ~np.asarray(ignore, dtype=bool).reshape(FINE_BITS)
-    d = _pair_distances(_parse(a), _parse(b), fine_only=True, keep=keep)
+    return _nearest_both_ways(_pair_distances(_parse(a), _parse(b), fine_only=True, keep=keep))
+
+
+def _nearest_both_ways(d: np.ndarray) -> float:
+    """Each frame's distance to the nearest frame of the other sample, averaged both ways."""
     return float((d.min(axis=1).mean() + d.min(axis=0).mean()) / 2.0)
 
 
