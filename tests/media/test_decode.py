@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from tests.clipgen import make_clip
-from veriframe.media import FrameSample, probe, read_frames, sample_frames, sample_runs
+from veriframe.media import (
+    FrameSample,
+    frames_at,
+    probe,
+    read_frames,
+    sample_frames,
+    sample_runs,
+)
 from veriframe.media.decode import _run_targets, _seek_cost, _seek_plan, _target_indices
 
 
@@ -142,6 +149,19 @@ def test_sample_runs_decode_exact_frames_at_key_frames(tmp_path: Path):
     for k, i in enumerate(runs.indices):
         np.testing.assert_array_equal(runs.luma[k], full.luma[i])
         assert runs.timestamps[k] == pytest.approx(full.timestamps[i])
+
+
+def test_frames_at_decodes_exactly_the_frames_named(tmp_path: Path):
+    q = _short_gops(tmp_path)  # 60 frames, key frames every 10
+    got = frames_at(q, [57, 3, 33, 3, 200])  # unordered, repeated, past the end
+    assert got.indices == (3, 33, 57)
+    assert got.rgb is None and got.luma is not None
+    full = read_frames(q)
+    assert full.luma is not None
+    for k, i in enumerate(got.indices):
+        np.testing.assert_array_equal(got.luma[k], full.luma[i])
+    with pytest.raises(ValueError):
+        frames_at(q, [-1])
 
 
 @pytest.mark.parametrize("name", ["mp4", "webm", "gif"])

@@ -71,6 +71,7 @@ def test_public_api_is_exactly_all():
             "Limits",
             "MediaInfo",
             "first_frames",
+            "frames_at",
             "probe",
             "read_frames",
             "remux",

@@ -17,6 +17,7 @@ from veriframe.media._open import require_file
 from veriframe.media.decode import (
     FrameSample,
     first_frames,
+    frames_at,
     read_frames,
     sample_frames,
     sample_runs,
@@ -32,6 +33,7 @@ __all__ = [
     "Limits",
     "MediaInfo",
     "first_frames",
+    "frames_at",
     "probe",
     "read_frames",
     "remux",

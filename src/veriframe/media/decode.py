@@ -294,6 +294,29 @@ def sample_frames(
     return _decode_targets(p, info, lim, lambda _keys: targets, rgb=rgb, luma=luma)
 
 
+def frames_at(
+    path: str | os.PathLike[str],
+    indices: Sequence[int],
+    *,
+    info: MediaInfo | None = None,
+    limits: Limits | None = None,
+    rgb: bool = False,
+    luma: bool = True,
+) -> FrameSample:
+    """Decode the frames numbered ``indices`` (presentation order, from 0), seeking from key
+    frame to key frame where that is cheaper than reading through.
+
+    What a comparison needs when it knows which moments to look at. Indices past the clip's
+    end are not in the result (check ``indices`` of the sample). Raises ``media.no-frames``
+    when no frame decodes at all.
+    """
+    wanted = sorted({int(i) for i in indices if int(i) >= 0})
+    if not wanted:
+        raise ValueError("frames_at needs at least one frame index >= 0")
+    p, info, lim = _prepare(path, info, limits)
+    return _decode_targets(p, info, lim, lambda _keys: wanted, rgb=rgb, luma=luma)
+
+
 def _decode_targets(p: Path, info: MediaInfo, lim: Limits,
                     pick: Callable[[list[int] | None], list[int]], *, rgb: bool,
                     luma: bool) -> FrameSample:
