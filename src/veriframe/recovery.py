@@ -129,8 +129,14 @@ def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
             x, y, w, h = (FINE_GRID * v for v in o.region)
             ignore[int(y):int(np.ceil(y + h)), int(x):int(np.ceil(x + w))] = True
     try:
-        distance = watermark.fine_distance(watermark.fingerprint(clip.sample), signed_fp,
-                                           ignore=ignore)
+        matched = _same_moments(prints, c, clip)
+        if matched is not None:
+            received_fp, pairs = matched
+            distance = watermark.fine_distance(received_fp, signed_fp, ignore=ignore,
+                                               pairs=pairs)
+        else:  # no signed moment inside this copy: the nearest frames of the sample
+            distance = watermark.fine_distance(watermark.fingerprint(clip.sample), signed_fp,
+                                               ignore=ignore)
     except VeriframeError:
         return judged
     if distance <= watermark.MATCH_THRESHOLD:
@@ -139,6 +145,41 @@ def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
                    detail="the watermark is genuine and the clip's coarse picture matches the "
                    "signed one, but its fine detail does not: the mark and a blurred copy of "
                    "the signed picture were put over other content")
+
+
+def _same_moments(prints: SegmentPrints, c: Comparison,
+                  clip: Received) -> tuple[str, list[tuple[int, int]]] | None:
+    """The copy's fingerprint at the moments the signed fingerprint's frames show (their
+    frame numbers follow from the signed clip's length and frame rate, placed on this copy's
+    timeline by the comparison's time offset), and the (copy frame, signed frame) pairs; None
+    when no such moment lies inside the copy. Fine detail moves with the picture, so only
+    frames of the same moment are compared: in fast motion a frame a few frames away is other
+    fine detail, and the nearest-frame comparison read a genuine copy as a forgery.
+
+    Manifests signed before the frame rate was kept take this copy's frame rate."""
+    from veriframe import media, watermark
+
+    info = clip.sample.info
+    fps_r = float(info.fps or 0.0)
+    fps_s = float(prints.fps or fps_r)
+    if fps_r <= 0.0 or fps_s <= 0.0:
+        return None
+    wanted: list[tuple[int, int]] = []  # (copy frame, signed fingerprint frame)
+    end = info.frame_count if info.frame_count > 0 else None
+    for row, index in enumerate(watermark.signed_frame_indices(round(prints.duration_s * fps_s))):
+        j = round((index / fps_s - c.time_offset_s) * fps_r)
+        if j >= 0 and (end is None or j < end):
+            wanted.append((j, row))
+    if not wanted:
+        return None
+    frames = media.frames_at(clip.path, [j for j, _ in wanted], info=info, limits=clip.limits)
+    if frames.luma is None or len(frames) == 0:
+        return None
+    position = {int(j): k for k, j in enumerate(frames.indices)}
+    pairs = [(position[j], row) for j, row in wanted if j in position]
+    if not pairs:
+        return None
+    return watermark.fingerprint(frames.luma, frames=len(frames)), pairs
 
 
 def _judge_global(signed_fp: str | None, clip: Received) -> Judgement:

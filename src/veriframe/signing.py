@@ -269,9 +269,9 @@ def _ingredients(spec: ManifestSpec) -> list[Path]:
 class _Marker:
     """The per-frame transform of the encoding pass: embeds the payload, feeds the marked luma
     to the segment-and-region fingerprints, and keeps a bounded, evenly spread set of the marked
-    frames for the global fingerprint (so the output is never decoded in full again)."""
-
-    KEEP = 64
+    frames for the global fingerprint (so the output is never decoded in full again): the
+    frames :func:`veriframe.watermark.signed_frame_indices` names, which verify compares with
+    the frames of a copy shown at the same moments."""
 
     def __init__(self, key: watermark.WatermarkKey, payload: watermark.Payload, *,
                  fps: float) -> None:
@@ -288,7 +288,8 @@ class _Marker:
         self.prints.add(index, out)
         if index % self.stride == 0:
             self.kept.append(out.copy())
-            if len(self.kept) > self.KEEP:  # thin out: every other kept frame, twice the stride
+            # thin out: every other kept frame, twice the stride
+            if len(self.kept) > watermark.SIGN_KEEP:
                 self.kept = self.kept[::2]
                 self.stride *= 2
         self.frames += 1

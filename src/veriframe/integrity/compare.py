@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -469,6 +469,18 @@ def _segment_means(values: np.ndarray, k: np.ndarray, full: np.ndarray) -> np.nd
     return out / np.maximum(counts, 1).reshape(shape)
 
 
+def _segment_distance(rec: np.ndarray, signed: np.ndarray, full: np.ndarray,
+                      ok: np.ndarray) -> float:
+    """The placement distance of :func:`_alignment_distance`, on time-aligned segment means
+    instead of single frames against the nearest segment: the median over the segments the
+    copy covers of the trimmed, z-scored cell distance to the same signed segment."""
+    ids = np.flatnonzero(full)
+    flat_ok = ok.ravel()
+    rec_rows = rec[ids].reshape(len(ids), -1)[:, flat_ok]
+    sig_rows = signed[ids].reshape(len(ids), -1)[:, flat_ok]
+    return float(np.median(_row_distance(rec_rows, sig_rows)))
+
+
 def _time_cost(means: np.ndarray, times: np.ndarray, offset: float, prints: SegmentPrints,
                ok: np.ndarray, frame_s: float) -> tuple[float, int]:
     """How well the copy's segment means match the signed ones under ``offset``: the median
@@ -545,8 +557,12 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
     frame_s = 1.0 / fps if fps and fps > 0 else 1.0 / 25
     none = Comparison(False, geo, 0.0, 0.0, 0.0, 0.0, prints.duration_s, 1.0,
                       extra={"align_distance": round(distance, 4)})
-    if geo is None or distance > MAX_ALIGN_DISTANCE:
-        return _with(none, detail="no placement of the signed picture matches this clip")
+    no_match = "no placement of the signed picture matches this clip"
+    # A watermark placement whose sample frames sit far from every signed segment is judged
+    # again below on the walk's segment averages (fast motion: one frame is far from the
+    # average of its segment); a searched one has no such second look.
+    if geo is None or (distance > MAX_ALIGN_DISTANCE and searched):
+        return _with(none, detail=no_match)
     walk = _walk(frames, geo, prints, tolerance=SEARCH_TOLERANCE if searched else 0.0)
     if not walk.times or walk.cell_ok is None or walk.cell_ok.sum() < 16:
         return _with(none, detail="too little of the signed picture is visible to compare")
@@ -558,6 +574,12 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
         return _with(none, detail="the clip covers no whole segment of the signed clip")
     assert walk.block_ok is not None
     rec = _segment_means(np.stack(walk.means), k, full)
+    second_look: dict[str, float] = {}
+    if distance > MAX_ALIGN_DISTANCE:
+        second_look["segment_distance"] = round(
+            _segment_distance(rec, prints.means, full, walk.cell_ok), 4)
+        if second_look["segment_distance"] > MAX_ALIGN_DISTANCE:
+            return _with(replace(none, extra={**none.extra, **second_look}), detail=no_match)
     rec_e = _segment_means(np.stack(walk.energy), k, full)
     cell_ok, block_ok = walk.cell_ok, walk.block_ok
     seg_ids = np.flatnonzero(full)
@@ -634,8 +656,8 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
         differing_share=round(share, 4),
         differences=tuple(sorted(diffs, key=lambda d: (d.start_s, -d.score))),
         overlays=tuple(overlays),
-        extra={"align_distance": round(distance, 4), "max_score": round(float(score.max()), 3),
-               "segments": float(count)})
+        extra={"align_distance": round(distance, 4), **second_look,
+               "max_score": round(float(score.max()), 3), "segments": float(count)})
 
 
 def _is_overlay(segs_hit: np.ndarray, compared: int,
@@ -648,8 +670,6 @@ def _is_overlay(segs_hit: np.ndarray, compared: int,
 
 
 def _with(c: Comparison, *, detail: str) -> Comparison:
-    from dataclasses import replace
-
     return replace(c, detail=detail)
 
 

@@ -22,7 +22,7 @@ import base64
 import binascii
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -110,6 +110,7 @@ class SegmentPrints:
     segment_s: float
     means: np.ndarray  # (K, 16, 16) float32, luma levels
     energy: np.ndarray  # (K, 8, 8) float32
+    fps: float | None = None  # the signed clip's frame rate (None: signed before it was kept)
 
     @property
     def segments(self) -> int:
@@ -128,6 +129,7 @@ class SegmentPrints:
             "grid": GRID,
             "blocks": BLOCKS,
             "data": _pack(self.means, self.energy),
+            **({"fps": round(float(self.fps), 6)} if self.fps else {}),
         }
 
 
@@ -171,9 +173,12 @@ def read_prints(assertions: Mapping[str, Any] | None) -> SegmentPrints | None:
         if segments > 100_000:
             return None
         means, energy = _unpack(str(data["data"]), segments)
+        fps: float | None = float(data["fps"]) if "fps" in data else None
     except (KeyError, TypeError, ValueError, binascii.Error, zlib.error):
         return None
-    return SegmentPrints(width, height, duration, segment, means, energy)
+    if fps is not None and not 0.0 < fps <= 1000.0:
+        fps = None  # malformed: the frame times are then taken from the received clip
+    return SegmentPrints(width, height, duration, segment, means, energy, fps)
 
 
 class PrintBuilder:
@@ -215,7 +220,7 @@ class PrintBuilder:
             sums[0][k], sums[1][k], sums[2][k] = m, e, n
         factor = 1
         while True:
-            prints = _merged(sums, factor, self.size, duration)
+            prints = replace(_merged(sums, factor, self.size, duration), fps=self.fps)
             if len(_pack(prints.means, prints.energy)) <= budget or prints.segments == 1:
                 return prints
             factor *= 2

@@ -16,10 +16,12 @@ from veriframe._lazy import front
 from veriframe.watermark.fingerprint import (
     MATCH_THRESHOLD,
     MIN_STRUCTURE,
+    SIGN_KEEP,
     coarse_hashes,
     fine_distance,
     fingerprint,
     fingerprint_distance,
+    signed_frame_indices,
     structure,
 )
 from veriframe.watermark.keys import WatermarkKey
@@ -44,6 +46,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "MATCH_THRESHOLD",
     "MIN_STRUCTURE",
+    "SIGN_KEEP",
     "Payload",
     "WatermarkKey",
     "coarse_hashes",
@@ -53,5 +56,6 @@ __all__ = [
     "fingerprint",
     "fingerprint_distance",
     "known_marks",
+    "signed_frame_indices",
     "structure",
 ]

@@ -18,6 +18,7 @@ that detail. Both survive re-encoding, rescaling and brightness changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -157,13 +158,42 @@ def fingerprint_distance(a: str, b: str) -> float:
     return _nearest_both_ways(_pair_distances(_parse(a), _parse(b)))
 
 
-def fine_distance(a: str, b: str, *, ignore: np.ndarray | None = None) -> float:
+def fine_distance(a: str, b: str, *, ignore: np.ndarray | None = None,
+                  pairs: Sequence[tuple[int, int]] | None = None) -> float:
     """Like :func:`fingerprint_distance` on the fine (band-pass sign) scale alone, leaving out
     the cells of the fine grid where ``ignore`` (shape (FINE_GRID, FINE_GRID), True: left out)
-    is set,
-    e.g. under an overlay that a comparison already allowed."""
+    is set, e.g. under an overlay that a comparison already allowed.
+
+    ``pairs`` (frame of ``a``, frame of ``b``): frames known to show the same moment, compared
+    pair by pair (the mean of their distances) instead of each with its nearest frame of the
+    other: in fast motion a frame a fraction of a second away is other fine detail."""
     keep = None if ignore is None else ~np.asarray(ignore, dtype=bool).reshape(FINE_BITS)
-    return _nearest_both_ways(_pair_distances(_parse(a), _parse(b), fine_only=True, keep=keep))
+    d = _pair_distances(_parse(a), _parse(b), fine_only=True, keep=keep)
+    if pairs:
+        return float(np.mean([d[i, j] for i, j in pairs]))
+    return _nearest_both_ways(d)
+
+
+# The sign path keeps at most this many of the frames it marks for the fingerprint, evenly
+# strided (see :func:`signed_frame_indices`).
+SIGN_KEEP = 64
+
+
+def signed_frame_indices(total: int) -> list[int]:
+    """The frame indices (presentation order, from 0) whose hashes a clip of ``total`` frames
+    signed by veriframe carries in its fingerprint, in fingerprint order.
+
+    The sign path keeps every ``stride``-th marked frame as it encodes, halving what it kept
+    and doubling the stride whenever more than :data:`SIGN_KEEP` are kept; the fingerprint
+    takes :data:`FRAMES` of those, evenly spread (as :func:`fingerprint` does)."""
+    stride = 1
+    while -(-total // stride) > SIGN_KEEP:
+        stride *= 2
+    kept = list(range(0, max(total, 0), stride))
+    if not kept:
+        return []
+    pick = np.linspace(0, len(kept) - 1, min(len(kept), FRAMES)).round().astype(np.int64)
+    return [kept[i] for i in pick]
 
 
 def _nearest_both_ways(d: np.ndarray) -> float:
