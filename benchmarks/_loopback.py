@@ -1,9 +1,19 @@
-"""Shared by the load benchmarks: wait for a server started on 127.0.0.1 to answer /health."""
+"""Shared by the load benchmarks: wait for a server started on 127.0.0.1 to answer /health,
+and let a benchmark stopped by SIGTERM (``timeout``, a CI job) stop the servers it started."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
 import time
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into ``SystemExit`` in the main thread, so the ``finally`` blocks that stop
+    the benchmark's servers run (by default SIGTERM ends Python at once and leaves them
+    running, answering nobody)."""
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 def wait_until_healthy(proc: subprocess.Popen[bytes], port: int, *, seconds: float,

@@ -50,7 +50,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _loopback import wait_until_healthy  # benchmarks/ is on sys.path when run as a script
+from _loopback import (  # benchmarks/ is on sys.path when run as a script
+    exit_on_sigterm,
+    wait_until_healthy,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
@@ -350,6 +353,7 @@ def run_backend(backend: str, urls: list[str], sample: list[tuple[str, str]], *,
 
 
 def main() -> None:
+    exit_on_sigterm()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--clients", type=int, default=50)

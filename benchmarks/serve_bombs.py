@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 from benchmarks import bombs  # noqa: E402
+from benchmarks._loopback import exit_on_sigterm  # noqa: E402
 
 PASSPHRASE = "bomb test passphrase"
 
@@ -246,6 +247,7 @@ def table(rows: list[Row]) -> str:
 
 
 def main() -> None:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bombs", type=Path, default=Path(tempfile.gettempdir()) / "vf-bombs")
     parser.add_argument("--kinds", nargs="*", default=list(bombs.KINDS))

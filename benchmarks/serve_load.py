@@ -38,7 +38,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from _loopback import wait_until_healthy  # benchmarks/ is on sys.path when run as a script
+from _loopback import (  # benchmarks/ is on sys.path when run as a script
+    exit_on_sigterm,
+    wait_until_healthy,
+)
 
 # One BLAS/OpenMP thread here and in the service (it inherits the environment): on a pinned core,
 # a library that starts a thread per machine core only makes them wait on each other.
@@ -212,6 +215,7 @@ def table_row(name: str, lat: list[float], wall: float, extra: str) -> str:
 
 
 def main() -> None:
+    exit_on_sigterm()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--clips", type=int, default=6)
     ap.add_argument("--seconds", type=float, default=2.0, help="clip length")

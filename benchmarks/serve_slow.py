@@ -88,7 +88,10 @@ async def probe_pattern(url: str, clip: Path, *, spread: bool, seconds: float = 
 
 
 def main() -> None:
+    from benchmarks._loopback import exit_on_sigterm
     from benchmarks.serve_bombs import make_home, ordinary_clip, service
+
+    exit_on_sigterm()
 
     rows = ["| slow uploads from | their answers | normal upload | tries | served after s "
             "| all slow answered after s |", "|---|---|---|---|---|---|"]
