@@ -128,17 +128,35 @@ def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
         if o.region is not None:
             x, y, w, h = (FINE_GRID * v for v in o.region)
             ignore[int(y):int(np.ceil(y + h)), int(x):int(np.ceil(x + w))] = True
+
+    def at(offset: float) -> float | str:
+        matched = _moment_pairs(prints, c, clip, ignore, offset)
+        if isinstance(matched, str):
+            return matched
+        received_fp, pairs = matched
+        return watermark.fine_distance(received_fp, signed_fp, ignore=ignore, pairs=pairs)
+
+    from veriframe.integrity.compare import TIME_TRUST
+
+    if c.extra.get("time_cost", 0.0) > TIME_TRUST:
+        return replace(judged, detail=f"{judged.detail}; its fine detail was not compared: "
+                       "where this excerpt lies in the signed clip is uncertain")
     try:
-        matched = _same_moments(prints, c, clip)
-        if matched is not None:
-            received_fp, pairs = matched
-            distance = watermark.fine_distance(received_fp, signed_fp, ignore=ignore,
-                                               pairs=pairs)
-        else:  # no signed moment inside this copy: the nearest frames of the sample
-            distance = watermark.fine_distance(watermark.fingerprint(clip.sample), signed_fp,
-                                               ignore=ignore)
+        distance = at(c.time_offset_s)
+        # Content that repeats leaves an excerpt's place in the signed clip ambiguous, and
+        # the same moments of another repetition are other fine detail: the copy matches when
+        # it matches at any placement the segment comparison found as plausible.
+        for other in c.other_offsets_s:
+            if isinstance(distance, str) or distance <= watermark.MATCH_THRESHOLD:
+                break
+            there = at(other)
+            if not isinstance(there, str) and there <= watermark.MATCH_THRESHOLD:
+                distance = there
     except VeriframeError:
         return judged
+    if isinstance(distance, str):  # could not tell: say so, claim nothing more
+        return replace(judged, detail=f"{judged.detail}; its fine detail was not compared: "
+                       f"{distance}")
     if distance <= watermark.MATCH_THRESHOLD:
         return replace(judged, fingerprint_distance=distance)
     return replace(judged, state=RecoveryState.MISMATCH, fingerprint_distance=distance,
@@ -147,39 +165,70 @@ def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
                    "the signed picture were put over other content")
 
 
-def _same_moments(prints: SegmentPrints, c: Comparison,
-                  clip: Received) -> tuple[str, list[tuple[int, int]]] | None:
-    """The copy's fingerprint at the moments the signed fingerprint's frames show (their
-    frame numbers follow from the signed clip's length and frame rate, placed on this copy's
-    timeline by the comparison's time offset), and the (copy frame, signed frame) pairs; None
-    when no such moment lies inside the copy. Fine detail moves with the picture, so only
-    frames of the same moment are compared: in fast motion a frame a few frames away is other
-    fine detail, and the nearest-frame comparison read a genuine copy as a forgery.
+# A copy's own fine detail may change by at most this much over a time gap (fine distance
+# between its frames that far apart) for a frame across that gap to be compared with a signed
+# one: a genuine re-encode measures <= 0.05, so the comparison stays below MATCH_THRESHOLD.
+DRIFT_LIMIT = 0.1
 
-    Manifests signed before the frame rate was kept take this copy's frame rate."""
+
+def _moment_pairs(prints: SegmentPrints, c: Comparison, clip: Received, ignore: np.ndarray,
+                  offset: float) -> tuple[str, list[tuple[int, int]]] | str:
+    """The copy's frames to hold against the signed fingerprint's frames: (the copy's
+    fingerprint of them, (copy frame, signed frame) pairs), or why there are none.
+
+    The signed fingerprint's frames are known moments (their numbers follow from the signed
+    clip's length and frame rate; ``offset``, signed time minus this copy's time, places them
+    on its timeline). Fine detail moves with the picture: in fast motion a frame a few frames
+    away is other fine detail, and comparing nearest frames read genuine copies as forgeries.
+    So the copy's frames of the same moments are compared. An excerpt holding none of them (shorter
+    than the spacing of the signed frames) compares its first or last frame with the nearest
+    signed moment outside it, and only where the copy's own picture keeps its fine detail over
+    that gap (:data:`DRIFT_LIMIT`, measured between its own frames as far apart).
+
+    Manifests signed before the frame rate was kept take this copy's frame rate.
+    """
     from veriframe import media, watermark
 
     info = clip.sample.info
     fps_r = float(info.fps or 0.0)
     fps_s = float(prints.fps or fps_r)
     if fps_r <= 0.0 or fps_s <= 0.0:
-        return None
-    wanted: list[tuple[int, int]] = []  # (copy frame, signed fingerprint frame)
-    end = info.frame_count if info.frame_count > 0 else None
-    for row, index in enumerate(watermark.signed_frame_indices(round(prints.duration_s * fps_s))):
-        j = round((index / fps_s - c.time_offset_s) * fps_r)
-        if j >= 0 and (end is None or j < end):
-            wanted.append((j, row))
+        return "the frame rate is unknown"
+    end = info.frame_count if info.frame_count > 0 else round(c.received_s * fps_r)
+    moments = [(round((index / fps_s - offset) * fps_r), row) for row, index in
+               enumerate(watermark.signed_frame_indices(round(prints.duration_s * fps_s)))]
+    wanted = [(j, row) for j, row in moments if 0 <= j < end]
+    steady: list[tuple[int, int]] = []  # (copy frame, its own frame as far away as the moment)
     if not wanted:
-        return None
-    frames = media.frames_at(clip.path, [j for j, _ in wanted], info=info, limits=clip.limits)
+        before = [(j, row) for j, row in moments if j < 0]
+        after = [(j, row) for j, row in moments if j >= end]
+        if before and max(before)[0] > -end:
+            j, row = max(before)
+            wanted.append((0, row))
+            steady.append((0, -j))
+        if after and min(after)[0] - (end - 1) <= end - 1:
+            j, row = min(after)
+            wanted.append((end - 1, row))
+            steady.append((end - 1, 2 * (end - 1) - j))
+        if not wanted:
+            return "no frame of the signed fingerprint lies in or near this excerpt"
+    needed = {j for j, _ in wanted} | {k for _, k in steady}
+    frames = media.frames_at(clip.path, sorted(needed), info=info, limits=clip.limits)
     if frames.luma is None or len(frames) == 0:
-        return None
-    position = {int(j): k for k, j in enumerate(frames.indices)}
-    pairs = [(position[j], row) for j, row in wanted if j in position]
+        return "the frames to compare did not decode"
+    at = {int(j): k for k, j in enumerate(frames.indices)}
+    fp = watermark.fingerprint(frames.luma, frames=len(frames))
+    if steady:
+        kept = {a for a, b in steady if a in at and b in at and watermark.fine_distance(
+            fp, fp, ignore=ignore, pairs=[(at[a], at[b])]) <= DRIFT_LIMIT}
+        wanted = [(j, row) for j, row in wanted if j in kept]
+        if not wanted:
+            return ("no frame of the signed fingerprint lies in this excerpt, and its picture "
+                    "moves too much to compare frames that far apart")
+    pairs = [(at[j], row) for j, row in wanted if j in at]
     if not pairs:
-        return None
-    return watermark.fingerprint(frames.luma, frames=len(frames)), pairs
+        return "the frames to compare did not decode"
+    return fp, pairs
 
 
 def _judge_global(signed_fp: str | None, clip: Received) -> Judgement:
@@ -241,12 +290,15 @@ def _judge_segments(prints: SegmentPrints, clip: Received
                 prints, ((t, view.apply(y)) for t, y in walk), sample=sample,
                 candidates=candidates, size=size, fps=float(clip.sample.info.fps or 0.0),
                 searched=searched, view=view, received=received)
-            if comparison.aligned:
+            if comparison.aligned or comparison.undecided:
                 break
     except VeriframeError as exc:
         return Judgement(RecoveryState.RECOVERED, "credentials recovered; the content could "
                          f"not be compared: {exc.message}", extra={"comparison": "none"}), None
     assert comparison is not None
+    if comparison.undecided:
+        return Judgement(RecoveryState.RECOVERED, "credentials recovered; the content could not "
+                         f"be compared: {comparison.detail}", extra={"comparison": "none"}), None
     return _verdict_of(comparison), comparison
 
 

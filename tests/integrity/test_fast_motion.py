@@ -16,6 +16,7 @@ compares the frames of the same moments (the signed clip's frame rate is kept in
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from veriframe.integrity.compare import (
     compare,
     watermark_geometries,
 )
-from veriframe.results import RecoveryState, Verdict
+from veriframe.results import RecoveredCredentials, RecoveryState
 from veriframe.settings import Settings
 from veriframe.signing import sign_video
 from veriframe.verification import Verifier
@@ -46,9 +47,25 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.round(y), 0, 255).astype(np.uint8)
 
 
-def _fast(n: int, width: int, height: int, *, speed: int = 3, seed: int = 3) -> np.ndarray:
-    """The procedural scene ``speed`` times faster: (n, height, width, 3) RGB."""
-    return np.stack([scene(i * speed, width, height, seed=seed) for i in range(n)])
+def _fast(n: int, width: int, height: int, *, speed: float = 3, seed: int = 3) -> np.ndarray:
+    """The procedural scene ``speed`` times as fast: (n, height, width, 3) RGB (its texture
+    moves in whole steps: 3 px per scene frame)."""
+    return np.stack([scene(round(i * speed), width, height, seed=seed) for i in range(n)])
+
+
+def _pan(n: int, width: int, height: int, *, step: int, seed: int = 5) -> np.ndarray:
+    """A camera panning ``step`` px a frame over a never-repeating landscape of blobs and
+    edges: (n, height, width, 3) RGB."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    canvas_w = width + step * n
+    coarse = gaussian_filter(rng.normal(0, 1, (height, canvas_w)), 12.0)
+    fine = gaussian_filter(rng.normal(0, 1, (height, canvas_w)), 2.0)
+    land = 128 + 60 * coarse / np.abs(coarse).max() + 40 * fine / np.abs(fine).max()
+    grey = np.clip(land, 0, 255)
+    frames = np.stack([grey[:, i * step: i * step + width] for i in range(n)])
+    return np.repeat(frames[..., None], 3, axis=3).astype(np.uint8)
 
 
 @pytest.mark.parametrize("total", [1, 7, 8, 9, 63, 64, 65, 128, 129, 300, 1000, 4097])
@@ -139,20 +156,111 @@ def test_second_look_still_rejects_other_content(
     assert "no placement" in c.detail
 
 
-def test_fast_moving_copy_is_recovered_not_called_a_forgery(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+@dataclass(frozen=True)
+class Signed:
+    home: Path
+    signed: Path
+    root: Path
+
+
+def _signed(root: Path, frames: np.ndarray) -> Signed:
+    home = root / "home"
     init_keys(org="Fast Motion Desk", passphrase=PASSPHRASE, home=home)
-    src = tmp_path / "src.mp4"
-    media.write_video(src, _fast(10 * FPS, 320, 240, speed=2), fps=FPS, crf=18)
-    signed = tmp_path / "signed.mp4"
+    src = root / "src.mp4"
+    media.write_video(src, frames, fps=FPS, crf=18)
+    signed = root / "signed.mp4"
     sign_video(src, output=signed, model="camera", home=home, passphrase=PASSPHRASE)
-    copy = tmp_path / "copy.mp4"
-    media.transcode(signed, copy, crf=23)  # re-encoded, the manifest gone
-    report = Verifier(Settings(home=home, detector=None)).verify(copy).report
+    return Signed(home, signed, root)
+
+
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory: pytest.TempPathFactory) -> Signed:
+    """10 s of a fast pan at 320x240, signed (the fingerprint's frames: 0, 40, 88, ... 296)."""
+    return _signed(tmp_path_factory.mktemp("fast"), _pan(10 * FPS, 320, 240, step=6))
+
+
+@pytest.fixture(scope="module")
+def repeating(tmp_path_factory: pytest.TempPathFactory) -> Signed:
+    """10 s of the procedural scene at twice its speed, signed: its gradients and disc repeat
+    about every second, and its busy detail gives it 1 s segments."""
+    return _signed(tmp_path_factory.mktemp("repeating"), _fast(10 * FPS, 320, 240, speed=2))
+
+
+def _recovered(signed: Signed, path: Path) -> RecoveredCredentials:
+    report = Verifier(Settings(home=signed.home, detector=None)).verify(path).report
     rec = report.watermark.recovered
     assert rec is not None, report.watermark
+    return rec
+
+
+def test_fast_moving_copy_is_recovered_not_called_a_forgery(fast: Signed) -> None:
+    copy = fast.root / "copy.mp4"
+    media.transcode(fast.signed, copy, crf=23)  # re-encoded, the manifest gone
+    rec = _recovered(fast, copy)
     assert rec.state is RecoveryState.RECOVERED, rec.detail
-    assert report.verdict is Verdict.RECOVERED
     assert rec.geometry is not None and rec.geometry["source"] == "watermark"
     # the fine check compared the same moments: a re-encode, not other detail
     assert rec.fingerprint_distance is not None and rec.fingerprint_distance < 0.1
+
+
+def test_fast_excerpt_between_signed_moments_says_fine_detail_was_not_compared(
+        fast: Signed) -> None:
+    """1.4-2.85 s holds none of the signed fingerprint's moments (1.33 s, 2.93 s), and the
+    picture moves too far over the gap to them: could not tell, not "forgery"."""
+    copy = fast.root / "excerpt.mp4"
+    media.transcode(fast.signed, copy, start=1.4, duration=1.45, crf=23)
+    rec = _recovered(fast, copy)
+    assert rec.state is RecoveryState.RECOVERED, rec.detail
+    assert "fine detail was not compared" in rec.detail
+    assert rec.fingerprint_distance is None
+
+
+def test_excerpt_shorter_than_a_segment_is_not_compared_not_called_other_content(
+        repeating: Signed) -> None:
+    """0.8 s of a clip whose fingerprints have 1 s segments spans no whole segment: nothing
+    can be compared, which is not evidence of other content (it was read as "the mark was
+    copied onto another video")."""
+    copy = repeating.root / "short.mp4"
+    media.transcode(repeating.signed, copy, start=4.2, duration=0.8, crf=23)
+    rec = _recovered(repeating, copy)
+    assert rec.state is RecoveryState.RECOVERED, rec.detail
+    assert rec.comparison == "none"
+    assert "could not be compared" in rec.detail and "no whole 1 s segment" in rec.detail
+
+
+def test_excerpt_of_a_repeating_scene_placed_uncertainly_is_not_called_a_forgery(
+        repeating: Signed) -> None:
+    """The procedural scene repeats its gradients and disc about every second: a 1 s excerpt
+    whose true place spans no whole segment is placed at another repetition, whose fine
+    detail differs. Where the copy lies in time is then uncertain, and the fine check says it
+    could not tell instead of "forgery"."""
+    copy = repeating.root / "excerpt.mp4"
+    media.transcode(repeating.signed, copy, start=1.5, duration=1.0, crf=23)
+    rec = _recovered(repeating, copy)
+    assert rec.state is RecoveryState.RECOVERED, rec.detail
+    assert "lies in the signed clip is uncertain" in rec.detail
+
+
+def test_hybrid_excerpt_between_signed_moments_is_still_caught(tmp_path: Path) -> None:
+    """Slow content with static foreign detail added over it (the segments keep each region's
+    detail energy, and it grew everywhere alike): an excerpt holding no signed moment is still
+    compared on fine detail, across the gap, because its own picture keeps its fine detail
+    over it; the old nearest-frame reading is gone, and this must not open a way through."""
+    signed = _signed(tmp_path, _fast(10 * FPS, 320, 240, speed=0.2))
+    rng = np.random.default_rng(4)
+    from scipy.ndimage import gaussian_filter
+
+    texture = gaussian_filter(rng.normal(0, 1, (240, 320)), 8.0)  # detail the fine hash sees
+    texture *= 50.0 / float(np.abs(texture).max())
+
+    def foreign(_: int, y: np.ndarray) -> np.ndarray:
+        return np.clip(y.astype(np.float32) + texture, 0, 255).astype(np.uint8)
+
+    hybrid = tmp_path / "hybrid.mp4"
+    media.rewrite_video(signed.signed, hybrid, transform=foreign, crf=18)
+    excerpt = tmp_path / "hybrid-excerpt.mp4"
+    media.transcode(hybrid, excerpt, start=1.5, duration=1.2, crf=18)
+    rec = _recovered(signed, excerpt)
+    # caught: by the segments where the foreign detail moves cell means, else by the fine check
+    # across the gap (which of the two depends on the random key's mark, at the margin)
+    assert rec.state in (RecoveryState.EDITED, RecoveryState.MISMATCH), rec.detail

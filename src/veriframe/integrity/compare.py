@@ -214,6 +214,11 @@ class Comparison:
     detail: str = ""
     extra: dict[str, float] = field(default_factory=dict)
     view: View = field(default_factory=lambda: View())
+    # other time offsets as plausible as time_offset_s (the content repeats: where in the
+    # signed clip an excerpt lies is ambiguous), best first
+    other_offsets_s: tuple[float, ...] = ()
+    # nothing could be compared (a copy shorter than the signed segments): not a mismatch
+    undecided: bool = False
 
 
 # --- geometry ------------------------------------------------------------------------------
@@ -495,11 +500,24 @@ def _time_cost(means: np.ndarray, times: np.ndarray, offset: float, prints: Segm
     return float(np.median(per_segment)), int(full.sum())
 
 
-def _time_offset(walk: _Walk, prints: SegmentPrints, frame_s: float) -> float:
-    """Signed time minus received time. A copy as long as the signed clip is taken on its own
-    timeline (0: a full-length copy that starts elsewhere is an edit, and shows as one); a
-    shorter one (an excerpt) is searched: the offset of least cost, preferring, among offsets
-    within 5 % of it, the one that compares the most segments and then the one nearest 0."""
+ALTERNATIVE_OFFSETS = 3  # other placements in time kept for a clip whose content repeats
+# An excerpt's place in time is trusted for a frame-exact check (recovery's fine detail) when
+# its segment cost is at most this: correct placements of 1-2 s excerpts of the design clips
+# and of fast synthetic motion cost 0.003-0.054; a place a repeating scene's excerpt could only
+# be given at a wrong repetition (its true place covering no whole segment) cost >= 0.49.
+TIME_TRUST = 0.25
+
+
+def _time_offset(walk: _Walk, prints: SegmentPrints,
+                 frame_s: float) -> tuple[float, tuple[float, ...], float | None]:
+    """Signed time minus received time, other offsets as plausible (a segment or more away,
+    their cost within 5 % of the best: the content repeats, so the copy's place in the signed
+    clip is ambiguous), best first, and the chosen offset's cost (None: not searched).
+
+    A copy as long as the signed clip is taken on its own timeline (0: a full-length copy that
+    starts elsewhere is an edit, and shows as one); a shorter one (an excerpt) is searched: the
+    offset of least cost, preferring, among offsets within 5 % of it, the one that compares the
+    most segments and then the one nearest 0."""
     times = np.asarray(walk.times)
     means = np.stack(walk.means)
     assert walk.cell_ok is not None
@@ -507,17 +525,34 @@ def _time_offset(walk: _Walk, prints: SegmentPrints, frame_s: float) -> float:
     span = times[-1] - times[0] + frame_s
     seg = prints.segment_s
     if span >= prints.duration_s - seg / 2:
-        return 0.0
+        return 0.0, (), None
     hi = max(seg, prints.duration_s - span + seg)
     coarse = np.arange(-seg, hi + 1e-9, seg / 4)
-    costs = [_time_cost(means, times, o, prints, ok, frame_s)[0] for o in coarse]
-    centre = float(coarse[int(np.argmin(costs))])
-    fine = np.unique(np.concatenate([
-        np.arange(centre - seg / 4, centre + seg / 4 + 1e-9, max(frame_s, 0.01)), [0.0]]))
-    scored = [(o, *_time_cost(means, times, o, prints, ok, frame_s)) for o in fine]
-    best = min(c for _, c, _ in scored)
-    near = [(o, c, n) for o, c, n in scored if c <= best * 1.05 + 1e-6]
-    return float(min(near, key=lambda t: (-t[2], abs(t[0])))[0])
+    costs = np.array([_time_cost(means, times, o, prints, ok, frame_s)[0] for o in coarse])
+
+    def refined(centre: float) -> tuple[float, float]:
+        fine = np.unique(np.concatenate([
+            np.arange(centre - seg / 4, centre + seg / 4 + 1e-9, max(frame_s, 0.01)), [0.0]]))
+        scored = [(o, *_time_cost(means, times, o, prints, ok, frame_s)) for o in fine]
+        best = min(c for _, c, _ in scored)
+        near = [(o, c, n) for o, c, n in scored if c <= best * 1.05 + 1e-6]
+        o, c, _ = min(near, key=lambda t: (-t[2], abs(t[0])))
+        return float(o), float(c)
+
+    offset, cost = refined(float(coarse[int(np.argmin(costs))]))
+    others: list[float] = []
+    tries = 0
+    for i in np.argsort(costs):  # coarse offsets a refinement could bring within 5 %
+        if costs[i] > 1.5 * cost + 1e-6 or len(others) == ALTERNATIVE_OFFSETS or tries == 6:
+            break
+        o = float(coarse[i])
+        if all(abs(o - x) > seg for x in (offset, *others)):
+            tries += 1
+            alt, alt_cost = refined(o)
+            if alt_cost <= cost * 1.05 + 1e-6 and all(abs(alt - x) > seg
+                                                      for x in (offset, *others)):
+                others.append(alt)
+    return offset, tuple(others), cost
 
 
 def _tone_curve(signed: np.ndarray, received: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -567,11 +602,13 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
     if not walk.times or walk.cell_ok is None or walk.cell_ok.sum() < 16:
         return _with(none, detail="too little of the signed picture is visible to compare")
     received_s = walk.times[-1] - walk.times[0] + frame_s
-    offset = _time_offset(walk, prints, frame_s)
+    offset, other_offsets, time_cost = _time_offset(walk, prints, frame_s)
     times = np.asarray(walk.times)
     k, full = _segments(times, offset, prints, frame_s)
-    if not full.any():
-        return _with(none, detail="the clip covers no whole segment of the signed clip")
+    if not full.any():  # nothing to compare: neither a match nor a mismatch
+        return replace(none, undecided=True, detail=(
+            f"this {received_s:.1f} s clip spans no whole {prints.segment_s:g} s segment of "
+            "the signed clip's fingerprints"))
     assert walk.block_ok is not None
     rec = _segment_means(np.stack(walk.means), k, full)
     second_look: dict[str, float] = {}
@@ -651,12 +688,14 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
     compared_s = float(min(received_s, len(seg_ids) * seg_len))
     return Comparison(
         aligned=True, geometry=geo, time_offset_s=round(offset, 3), view=view,
+        other_offsets_s=tuple(round(o, 3) for o in other_offsets),
         frame_coverage=round(float(cell_ok.mean()), 3), compared_s=round(compared_s, 2),
         received_s=round(received_s, 2), signed_s=round(prints.duration_s, 2),
         differing_share=round(share, 4),
         differences=tuple(sorted(diffs, key=lambda d: (d.start_s, -d.score))),
         overlays=tuple(overlays),
         extra={"align_distance": round(distance, 4), **second_look,
+               **({"time_cost": round(time_cost, 4)} if time_cost is not None else {}),
                "max_score": round(float(score.max()), 3), "segments": float(count)})
 
 
