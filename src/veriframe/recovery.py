@@ -11,7 +11,7 @@ must be the content that was signed, compared with the fingerprints signed into 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +39,7 @@ from veriframe.softbinding.protocol import (
 
 if TYPE_CHECKING:
     from veriframe.credentials import TrustConfig
-    from veriframe.integrity import Comparison, SegmentPrints
+    from veriframe.integrity import Comparison, SegmentPrints, View
     from veriframe.media import FrameSample, Limits
 
 MAX_MATCHES_CHECKED = 3  # manifests downloaded and validated per resolver answer
@@ -93,15 +93,17 @@ def judge(creds: CredentialCheck, clip: Received) -> Judgement:
     binding = read_soft_binding(creds.manifest)
     signed_fp = binding.fingerprint if binding is not None else None
     if prints is not None:
-        judged, comparison = _judge_segments(prints, clip)
+        walked: dict[int, np.ndarray] = {}  # the walk's frames at the signed moments
+        judged, comparison = _judge_segments(prints, clip, walked)
         if judged.state is RecoveryState.RECOVERED and comparison is not None:
-            return _fine_check(judged, comparison, prints, signed_fp, clip)
+            return _fine_check(judged, comparison, prints, signed_fp, clip, walked)
         return judged
     return _judge_global(signed_fp, clip)
 
 
 def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
-                signed_fp: str | None, clip: Received) -> Judgement:
+                signed_fp: str | None, clip: Received,
+                walked: dict[int, np.ndarray] | None = None) -> Judgement:
     """A clip the segment comparison found unchanged, checked once more at a finer scale when
     it shows the whole signed picture unmoved (any size): the segments keep each region's
     mean and detail *energy*, not where the detail lies, so a forgery that keeps the signed
@@ -130,7 +132,7 @@ def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
             ignore[int(y):int(np.ceil(y + h)), int(x):int(np.ceil(x + w))] = True
 
     def at(offset: float) -> float | str:
-        matched = _moment_pairs(prints, c, clip, ignore, offset)
+        matched = _moment_pairs(prints, c, clip, ignore, offset, walked or {})
         if isinstance(matched, str):
             return matched
         received_fp, pairs = matched
@@ -171,8 +173,24 @@ def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
 DRIFT_LIMIT = 0.1
 
 
+def _signed_moments(prints: SegmentPrints, clip: Received,
+                    offset: float) -> list[tuple[int, int]] | None:
+    """(copy frame number, signed fingerprint frame) of every signed fingerprint frame, placed
+    on the copy's timeline by ``offset`` (signed time minus copy time); None when a frame rate
+    is unknown. Manifests signed before the frame rate was kept take the copy's."""
+    from veriframe import watermark
+
+    fps_r = float(clip.sample.info.fps or 0.0)
+    fps_s = float(prints.fps or fps_r)
+    if fps_r <= 0.0 or fps_s <= 0.0:
+        return None
+    return [(round((index / fps_s - offset) * fps_r), row) for row, index in
+            enumerate(watermark.signed_frame_indices(round(prints.duration_s * fps_s)))]
+
+
 def _moment_pairs(prints: SegmentPrints, c: Comparison, clip: Received, ignore: np.ndarray,
-                  offset: float) -> tuple[str, list[tuple[int, int]]] | str:
+                  offset: float, walked: dict[int, np.ndarray]
+                  ) -> tuple[str, list[tuple[int, int]]] | str:
     """The copy's frames to hold against the signed fingerprint's frames: (the copy's
     fingerprint of them, (copy frame, signed frame) pairs), or why there are none.
 
@@ -185,18 +203,16 @@ def _moment_pairs(prints: SegmentPrints, c: Comparison, clip: Received, ignore: 
     signed moment outside it, and only where the copy's own picture keeps its fine detail over
     that gap (:data:`DRIFT_LIMIT`, measured between its own frames as far apart).
 
-    Manifests signed before the frame rate was kept take this copy's frame rate.
+    Frames the comparison's walk kept (``walked``, by frame number) are not decoded again.
     """
     from veriframe import media, watermark
 
     info = clip.sample.info
-    fps_r = float(info.fps or 0.0)
-    fps_s = float(prints.fps or fps_r)
-    if fps_r <= 0.0 or fps_s <= 0.0:
+    moments = _signed_moments(prints, clip, offset)
+    if moments is None:
         return "the frame rate is unknown"
-    end = info.frame_count if info.frame_count > 0 else round(c.received_s * fps_r)
-    moments = [(round((index / fps_s - offset) * fps_r), row) for row, index in
-               enumerate(watermark.signed_frame_indices(round(prints.duration_s * fps_s)))]
+    end = (info.frame_count if info.frame_count > 0
+           else round(c.received_s * float(info.fps or 0.0)))
     wanted = [(j, row) for j, row in moments if 0 <= j < end]
     steady: list[tuple[int, int]] = []  # (copy frame, its own frame as far away as the moment)
     if not wanted:
@@ -213,11 +229,17 @@ def _moment_pairs(prints: SegmentPrints, c: Comparison, clip: Received, ignore: 
         if not wanted:
             return "no frame of the signed fingerprint lies in or near this excerpt"
     needed = {j for j, _ in wanted} | {k for _, k in steady}
-    frames = media.frames_at(clip.path, sorted(needed), info=info, limits=clip.limits)
-    if frames.luma is None or len(frames) == 0:
+    have = {j: walked[j] for j in needed if j in walked}
+    if len(have) < len(needed):
+        frames = media.frames_at(clip.path, sorted(needed - set(have)), info=info,
+                                 limits=clip.limits)
+        if frames.luma is not None:
+            have.update({int(j): frames.luma[k] for k, j in enumerate(frames.indices)})
+    if not have:
         return "the frames to compare did not decode"
-    at = {int(j): k for k, j in enumerate(frames.indices)}
-    fp = watermark.fingerprint(frames.luma, frames=len(frames))
+    order = sorted(have)
+    at = {j: k for k, j in enumerate(order)}
+    fp = watermark.fingerprint(np.stack([have[j] for j in order]), frames=len(order))
     if steady:
         kept = {a for a, b in steady if a in at and b in at and watermark.fine_distance(
             fp, fp, ignore=ignore, pairs=[(at[a], at[b])]) <= DRIFT_LIMIT}
@@ -260,8 +282,12 @@ def _judge_global(signed_fp: str | None, clip: Received) -> Judgement:
                      compared=True, extra=extra)
 
 
-def _judge_segments(prints: SegmentPrints, clip: Received
+def _judge_segments(prints: SegmentPrints, clip: Received,
+                    walked: dict[int, np.ndarray] | None = None
                     ) -> tuple[Judgement, Comparison | None]:
+    """The segment comparison; ``walked`` receives the walked frames (luma, by number) at the
+    signed fingerprint's moments on the copy's own timeline, for the fine check of a
+    full-length copy (no second decode)."""
     from veriframe import integrity, media
     from veriframe.results import WatermarkState
 
@@ -276,6 +302,7 @@ def _judge_segments(prints: SegmentPrints, clip: Received
     # the watermark's view (a region, a turn, a flip) first; then no view and a bounded search
     tries = [(integrity.View.from_alignment(alignment), False)] if alignment else []
     tries.append((integrity.View(), True))
+    keep = {j for j, _ in _signed_moments(prints, clip, 0.0) or []} if walked is not None else set()
     comparison = None
     try:
         for view, searched in tries:
@@ -287,7 +314,7 @@ def _judge_segments(prints: SegmentPrints, clip: Received
                 continue
             walk = media.walk_luma(clip.path, info=clip.sample.info, limits=clip.limits)
             comparison = integrity.compare(
-                prints, ((t, view.apply(y)) for t, y in walk), sample=sample,
+                prints, _keeping(walk, view, keep, walked), sample=sample,
                 candidates=candidates, size=size, fps=float(clip.sample.info.fps or 0.0),
                 searched=searched, view=view, received=received)
             if comparison.aligned or comparison.undecided:
@@ -300,6 +327,15 @@ def _judge_segments(prints: SegmentPrints, clip: Received
         return Judgement(RecoveryState.RECOVERED, "credentials recovered; the content could not "
                          f"be compared: {comparison.detail}", extra={"comparison": "none"}), None
     return _verdict_of(comparison), comparison
+
+
+def _keeping(walk: Iterator[tuple[float, np.ndarray]], view: View, keep: set[int],
+             kept: dict[int, np.ndarray] | None) -> Iterator[tuple[float, np.ndarray]]:
+    """The walk through ``view``, copying the frames numbered in ``keep`` into ``kept``."""
+    for i, (t, y) in enumerate(walk):
+        if kept is not None and i in keep:
+            kept[i] = y.copy()  # the decoder may reuse the plane the array views
+        yield t, view.apply(y)
 
 
 def _verdict_of(c: Comparison) -> Judgement:

@@ -193,10 +193,20 @@ def _recovered(signed: Signed, path: Path) -> RecoveredCredentials:
     return rec
 
 
-def test_fast_moving_copy_is_recovered_not_called_a_forgery(fast: Signed) -> None:
+def test_fast_moving_copy_is_recovered_not_called_a_forgery(
+        fast: Signed, monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[list[int]] = []
+    frames_at = media.frames_at
+
+    def counting(path: Path, indices: list[int], **kw: object) -> media.FrameSample:
+        decoded.append(list(indices))
+        return frames_at(path, indices, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(media, "frames_at", counting)
     copy = fast.root / "copy.mp4"
     media.transcode(fast.signed, copy, crf=23)  # re-encoded, the manifest gone
     rec = _recovered(fast, copy)
+    assert decoded == []  # a full-length copy's moments are kept from the walk, not decoded again
     assert rec.state is RecoveryState.RECOVERED, rec.detail
     assert rec.geometry is not None and rec.geometry["source"] == "watermark"
     # the fine check compared the same moments: a re-encode, not other detail
