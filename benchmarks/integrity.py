@@ -59,6 +59,8 @@ PLATFORM: dict[str, dict[str, Any]] = {
     "crop_20%": {"crop": 0.2},
     "fps_24to15": {"fps": 15},
     "excerpt_2s": {"excerpt": 2.0},
+    "excerpt_1s": {"excerpt": 1.0},  # about one segment: placed in time only just, or not
+    "excerpt_0.6s": {"excerpt": 0.6},  # shorter than most clips' segments
     "bright_+0.1": {"brightness": 0.1},
     "bright_-0.1": {"brightness": -0.1},
     "contrast_0.9": {"contrast": 0.9},
@@ -330,8 +332,10 @@ def summarise(rows: list[dict[str, Any]]) -> str:
         if group == "platform":
             bad = sum(_false_alarm(r) for r in rs)
             lost = sum(r["state"] is None or r["state"] == "not_found" for r in rs)
+            unmatched = sum(r["state"] == "recovered" and r["coverage"] is None for r in rs)
             res = f"false alarms {bad}/{n} ({100 * bad / n:.0f} %)" + (
-                f"; mark lost (unsigned) {lost}" if lost else "")
+                f"; mark lost (unsigned) {lost}" if lost else "") + (
+                f"; recovered, content not compared {unmatched}" if unmatched else "")
         elif group == "edit":
             det = sum(r["detected"] for r in rs)
             loc = sum(r["localised"] for r in rs)
