@@ -132,11 +132,12 @@ def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
             ignore[int(y):int(np.ceil(y + h)), int(x):int(np.ceil(x + w))] = True
 
     def at(offset: float) -> float | str:
-        matched = _moment_pairs(prints, c, clip, ignore, offset, walked or {})
+        matched = _moment_frames(prints, c, clip, ignore, offset, walked or {})
         if isinstance(matched, str):
             return matched
-        received_fp, pairs = matched
-        return watermark.fine_distance(received_fp, signed_fp, ignore=ignore, pairs=pairs)
+        received_fp, groups = matched
+        d = watermark.fine_pair_distances(received_fp, signed_fp, ignore=ignore)
+        return float(np.mean([d[rows, row].min() for rows, row in groups]))
 
     from veriframe.integrity.compare import TIME_TRUST
 
@@ -188,20 +189,29 @@ def _signed_moments(prints: SegmentPrints, clip: Received,
             enumerate(watermark.signed_frame_indices(round(prints.duration_s * fps_s)))]
 
 
-def _moment_pairs(prints: SegmentPrints, c: Comparison, clip: Received, ignore: np.ndarray,
-                  offset: float, walked: dict[int, np.ndarray]
-                  ) -> tuple[str, list[tuple[int, int]]] | str:
+# How far either side of a signed moment the copy's frames are held against it: the time
+# offset's own uncertainty (an excerpt of a segment or two fits shifts of a few frames about
+# equally), at most this, plus one frame (rounding, a changed frame rate).
+MAX_WINDOW_S = 0.5
+
+
+def _moment_frames(prints: SegmentPrints, c: Comparison, clip: Received, ignore: np.ndarray,
+                   offset: float, walked: dict[int, np.ndarray]
+                   ) -> tuple[str, list[tuple[list[int], int]]] | str:
     """The copy's frames to hold against the signed fingerprint's frames: (the copy's
-    fingerprint of them, (copy frame, signed frame) pairs), or why there are none.
+    fingerprint of them, groups of (its rows for one signed frame, that signed frame)), or why
+    there are none. A signed frame's distance is that of the closest copy frame of its group.
 
     The signed fingerprint's frames are known moments (their numbers follow from the signed
     clip's length and frame rate; ``offset``, signed time minus this copy's time, places them
     on its timeline). Fine detail moves with the picture: in fast motion a frame a few frames
     away is other fine detail, and comparing nearest frames read genuine copies as forgeries.
-    So the copy's frames of the same moments are compared. An excerpt holding none of them (shorter
-    than the spacing of the signed frames) compares its first or last frame with the nearest
-    signed moment outside it, and only where the copy's own picture keeps its fine detail over
-    that gap (:data:`DRIFT_LIMIT`, measured between its own frames as far apart).
+    So each signed frame is held against the copy's frames of the same moment, within the
+    time offset's uncertainty (:attr:`Comparison.time_uncertainty_s`, at most
+    :data:`MAX_WINDOW_S`) and a frame. An excerpt holding none of them (shorter than the
+    spacing of the signed frames) compares its first or last frame with the nearest signed
+    moment outside it, and only where the copy's own picture keeps its fine detail over that
+    gap (:data:`DRIFT_LIMIT`, measured between its own frames as far apart).
 
     Frames the comparison's walk kept (``walked``, by frame number) are not decoded again.
     """
@@ -211,24 +221,26 @@ def _moment_pairs(prints: SegmentPrints, c: Comparison, clip: Received, ignore: 
     moments = _signed_moments(prints, clip, offset)
     if moments is None:
         return "the frame rate is unknown"
-    end = (info.frame_count if info.frame_count > 0
-           else round(c.received_s * float(info.fps or 0.0)))
-    wanted = [(j, row) for j, row in moments if 0 <= j < end]
+    fps_r = float(info.fps or 0.0)
+    end = info.frame_count if info.frame_count > 0 else round(c.received_s * fps_r)
+    reach = 1 + int(np.ceil(min(c.time_uncertainty_s, MAX_WINDOW_S) * fps_r))
+    wanted = [(list(range(max(0, j - reach), min(end, j + reach + 1))), row)
+              for j, row in moments if 0 <= j < end]
     steady: list[tuple[int, int]] = []  # (copy frame, its own frame as far away as the moment)
     if not wanted:
         before = [(j, row) for j, row in moments if j < 0]
         after = [(j, row) for j, row in moments if j >= end]
         if before and max(before)[0] > -end:
             j, row = max(before)
-            wanted.append((0, row))
+            wanted.append(([0], row))
             steady.append((0, -j))
         if after and min(after)[0] - (end - 1) <= end - 1:
             j, row = min(after)
-            wanted.append((end - 1, row))
+            wanted.append(([end - 1], row))
             steady.append((end - 1, 2 * (end - 1) - j))
         if not wanted:
             return "no frame of the signed fingerprint lies in or near this excerpt"
-    needed = {j for j, _ in wanted} | {k for _, k in steady}
+    needed = {j for group, _ in wanted for j in group} | {k for _, k in steady}
     have = {j: walked[j] for j in needed if j in walked}
     if len(have) < len(needed):
         frames = media.frames_at(clip.path, sorted(needed - set(have)), info=info,
@@ -243,14 +255,15 @@ def _moment_pairs(prints: SegmentPrints, c: Comparison, clip: Received, ignore: 
     if steady:
         kept = {a for a, b in steady if a in at and b in at and watermark.fine_distance(
             fp, fp, ignore=ignore, pairs=[(at[a], at[b])]) <= DRIFT_LIMIT}
-        wanted = [(j, row) for j, row in wanted if j in kept]
+        wanted = [(group, row) for group, row in wanted if group[0] in kept]
         if not wanted:
             return ("no frame of the signed fingerprint lies in this excerpt, and its picture "
                     "moves too much to compare frames that far apart")
-    pairs = [(at[j], row) for j, row in wanted if j in at]
-    if not pairs:
+    groups = [([at[j] for j in group if j in at], row) for group, row in wanted]
+    groups = [(rows, row) for rows, row in groups if rows]
+    if not groups:
         return "the frames to compare did not decode"
-    return fp, pairs
+    return fp, groups
 
 
 def _judge_global(signed_fp: str | None, clip: Received) -> Judgement:
@@ -302,7 +315,9 @@ def _judge_segments(prints: SegmentPrints, clip: Received,
     # the watermark's view (a region, a turn, a flip) first; then no view and a bounded search
     tries = [(integrity.View.from_alignment(alignment), False)] if alignment else []
     tries.append((integrity.View(), True))
-    keep = {j for j, _ in _signed_moments(prints, clip, 0.0) or []} if walked is not None else set()
+    # a full-length copy's moments (and a frame either side) are kept from the walk
+    keep = ({j + d for j, _ in _signed_moments(prints, clip, 0.0) or [] for d in (-1, 0, 1)}
+            if walked is not None else set())
     comparison = None
     try:
         for view, searched in tries:

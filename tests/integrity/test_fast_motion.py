@@ -274,3 +274,41 @@ def test_hybrid_excerpt_between_signed_moments_is_still_caught(tmp_path: Path) -
     # caught: by the segments where the foreign detail moves cell means, else by the fine check
     # across the gap (which of the two depends on the random key's mark, at the margin)
     assert rec.state in (RecoveryState.EDITED, RecoveryState.MISMATCH), rec.detail
+
+
+@pytest.mark.parametrize(("uncertainty", "matches"), [(0.0, False), (0.15, True)])
+def test_an_excerpt_placed_a_few_frames_off_is_compared_within_its_uncertainty(
+        fast: Signed, uncertainty: float, matches: bool) -> None:
+    """An excerpt of a segment or two fits shifts of a few frames about equally, so its time
+    offset can be that far off: each signed moment is held against the copy's frames within
+    that uncertainty. Placed 3 frames off in fast motion, the same-moment frames are other
+    fine detail (a forgery, if nothing else were tried); within 0.15 s the true frame is."""
+    from dataclasses import replace as dc_replace
+
+    from veriframe import recovery
+    from veriframe.credentials import read_soft_binding
+    from veriframe.credentials.read import read_credentials
+    from veriframe.credentials.trust import TrustConfig
+    from veriframe.integrity.compare import Comparison, Geometry
+
+    own = read_credentials(fast.signed, trust=TrustConfig.load(home=fast.home))
+    prints = read_prints(own.manifest)
+    binding = read_soft_binding(own.manifest)
+    assert prints is not None and binding is not None
+    copy = fast.root / "excerpt-4s.mp4"
+    media.transcode(fast.signed, copy, start=2.0, duration=4.0, crf=23)
+    clip = recovery.Received(copy, media.sample_runs(copy, count=32), None)
+    c = Comparison(aligned=True, geometry=Geometry(1.0, 1.0, 0.0, 0.0, source="watermark"),
+                   time_offset_s=2.0 + 3 / FPS, frame_coverage=1.0, compared_s=4.0,
+                   received_s=4.0, signed_s=10.0, differing_share=0.0,
+                   time_uncertainty_s=uncertainty)
+    judged = recovery.Judgement(RecoveryState.RECOVERED, "credentials recovered")
+    got = recovery._fine_check(judged, c, prints, binding.fingerprint, clip)
+    assert (got.state is RecoveryState.RECOVERED) is matches, got
+    assert got.fingerprint_distance is not None
+    assert (got.fingerprint_distance < 0.1) is matches
+    # the true offset itself matches at once
+    exact = recovery._fine_check(judged, dc_replace(c, time_offset_s=2.0), prints,
+                                 binding.fingerprint, clip)
+    assert exact.state is RecoveryState.RECOVERED and exact.fingerprint_distance is not None
+    assert exact.fingerprint_distance < 0.1

@@ -219,6 +219,8 @@ class Comparison:
     other_offsets_s: tuple[float, ...] = ()
     # nothing could be compared (a copy shorter than the signed segments): not a mismatch
     undecided: bool = False
+    # how far from time_offset_s offsets as good lie (seconds; 0 for a full-length copy)
+    time_uncertainty_s: float = 0.0
 
 
 # --- geometry ------------------------------------------------------------------------------
@@ -509,10 +511,12 @@ TIME_TRUST = 0.25
 
 
 def _time_offset(walk: _Walk, prints: SegmentPrints,
-                 frame_s: float) -> tuple[float, tuple[float, ...], float | None]:
+                 frame_s: float) -> tuple[float, tuple[float, ...], float | None, float]:
     """Signed time minus received time, other offsets as plausible (a segment or more away,
     their cost within 5 % of the best: the content repeats, so the copy's place in the signed
-    clip is ambiguous), best first, and the chosen offset's cost (None: not searched).
+    clip is ambiguous), best first, the chosen offset's cost (None: not searched), and the
+    offset's uncertainty in seconds: how far from it offsets within 5 % of its cost lie, and at
+    least half a segment (0 for a full-length copy, whose offset is 0 by rule).
 
     A copy as long as the signed clip is taken on its own timeline (0: a full-length copy that
     starts elsewhere is an edit, and shows as one); a shorter one (an excerpt) is searched: the
@@ -525,21 +529,28 @@ def _time_offset(walk: _Walk, prints: SegmentPrints,
     span = times[-1] - times[0] + frame_s
     seg = prints.segment_s
     if span >= prints.duration_s - seg / 2:
-        return 0.0, (), None
+        return 0.0, (), None, 0.0
     hi = max(seg, prints.duration_s - span + seg)
     coarse = np.arange(-seg, hi + 1e-9, seg / 4)
     costs = np.array([_time_cost(means, times, o, prints, ok, frame_s)[0] for o in coarse])
 
+    spread = 0.0  # how far offsets as good as the chosen one lie from it (its uncertainty)
+
     def refined(centre: float) -> tuple[float, float]:
+        nonlocal spread
         fine = np.unique(np.concatenate([
             np.arange(centre - seg / 4, centre + seg / 4 + 1e-9, max(frame_s, 0.01)), [0.0]]))
         scored = [(o, *_time_cost(means, times, o, prints, ok, frame_s)) for o in fine]
         best = min(c for _, c, _ in scored)
         near = [(o, c, n) for o, c, n in scored if c <= best * 1.05 + 1e-6]
         o, c, _ = min(near, key=lambda t: (-t[2], abs(t[0])))
+        spread = max(spread, max(abs(float(x) - float(o)) for x, _, _ in near))
         return float(o), float(c)
 
     offset, cost = refined(float(coarse[int(np.argmin(costs))]))
+    # fitted on segment means, an excerpt's place is only as sure as about half a segment (a
+    # 0.6 s excerpt of 0.5 s segments came out 4 frames off with no near tie in its costs)
+    uncertainty = max(spread, seg / 2)
     others: list[float] = []
     tries = 0
     for i in np.argsort(costs):  # coarse offsets a refinement could bring within 5 %
@@ -552,7 +563,7 @@ def _time_offset(walk: _Walk, prints: SegmentPrints,
             if alt_cost <= cost * 1.05 + 1e-6 and all(abs(alt - x) > seg
                                                       for x in (offset, *others)):
                 others.append(alt)
-    return offset, tuple(others), cost
+    return offset, tuple(others), cost, uncertainty
 
 
 def _tone_curve(signed: np.ndarray, received: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -602,7 +613,7 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
     if not walk.times or walk.cell_ok is None or walk.cell_ok.sum() < 16:
         return _with(none, detail="too little of the signed picture is visible to compare")
     received_s = walk.times[-1] - walk.times[0] + frame_s
-    offset, other_offsets, time_cost = _time_offset(walk, prints, frame_s)
+    offset, other_offsets, time_cost, spread = _time_offset(walk, prints, frame_s)
     times = np.asarray(walk.times)
     k, full = _segments(times, offset, prints, frame_s)
     if not full.any():  # nothing to compare: neither a match nor a mismatch
@@ -689,6 +700,7 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
     return Comparison(
         aligned=True, geometry=geo, time_offset_s=round(offset, 3), view=view,
         other_offsets_s=tuple(round(o, 3) for o in other_offsets),
+        time_uncertainty_s=round(spread, 3),
         frame_coverage=round(float(cell_ok.mean()), 3), compared_s=round(compared_s, 2),
         received_s=round(received_s, 2), signed_s=round(prints.duration_s, 2),
         differing_share=round(share, 4),

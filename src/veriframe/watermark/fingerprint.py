@@ -167,11 +167,17 @@ def fine_distance(a: str, b: str, *, ignore: np.ndarray | None = None,
     ``pairs`` (frame of ``a``, frame of ``b``): frames known to show the same moment, compared
     pair by pair (the mean of their distances) instead of each with its nearest frame of the
     other: in fast motion a frame a fraction of a second away is other fine detail."""
-    keep = None if ignore is None else ~np.asarray(ignore, dtype=bool).reshape(FINE_BITS)
-    d = _pair_distances(_parse(a), _parse(b), fine_only=True, keep=keep)
+    d = fine_pair_distances(a, b, ignore=ignore)
     if pairs:
         return float(np.mean([d[i, j] for i, j in pairs]))
     return _nearest_both_ways(d)
+
+
+def fine_pair_distances(a: str, b: str, *, ignore: np.ndarray | None = None) -> np.ndarray:
+    """(frames of ``a``, frames of ``b``) fine-scale distances of every pair of frames (cells
+    where ``ignore`` is set left out), for callers that choose which frames to pair."""
+    keep = None if ignore is None else ~np.asarray(ignore, dtype=bool).reshape(FINE_BITS)
+    return _pair_distances(_parse(a), _parse(b), fine_only=True, keep=keep)
 
 
 # The sign path keeps at most this many of the frames it marks for the fingerprint, evenly
