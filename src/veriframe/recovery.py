@@ -110,6 +110,7 @@ def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
     clip's blurred picture (and its mark) over other detail passes them; the manifest's
     global fingerprint holds band-pass signs of the whole picture, which it does not pass."""
     from veriframe import watermark
+    from veriframe.integrity.compare import TIME_TRUST
     from veriframe.watermark.fingerprint import FINE_GRID
 
     if signed_fp is None or c.geometry is None or not c.view.identity or c.geometry.mirror:
@@ -139,9 +140,7 @@ def _fine_check(judged: Judgement, c: Comparison, prints: SegmentPrints,
         d = watermark.fine_pair_distances(received_fp, signed_fp, ignore=ignore)
         return float(np.mean([d[rows, row].min() for rows, row in groups]))
 
-    from veriframe.integrity.compare import TIME_TRUST
-
-    if c.extra.get("time_cost", 0.0) > TIME_TRUST:
+    if c.time_cost is not None and c.time_cost > TIME_TRUST:
         return replace(judged, detail=f"{judged.detail}; its fine detail was not compared: "
                        "where this excerpt lies in the signed clip is uncertain")
     try:
@@ -253,8 +252,8 @@ def _moment_frames(prints: SegmentPrints, c: Comparison, clip: Received, ignore:
     at = {j: k for k, j in enumerate(order)}
     fp = watermark.fingerprint(np.stack([have[j] for j in order]), frames=len(order))
     if steady:
-        kept = {a for a, b in steady if a in at and b in at and watermark.fine_distance(
-            fp, fp, ignore=ignore, pairs=[(at[a], at[b])]) <= DRIFT_LIMIT}
+        own = watermark.fine_pair_distances(fp, fp, ignore=ignore)
+        kept = {a for a, b in steady if a in at and b in at and own[at[a], at[b]] <= DRIFT_LIMIT}
         wanted = [(group, row) for group, row in wanted if group[0] in kept]
         if not wanted:
             return ("no frame of the signed fingerprint lies in this excerpt, and its picture "
@@ -295,8 +294,7 @@ def _judge_global(signed_fp: str | None, clip: Received) -> Judgement:
                      compared=True, extra=extra)
 
 
-def _judge_segments(prints: SegmentPrints, clip: Received,
-                    walked: dict[int, np.ndarray] | None = None
+def _judge_segments(prints: SegmentPrints, clip: Received, walked: dict[int, np.ndarray]
                     ) -> tuple[Judgement, Comparison | None]:
     """The segment comparison; ``walked`` receives the walked frames (luma, by number) at the
     signed fingerprint's moments on the copy's own timeline, for the fine check of a
@@ -316,8 +314,7 @@ def _judge_segments(prints: SegmentPrints, clip: Received,
     tries = [(integrity.View.from_alignment(alignment), False)] if alignment else []
     tries.append((integrity.View(), True))
     # a full-length copy's moments (and a frame either side) are kept from the walk
-    keep = ({j + d for j, _ in _signed_moments(prints, clip, 0.0) or [] for d in (-1, 0, 1)}
-            if walked is not None else set())
+    keep = {j + d for j, _ in _signed_moments(prints, clip, 0.0) or [] for d in (-1, 0, 1)}
     comparison = None
     try:
         for view, searched in tries:
@@ -345,10 +342,10 @@ def _judge_segments(prints: SegmentPrints, clip: Received,
 
 
 def _keeping(walk: Iterator[tuple[float, np.ndarray]], view: View, keep: set[int],
-             kept: dict[int, np.ndarray] | None) -> Iterator[tuple[float, np.ndarray]]:
+             kept: dict[int, np.ndarray]) -> Iterator[tuple[float, np.ndarray]]:
     """The walk through ``view``, copying the frames numbered in ``keep`` into ``kept``."""
     for i, (t, y) in enumerate(walk):
-        if kept is not None and i in keep:
+        if i in keep:
             kept[i] = y.copy()  # the decoder may reuse the plane the array views
         yield t, view.apply(y)
 

@@ -221,6 +221,8 @@ class Comparison:
     undecided: bool = False
     # how far from time_offset_s offsets as good lie (seconds; 0 for a full-length copy)
     time_uncertainty_s: float = 0.0
+    # how well the segment means fit at time_offset_s (None: a full-length copy, not searched)
+    time_cost: float | None = None
 
 
 # --- geometry ------------------------------------------------------------------------------
@@ -510,18 +512,25 @@ ALTERNATIVE_OFFSETS = 3  # other placements in time kept for a clip whose conten
 TIME_TRUST = 0.25
 
 
-def _time_offset(walk: _Walk, prints: SegmentPrints,
-                 frame_s: float) -> tuple[float, tuple[float, ...], float | None, float]:
-    """Signed time minus received time, other offsets as plausible (a segment or more away,
-    their cost within 5 % of the best: the content repeats, so the copy's place in the signed
-    clip is ambiguous), best first, the chosen offset's cost (None: not searched), and the
-    offset's uncertainty in seconds: how far from it offsets within 5 % of its cost lie, and at
-    least half a segment (0 for a full-length copy, whose offset is 0 by rule).
+@dataclass(frozen=True)
+class _Placement:
+    """Where in the signed clip the copy lies: ``offset`` (signed time minus copy time), other
+    offsets as plausible (a segment or more away, within 5 % of its cost: the content repeats),
+    best first, its ``cost`` (None: not searched) and its ``uncertainty`` in seconds."""
 
-    A copy as long as the signed clip is taken on its own timeline (0: a full-length copy that
-    starts elsewhere is an edit, and shows as one); a shorter one (an excerpt) is searched: the
-    offset of least cost, preferring, among offsets within 5 % of it, the one that compares the
-    most segments and then the one nearest 0."""
+    offset: float = 0.0
+    others: tuple[float, ...] = ()
+    cost: float | None = None
+    uncertainty: float = 0.0
+
+
+def _time_offset(walk: _Walk, prints: SegmentPrints, frame_s: float) -> _Placement:
+    """Where the copy lies in time. A copy as long as the signed clip is taken on its own
+    timeline (0, certain: a full-length copy that starts elsewhere is an edit, and shows as
+    one); a shorter one (an excerpt) is searched: the offset of least cost, preferring, among
+    offsets within 5 % of it, the one that compares the most segments and then the one nearest
+    0. Its uncertainty is how far from it those offsets within 5 % lie, and at least half a
+    segment."""
     times = np.asarray(walk.times)
     means = np.stack(walk.means)
     assert walk.cell_ok is not None
@@ -529,28 +538,22 @@ def _time_offset(walk: _Walk, prints: SegmentPrints,
     span = times[-1] - times[0] + frame_s
     seg = prints.segment_s
     if span >= prints.duration_s - seg / 2:
-        return 0.0, (), None, 0.0
+        return _Placement()
     hi = max(seg, prints.duration_s - span + seg)
     coarse = np.arange(-seg, hi + 1e-9, seg / 4)
     costs = np.array([_time_cost(means, times, o, prints, ok, frame_s)[0] for o in coarse])
 
-    spread = 0.0  # how far offsets as good as the chosen one lie from it (its uncertainty)
-
-    def refined(centre: float) -> tuple[float, float]:
-        nonlocal spread
+    def refined(centre: float) -> tuple[float, float, float]:
+        """(offset, cost, how far offsets within 5 % of its cost lie) near ``centre``."""
         fine = np.unique(np.concatenate([
             np.arange(centre - seg / 4, centre + seg / 4 + 1e-9, max(frame_s, 0.01)), [0.0]]))
         scored = [(o, *_time_cost(means, times, o, prints, ok, frame_s)) for o in fine]
         best = min(c for _, c, _ in scored)
-        near = [(o, c, n) for o, c, n in scored if c <= best * 1.05 + 1e-6]
+        near = [(float(o), c, n) for o, c, n in scored if c <= best * 1.05 + 1e-6]
         o, c, _ = min(near, key=lambda t: (-t[2], abs(t[0])))
-        spread = max(spread, max(abs(float(x) - float(o)) for x, _, _ in near))
-        return float(o), float(c)
+        return o, float(c), max(abs(x - o) for x, _, _ in near)
 
-    offset, cost = refined(float(coarse[int(np.argmin(costs))]))
-    # fitted on segment means, an excerpt's place is only as sure as about half a segment (a
-    # 0.6 s excerpt of 0.5 s segments came out 4 frames off with no near tie in its costs)
-    uncertainty = max(spread, seg / 2)
+    offset, cost, spread = refined(float(coarse[int(np.argmin(costs))]))
     others: list[float] = []
     tries = 0
     for i in np.argsort(costs):  # coarse offsets a refinement could bring within 5 %
@@ -559,11 +562,13 @@ def _time_offset(walk: _Walk, prints: SegmentPrints,
         o = float(coarse[i])
         if all(abs(o - x) > seg for x in (offset, *others)):
             tries += 1
-            alt, alt_cost = refined(o)
+            alt, alt_cost, _ = refined(o)
             if alt_cost <= cost * 1.05 + 1e-6 and all(abs(alt - x) > seg
                                                       for x in (offset, *others)):
                 others.append(alt)
-    return offset, tuple(others), cost, uncertainty
+    # fitted on segment means, an excerpt's place is only as sure as about half a segment (a
+    # 0.6 s excerpt of 0.5 s segments came out 4 frames off with no near tie in its costs)
+    return _Placement(offset, tuple(others), cost, max(spread, seg / 2))
 
 
 def _tone_curve(signed: np.ndarray, received: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -613,7 +618,8 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
     if not walk.times or walk.cell_ok is None or walk.cell_ok.sum() < 16:
         return _with(none, detail="too little of the signed picture is visible to compare")
     received_s = walk.times[-1] - walk.times[0] + frame_s
-    offset, other_offsets, time_cost, spread = _time_offset(walk, prints, frame_s)
+    placement = _time_offset(walk, prints, frame_s)
+    offset = placement.offset
     times = np.asarray(walk.times)
     k, full = _segments(times, offset, prints, frame_s)
     if not full.any():  # nothing to compare: neither a match nor a mismatch
@@ -699,15 +705,15 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
     compared_s = float(min(received_s, len(seg_ids) * seg_len))
     return Comparison(
         aligned=True, geometry=geo, time_offset_s=round(offset, 3), view=view,
-        other_offsets_s=tuple(round(o, 3) for o in other_offsets),
-        time_uncertainty_s=round(spread, 3),
+        other_offsets_s=tuple(round(o, 3) for o in placement.others),
+        time_uncertainty_s=round(placement.uncertainty, 3),
+        time_cost=None if placement.cost is None else round(placement.cost, 4),
         frame_coverage=round(float(cell_ok.mean()), 3), compared_s=round(compared_s, 2),
         received_s=round(received_s, 2), signed_s=round(prints.duration_s, 2),
         differing_share=round(share, 4),
         differences=tuple(sorted(diffs, key=lambda d: (d.start_s, -d.score))),
         overlays=tuple(overlays),
         extra={"align_distance": round(distance, 4), **second_look,
-               **({"time_cost": round(time_cost, 4)} if time_cost is not None else {}),
                "max_score": round(float(score.max()), 3), "segments": float(count)})
 
 

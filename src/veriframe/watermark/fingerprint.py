@@ -18,7 +18,6 @@ that detail. Both survive re-encoding, rescaling and brightness changes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -158,19 +157,11 @@ def fingerprint_distance(a: str, b: str) -> float:
     return _nearest_both_ways(_pair_distances(_parse(a), _parse(b)))
 
 
-def fine_distance(a: str, b: str, *, ignore: np.ndarray | None = None,
-                  pairs: Sequence[tuple[int, int]] | None = None) -> float:
+def fine_distance(a: str, b: str, *, ignore: np.ndarray | None = None) -> float:
     """Like :func:`fingerprint_distance` on the fine (band-pass sign) scale alone, leaving out
     the cells of the fine grid where ``ignore`` (shape (FINE_GRID, FINE_GRID), True: left out)
-    is set, e.g. under an overlay that a comparison already allowed.
-
-    ``pairs`` (frame of ``a``, frame of ``b``): frames known to show the same moment, compared
-    pair by pair (the mean of their distances) instead of each with its nearest frame of the
-    other: in fast motion a frame a fraction of a second away is other fine detail."""
-    d = fine_pair_distances(a, b, ignore=ignore)
-    if pairs:
-        return float(np.mean([d[i, j] for i, j in pairs]))
-    return _nearest_both_ways(d)
+    is set, e.g. under an overlay that a comparison already allowed."""
+    return _nearest_both_ways(fine_pair_distances(a, b, ignore=ignore))
 
 
 def fine_pair_distances(a: str, b: str, *, ignore: np.ndarray | None = None) -> np.ndarray:
