@@ -142,6 +142,22 @@ def _fixed_version_word(version: int) -> np.ndarray:
     return word
 
 
+@lru_cache(maxsize=4)
+def _flip_patterns(k: int, order: int) -> np.ndarray:
+    """(patterns, k) uint8: no flip, then every flip of one, then of two of ``k`` positions
+    (up to ``order``)."""
+    eye = np.eye(k, dtype=np.uint8)
+    flips = [np.zeros((1, k), dtype=np.uint8)]
+    if order >= 1:
+        flips.append(eye)
+    if order >= 2:
+        i, j = np.triu_indices(k, k=1)
+        flips.append(eye[i] ^ eye[j])
+    out = np.concatenate(flips)
+    out.setflags(write=False)
+    return out
+
+
 def osd_decode(
     soft: np.ndarray, *, order: int = 2, version: int | None = None
 ) -> tuple[Payload, np.ndarray]:
@@ -188,19 +204,12 @@ def osd_decode(
         row += 1
     # g is now systematic on the basis columns: codeword = u @ g with u = the basis bits.
     hard = (soft[order_idx] > 0).astype(np.uint8)
-    base = hard[basis]
-    flips = [np.zeros(k, dtype=np.uint8)]
-    eye = np.eye(k, dtype=np.uint8)
-    if order >= 1:
-        flips += list(eye)
-    if order >= 2:
-        i, j = np.triu_indices(k, k=1)
-        flips += list(eye[i] ^ eye[j])
-    cands = (np.stack(flips) ^ base[None, :]).astype(np.float32)
+    cands = (_flip_patterns(k, order) ^ hard[basis][None, :]).astype(np.float32)
     # float32 matmul (BLAS) of 0/1 matrices is exact here: sums stay below 2^24
-    words = (cands @ g.astype(np.float32)).astype(np.int64) & 1
+    words = (cands @ g.astype(np.float32)).astype(np.uint8) & 1  # sums <= k fit a byte
     signed = soft[order_idx]
-    score = (2 * words - 1) @ signed
+    # a word's correlation with the soft bits, sum((2 w - 1) s) = 2 w.s - sum(s)
+    score = words @ (2.0 * signed) - float(signed.sum())
     best = words[int(np.argmax(score))].astype(np.uint8)
     codeword = np.empty(n, dtype=np.uint8)
     codeword[order_idx] = best

@@ -113,6 +113,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy import ndimage, sparse
 
 from veriframe.errors import WatermarkError
@@ -317,11 +318,11 @@ def _lattice_z(stack: np.ndarray, t0: float) -> tuple[np.ndarray, np.ndarray] | 
     """(angles, z): the square tile lattice's score in the summed autocorrelation of
     ``stack`` ((N, h, w) or (h, w)) over (angle, period), standardised over that grid;
     ``None`` when no period of the range fits. ``t0``: the nominal period in its pixels."""
-    spec = np.fft.rfft2(stack, axes=(-2, -1))
+    spec = sp_fft.rfft2(stack, axes=(-2, -1))
     power = spec.real**2 + spec.imag**2
     if power.ndim == 3:
         power = power.sum(axis=0)
-    auto = np.fft.irfft2(power, s=stack.shape[-2:])
+    auto = sp_fft.irfft2(power, s=stack.shape[-2:])
     auto /= float(auto[0, 0]) or 1.0
     grid = np.arange(PERIOD_RANGE[0] * t0, PERIOD_RANGE[1] * t0, PERIOD_STEP)
     grid = grid[grid < 0.75 * min(stack.shape[-2:])]
@@ -405,7 +406,7 @@ def _period_pairs(
     keep it, and two axes tell the period more surely than one); then every pair of the
     ``per_axis`` best periods of each axis on its own.
     """
-    auto = np.fft.irfft2(power, s=shape)
+    auto = sp_fft.irfft2(power, s=shape)
     auto /= float(auto[0, 0]) or 1.0
     prof_x = auto[0, :] + auto[1, :] + auto[-1, :]
     prof_y = auto[:, 0] + auto[:, 1] + auto[:, -1]
@@ -429,48 +430,52 @@ def _phase_bins(length: int, period: float, nbins: int = PQ) -> np.ndarray:
 
 
 def _fold_rows(r: np.ndarray, ty: float) -> np.ndarray:
-    """(PQ, W): rows of ``r`` averaged by their phase within the vertical period."""
-    h, w = r.shape
-    by = _phase_bins(h, ty)
-    idx = (by[:, None] * w + np.arange(w)[None, :]).ravel()
-    sums = np.bincount(idx, weights=r.ravel(), minlength=PQ * w).reshape(PQ, w)
-    counts = np.bincount(by, minlength=PQ)
-    return sums / np.maximum(counts, 1)[:, None]
+    """(PQ, W) float64: rows of ``r`` averaged by their phase within the vertical period."""
+    return np.asarray(_fold_matrix(r.shape[0], ty, PQ, np.float64) @ r.astype(np.float64))
 
 
 def _fold_cols(rows: np.ndarray, tx: float) -> np.ndarray:
     """(PQ, PQ): the row-folded residual averaged by horizontal phase: one tile."""
-    w = rows.shape[1]
-    bx = _phase_bins(w, tx)
-    idx = (np.arange(PQ)[:, None] * PQ + bx[None, :]).ravel()
-    sums = np.bincount(idx, weights=rows.ravel(), minlength=PQ * PQ)
-    counts = np.bincount(bx, minlength=PQ)
-    return (sums.reshape(PQ, PQ) / np.maximum(counts, 1)[None, :]).astype(np.float32)
+    cols = _fold_matrix(rows.shape[1], tx, PQ, np.float64) @ rows.T
+    return np.asarray(cols.T, dtype=np.float32)
 
 
-def _fold_matrix(length: int, period: float, nbins: int) -> sparse.csr_matrix:
+@lru_cache(maxsize=1024)
+def _fold_matrix(
+    length: int, period: float, nbins: int, dtype: type[np.floating[Any]] = np.float32
+) -> sparse.csr_matrix:
     """(nbins, length) sparse averaging matrix: row ``b`` averages the positions whose phase
-    within ``period`` falls in bin ``b``."""
+    within ``period`` falls in bin ``b`` (cached: the searches fold at the same periods again
+    and again)."""
     bins = _phase_bins(length, period, nbins)
     counts = np.bincount(bins, minlength=nbins)
-    weights = (1.0 / counts[bins]).astype(np.float32)
+    weights = (1.0 / counts[bins]).astype(dtype)
     return sparse.csr_matrix((weights, (bins, np.arange(length))), shape=(nbins, length))
 
 
-def _fold_frames(stack: np.ndarray, ty: float, tx: float, nbins: int = PQ) -> np.ndarray:
-    """(N, nbins, nbins): every frame of ``stack`` folded into one tile on its own.
+def _side_by_side(stack: np.ndarray) -> np.ndarray:
+    """(H, N * W) float32: the rows of every frame of an (N, H, W) stack side by side."""
+    n, h, w = stack.shape
+    return np.ascontiguousarray(stack.transpose(1, 0, 2), dtype=np.float32).reshape(h, n * w)
 
-    Products with sparse averaging matrices (single-threaded: no BLAS threads to
-    oversubscribe a scan's worker processes), rows first, then the columns of every frame at
-    once.
+
+def _fold_frames(
+    stack: np.ndarray, ty: float, tx: float, nbins: int = PQ, *,
+    side_by_side: np.ndarray | None = None,
+) -> np.ndarray:
+    """(N, nbins, nbins) float32: every frame of ``stack`` folded into one tile on its own.
+
+    Two products with sparse averaging matrices (single-threaded: no BLAS threads to
+    oversubscribe a scan's worker processes), each over every frame at once: the rows of the
+    frames side by side (``side_by_side``: :func:`_side_by_side` of ``stack``, when the caller
+    keeps it), then the columns. The result is a strided view (the FFTs read it as it is).
     """
     n, h, w = stack.shape
-    my = _fold_matrix(h, ty, nbins)
-    mx = _fold_matrix(w, tx, nbins)
-    rows = np.stack([my @ frame for frame in stack])  # (n, nbins, w)
-    cols = mx @ rows.transpose(2, 0, 1).reshape(w, n * nbins)  # (nbins_x, n * nbins_y)
-    tiles = cols.reshape(nbins, n, nbins).transpose(1, 2, 0)
-    return np.ascontiguousarray(tiles, dtype=np.float32)
+    if side_by_side is None:
+        side_by_side = _side_by_side(stack)
+    rows = _fold_matrix(h, ty, nbins) @ side_by_side  # (nbins_y, n * w)
+    cols = _fold_matrix(w, tx, nbins) @ rows.reshape(nbins * n, w).T  # (nbins_x, nbins_y * n)
+    return np.asarray(cols, dtype=np.float32).reshape(nbins, nbins, n).transpose(2, 1, 0)
 
 
 def _refine(
@@ -531,7 +536,7 @@ def _layout(key: WatermarkKey, version: int, orient: int = 0) -> Layout:
 def _sync_spectrum(key: WatermarkKey, version: int, q: int = Q, orient: int = 0) -> np.ndarray:
     tile = _layout(key, version, orient).sync_tile()
     up = np.kron(tile, np.ones((q, q), dtype=np.float32))
-    return np.conj(np.fft.rfft2(up))
+    return np.conj(sp_fft.rfft2(up))
 
 
 def _sync_peaks(
@@ -547,15 +552,18 @@ def _sync_peaks(
     ``folded_spec``, when given, is ``rfft2(folded)`` (cached by the caller).
     """
     if folded_spec is None:
-        folded_spec = np.fft.rfft2(folded)
-    corr = np.fft.irfft2(folded_spec * spec, s=folded.shape)
+        folded_spec = sp_fft.rfft2(folded)
+    corr = sp_fft.irfft2(folded_spec * spec, s=folded.shape)
     mu = float(corr.mean())
     sd = float(corr.std()) or 1.0
-    z = (corr - mu) / sd
-    rank = z.ravel() if signed else np.abs(z.ravel())
-    flat = np.argpartition(rank, -top)[-top:]
-    flat = flat[np.argsort(rank[flat])[::-1]]
-    return [(float(z.ravel()[i]), int(i // PQ), int(i % PQ)) for i in flat]
+    flat_corr = corr.ravel()
+    rank = flat_corr if signed else np.abs(flat_corr - mu)
+    if top == 1:
+        flat = np.array([int(np.argmax(rank))])
+    else:
+        flat = np.argpartition(rank, -top)[-top:]
+        flat = flat[np.argsort(rank[flat])[::-1]]
+    return [((float(flat_corr[i]) - mu) / sd, int(i // PQ), int(i % PQ)) for i in flat]
 
 
 def _payload_chips(folded: np.ndarray, dy: int, dx: int, lay: Layout) -> np.ndarray:
@@ -605,6 +613,7 @@ class _Frames:
     _lattice: tuple[np.ndarray, np.ndarray] | None = None
     _lattice_done: bool = False
     _tiles: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict)
+    _side_by_side: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def mean_fold(self, ty: float, tx: float) -> tuple[np.ndarray, np.ndarray]:
         """(folded tile, its rfft2) of the averaged residual at periods ``(ty, tx)`` (cached:
@@ -613,7 +622,7 @@ class _Frames:
             if ty not in self.mean_rows:
                 self.mean_rows[ty] = _fold_rows(self.mean, ty)
             folded = _fold_cols(self.mean_rows[ty], tx)
-            self.mean_folds[ty, tx] = (folded, np.fft.rfft2(folded))
+            self.mean_folds[ty, tx] = (folded, sp_fft.rfft2(folded))
         return self.mean_folds[ty, tx]
 
     def tile_spec(self, hy: float, hx: float, nbins: int, subset: int = 0) -> np.ndarray:
@@ -622,12 +631,16 @@ class _Frames:
         hypothesis reuses the folds)."""
         k = (hy, hx, nbins, subset)
         if k not in self._tiles:
-            n = self.small.shape[0]
-            stack = self.small
-            if subset:
-                stack = stack[np.linspace(0, n - 1, min(n, subset)).round().astype(np.int64)]
-            tiles = _fold_frames(stack, hy, hx, nbins)
-            self._tiles[k] = np.fft.rfft2(tiles, axes=(1, 2))
+            if subset not in self._side_by_side:
+                n = self.small.shape[0]
+                stack = self.small
+                if subset:
+                    pick = np.linspace(0, n - 1, min(n, subset)).round().astype(np.int64)
+                    stack = stack[pick]
+                self._side_by_side[subset] = (stack, _side_by_side(stack))
+            stack, rows = self._side_by_side[subset]
+            tiles = _fold_frames(stack, hy, hx, nbins, side_by_side=rows)
+            self._tiles[k] = sp_fft.rfft2(tiles, axes=(1, 2))
         return self._tiles[k]
 
     @property
@@ -688,7 +701,7 @@ def _prepare(picked: np.ndarray, chip: float) -> _Frames:
 def _mean_pairs(fr: _Frames) -> list[tuple[float, float]]:
     """Period pairs from the averaged residual's autocorrelation (cached)."""
     if fr.mean_pairs is None:
-        spec_r = np.fft.rfft2(fr.mean)
+        spec_r = sp_fft.rfft2(fr.mean)
         power = spec_r.real**2 + spec_r.imag**2
         fr.mean_pairs = _period_pairs(power, fr.mean.shape, fr.t0, uniform=3, per_axis=3)
     return fr.mean_pairs
@@ -718,7 +731,7 @@ def _frame_sync(
     ``tiles_spec`` is the rfft2 of the frames' folded tiles (:meth:`_Frames.tile_spec`).
     """
     n = tiles_spec.shape[0]
-    corr = np.fft.irfft2(tiles_spec * spec, s=shape, axes=(1, 2))
+    corr = sp_fft.irfft2(tiles_spec * spec, s=shape, axes=(1, 2))
     corr -= corr.mean(axis=(1, 2), keepdims=True)
     noise = corr.reshape(n, -1).std(axis=1) + 1e-12
     return corr / noise[:, None, None], noise
@@ -749,7 +762,7 @@ def _varying_pairs(fr: _Frames) -> list[tuple[float, float]]:
     neither the orientation nor the key)."""
     if fr.varying_pairs is None:
         small = fr.small
-        spec = np.fft.rfft2(small, axes=(1, 2))
+        spec = sp_fft.rfft2(small, axes=(1, 2))
         power = (spec.real**2 + spec.imag**2).sum(axis=0)
         half = _period_pairs(
             power, small.shape[1:], fr.t0 / 2, uniform=VARYING_PERIODS, per_axis=1
@@ -791,7 +804,7 @@ def _varying_candidates(
         ty, tx = 2 * hy, 2 * hx
         zt, noise = _frame_sync(fr.tile_spec(hy, hx, PQ), sync, (PQ, PQ))
         energy = np.einsum("nij,nij->ij", zt, zt)
-        mean_corr = np.fft.irfft2(fr.mean_fold(ty, tx)[1] * sync)
+        mean_corr = sp_fft.irfft2(fr.mean_fold(ty, tx)[1] * sync)
         mean_corr -= mean_corr.mean()
         energy += (mean_corr / (float(mean_corr.std()) or 1.0)) ** 2
         if (ty, tx) == (t0, t0) and gate is None:
@@ -875,8 +888,8 @@ def _sync_at(
     """(z at offset (dy, dx), noise std) of a folded tile's sync correlation
     (``folded_spec``: its rfft2, when the caller has it)."""
     if folded_spec is None:
-        folded_spec = np.fft.rfft2(folded)
-    corr = np.fft.irfft2(folded_spec * spec, s=folded.shape)
+        folded_spec = sp_fft.rfft2(folded)
+    corr = sp_fft.irfft2(folded_spec * spec, s=folded.shape)
     mu = float(corr.mean())
     sd = float(corr.std()) or 1.0
     return (float(corr[dy, dx]) - mu) / sd, sd
