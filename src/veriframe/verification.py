@@ -13,7 +13,7 @@ import dataclasses
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +37,7 @@ from veriframe.settings import Settings, resolve_settings
 if TYPE_CHECKING:
     from veriframe.credentials import TrustConfig
     from veriframe.detect import Detector
+    from veriframe.detect.features import ForensicFeatures
     from veriframe.media import FrameSample, Limits
     from veriframe.policy import Policy
     from veriframe.watermark import WatermarkKey
@@ -154,6 +155,20 @@ class Verifier:
             credentials = credentials_job.result()
             sha256 = sha_job.result()
             model = model_job.result()
+            wm_check = WatermarkCheck()
+            detection = DetectionCheck()
+            if sample is not None:
+                # the detector's features are worked out beside the mark search (both are
+                # numpy work that mostly runs outside the GIL)
+                features_job = (pool.submit(model.features, sample)
+                                if model is not None and not isinstance(model, VeriframeError)
+                                else None)
+                if cfg.watermark:
+                    wm_check = self._watermark(sample, file_path, credentials)
+                if self.resolvers and _needs_resolvers(credentials, wm_check):
+                    wm_check = self._ask_resolvers(wm_check, sample, file_path)
+                if cfg.detector is not None:
+                    detection = _detect(model, sample, credentials, wm_check, features_job)
 
         file_info = FileInfo(
             path=str(file_path),
@@ -161,16 +176,7 @@ class Verifier:
             sha256=sha256,
             media=sample.info.to_dict() if sample is not None else None,
         )
-        wm_check = WatermarkCheck()
-        detection = DetectionCheck()
-        if sample is not None:
-            if cfg.watermark:
-                wm_check = self._watermark(sample, file_path, credentials)
-            if self.resolvers and _needs_resolvers(credentials, wm_check):
-                wm_check = self._ask_resolvers(wm_check, sample, file_path)
-            if cfg.detector is not None:
-                detection = _detect(model, sample, credentials, wm_check)
-        elif media_error is not None:
+        if sample is None and media_error is not None:
             reason = media_error.info
             wm_check = WatermarkCheck(state=WatermarkState.NOT_CHECKED, error=reason)
             detection = DetectionCheck(state=DetectionState.NOT_CHECKED, error=reason)
@@ -271,12 +277,14 @@ def _detect(
     sample: FrameSample,
     credentials: CredentialCheck,
     wm_check: WatermarkCheck,
+    features: Future[ForensicFeatures] | None = None,
 ) -> DetectionCheck:
     if isinstance(model, VeriframeError):
         return DetectionCheck(state=DetectionState.ERROR, error=model.info)
     assert model is not None
     try:
-        return model.score(sample, credentials=credentials, watermark=wm_check)
+        return model.score(sample, credentials=credentials, watermark=wm_check,
+                           forensic=features.result() if features is not None else None)
     except VeriframeError as exc:
         return DetectionCheck(state=DetectionState.ERROR, error=exc.info)
 

@@ -246,6 +246,18 @@ class Detector:
         return np.asarray(self.fusion.coef * self.fusion.standardise(x))
 
     # ---------------------------------------------------------------- public scoring
+    def features(self, sample: Any) -> fx.ForensicFeatures:
+        """The forensic features :meth:`score` reads from a sample (the costly part of
+        scoring: a caller may work them out in another thread while it checks the mark)."""
+        if getattr(sample, "rgb", None) is None:
+            raise DetectorError("detector.no-pixels", "the frame sample holds no RGB frames",
+                                "sample frames with rgb=True")
+        try:
+            return fx.extract(sample, temporal=self.uses_temporal)
+        except ValueError as exc:
+            raise DetectorError("detector.bad-sample", str(exc),
+                                "the clip is too small or empty for forensic analysis") from None
+
     def score(
         self,
         sample: Any,
@@ -253,6 +265,7 @@ class Detector:
         credentials: CredentialCheck | None = None,
         watermark: WatermarkCheck | None = None,
         use_metadata: bool = True,
+        forensic: fx.ForensicFeatures | None = None,
     ) -> DetectionCheck:
         """Score a decoded :class:`veriframe.media.FrameSample` (its ``info`` gives metadata).
 
@@ -261,16 +274,11 @@ class Detector:
         should not be labelled when the sample is out of the detector's depth (too short, too
         small, animation or screen recording, unlike the training clips) or the learned score
         sits in the model's uncertain band; it stays None when provenance decided. The label
-        is left to the policy.
+        is left to the policy. ``forensic``: the sample's :meth:`features`, when the caller
+        worked them out already (beside the mark search).
         """
-        if getattr(sample, "rgb", None) is None:
-            raise DetectorError("detector.no-pixels", "the frame sample holds no RGB frames",
-                                "sample frames with rgb=True")
-        try:
-            forensic = fx.extract(sample, temporal=self.uses_temporal)
-        except ValueError as exc:
-            raise DetectorError("detector.bad-sample", str(exc),
-                                "the clip is too small or empty for forensic analysis") from None
+        if forensic is None:
+            forensic = self.features(sample)
         p_f = float(self.forensic_p(forensic.clip_vector()[None, :])[0])
         frame_p = self.forensic_p(forensic.frame_vectors())
         indices = list(getattr(sample, "indices", range(len(sample.rgb))))

@@ -107,7 +107,7 @@ corner of the frame.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -1189,12 +1189,15 @@ def detect(
     best: dict[str, Any] | None = None
     best_p = 1.0
     # (region or None for the whole frame, nominal chip from the long side instead of the short)
-    regions: list[tuple[tuple[int, int, int, int] | None, bool]] = [(None, False)]
-    if max(h, w) >= RESHAPED_ASPECT * min(h, w):
-        regions.append((None, True))
-    regions += [(r, False) for r in find_regions(picked)[: MAX_REGIONS - 2]]
+    def pictures() -> Iterator[tuple[tuple[int, int, int, int] | None, bool]]:
+        yield None, False
+        if max(h, w) >= RESHAPED_ASPECT * min(h, w):
+            yield None, True
+        # sub-regions are looked for only when the whole frame held no mark
+        yield from ((r, False) for r in find_regions(picked)[: MAX_REGIONS - 2])
+
     done = False
-    for region, long_side in regions:
+    for region, long_side in pictures():
         if region is None:
             sub = picked
         else:
