@@ -571,6 +571,29 @@ def _time_offset(walk: _Walk, prints: SegmentPrints, frame_s: float) -> _Placeme
     return _Placement(offset, tuple(others), cost, max(spread, seg / 2))
 
 
+# An excerpt's segment means are also compared at offsets up to this far from its place (and
+# no farther than its uncertainty): fitted on one or two segment means, an excerpt can be
+# placed a few frames off, which moves the mean of a cell whose content changes fast within a
+# segment (a 0.6 s held-out excerpt: one moving cell flagged). A full-length copy is certain.
+TIME_TOLERANCE_S = 0.2
+
+
+def _within_time_tolerance(residual: np.ndarray, means: np.ndarray, times: np.ndarray,
+                           placement: _Placement, prints: SegmentPrints, full: np.ndarray,
+                           expected: np.ndarray, frame_s: float) -> np.ndarray:
+    """Each cell's residual: the smallest over the offsets within the tolerance (frame
+    steps) of a segment the copy spans wholly under each of them."""
+    steps = int(min(placement.uncertainty, TIME_TOLERANCE_S) / frame_s + 1e-9)
+    for j in range(1, steps + 1):
+        for o in (placement.offset - j * frame_s, placement.offset + j * frame_s):
+            k, spanned = _segments(times, o, prints, frame_s)
+            both = full & spanned
+            if both.any():
+                moved = np.abs(_segment_means(means, k, both) - expected)
+                residual[both] = np.minimum(residual[both], moved[both])
+    return residual
+
+
 def _tone_curve(signed: np.ndarray, received: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """A monotone map signed -> received luma from binned medians (robust to the cells an edit
     changed, which are a minority)."""
@@ -627,7 +650,8 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
             f"this {received_s:.1f} s clip spans no whole {prints.segment_s:g} s segment of "
             "the signed clip's fingerprints"))
     assert walk.block_ok is not None
-    rec = _segment_means(np.stack(walk.means), k, full)
+    walked = np.stack(walk.means)
+    rec = _segment_means(walked, k, full)
     second_look: dict[str, float] = {}
     if distance > MAX_ALIGN_DISTANCE:
         second_look["segment_distance"] = round(
@@ -641,6 +665,8 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
     sig = prints.means.astype(np.float64)
     curve = _tone_curve(sig[seg_ids][:, cell_ok].ravel(), rec[seg_ids][:, cell_ok].ravel())
     residual = np.abs(rec - curve(sig))
+    residual = _within_time_tolerance(residual, walked, times, placement,
+                                      prints, full, curve(sig), frame_s)
     if walk.shifted:  # a searched placement: the best of the nearby placements per cell
         shifted = _segment_means(np.stack(walk.shifted), k, full)  # (K, S, 16, 16)
         residual = np.minimum(residual, np.abs(shifted - curve(sig)[:, None]).min(axis=1))
