@@ -283,7 +283,10 @@ def run_clip(args: tuple[int, str, str, str, float, list[str]]) -> list[dict[str
             jobs += [("edit", n, s) for n, s in EDITS.items()]
         if "overlay" in only:
             jobs += [("overlay", n, s) for n, s in OVERLAYS.items()]
+        chosen = {x[1:] for x in only if x.startswith("=")}
         for j, (group, name, spec) in enumerate(jobs):
+            if chosen and name not in chosen:
+                continue
             t0 = time.perf_counter()
             edit = None
             try:
@@ -368,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--only", default="platform,edit,overlay")
+    ap.add_argument("--transforms", default=None,
+                    help="comma-separated names within those groups (default: all of them)")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "vf-integrity")
     ap.add_argument("--out", type=Path, default=None, help="write every row as JSONL here")
     ap.add_argument("--summarise", type=Path, default=None,
@@ -386,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     clips = pick_clips(args.clips, args.offset, args.seconds)
     donors = pick_clips(len(clips), args.offset + args.clips, args.seconds) or clips[::-1]
     only = args.only.split(",")
+    if args.transforms:
+        only += [f"={name}" for name in args.transforms.split(",")]
     tasks = [(i + args.offset, str(c), str(donors[i % len(donors)]), str(home), args.seconds,
               only) for i, c in enumerate(clips)]
     rows: list[dict[str, Any]] = []

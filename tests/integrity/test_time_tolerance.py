@@ -88,3 +88,25 @@ def test_a_foreign_patch_in_an_uncertain_excerpt_is_still_flagged(
     assert region is not None
     x, y, w, h = region  # shares of the frame
     assert x < 260 / W and x + w > 200 / W and y < 195 / H and y + h > 150 / H
+
+
+def test_placement_slack_is_the_range_of_what_a_few_frames_off_could_swap() -> None:
+    """A certain placement has none; an excerpt's is the share of a segment's frames its
+    uncertainty (at most TIME_TOLERANCE_S) could swap, times the cell's range nearby; a cell
+    that does not change has none."""
+    prints = SegmentPrints(W, H, 3.0, 0.5, np.zeros((6, 16, 16), np.uint8),
+                           np.zeros((6, 8, 8), np.uint8), float(FPS))
+    times = np.arange(21) / FPS
+    walked = np.full((21, 16, 16), 80.0)
+    walked[10, 3, 3] = 180.0  # one frame of one cell differs by 100 levels
+    full = np.zeros(6, bool)
+    full[1] = True
+    k = np.floor((times + 0.5) / 0.5).astype(np.int64)
+    k[k != 1] = -1  # frames 0..14 fall in segment 1, all of it
+    certain = cmp._placement_slack(walked, k, full, _Placement(0.5), prints, 1 / FPS)
+    assert not certain.any()
+    slack = cmp._placement_slack(walked, k, full, _Placement(0.5, uncertainty=0.5), prints,
+                                 1 / FPS)
+    off_by = int(cmp.TIME_TOLERANCE_S * FPS + 1e-9)
+    assert slack[1, 3, 3] == pytest.approx(off_by / 15 * 100.0)
+    assert np.count_nonzero(slack) == 1  # the other cells and segments stay put

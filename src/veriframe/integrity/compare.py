@@ -594,6 +594,27 @@ def _within_time_tolerance(residual: np.ndarray, means: np.ndarray, times: np.nd
     return residual
 
 
+def _placement_slack(walked: np.ndarray, k: np.ndarray, full: np.ndarray,
+                     placement: _Placement, prints: SegmentPrints,
+                     frame_s: float) -> np.ndarray:
+    """How far each cell's segment mean may be off through an excerpt's placement alone,
+    (S, 16, 16); 0 for a copy placed for certain (full length). An excerpt may be off by a
+    few frames (its uncertainty, at most ``TIME_TOLERANCE_S``), and a segment it spans may
+    miss up to a tenth of its frames; replacing that many of a segment's frames moves the
+    mean by at most their share times the range of the cell over the frames about it."""
+    slack = np.zeros((len(full), *walked.shape[1:]))
+    if placement.uncertainty <= 0:
+        return slack
+    off_by = int(min(placement.uncertainty, TIME_TOLERANCE_S) / frame_s + 1e-9)
+    for s in np.flatnonzero(full):
+        idx = np.flatnonzero(k == s)
+        length = min(prints.segment_s, prints.duration_s - s * prints.segment_s) / frame_s
+        replaced = off_by + max(0.0, length - len(idx))
+        near = walked[max(0, int(idx[0]) - off_by): int(idx[-1]) + off_by + 1]
+        slack[s] = min(1.0, replaced / max(length, 1.0)) * (near.max(axis=0) - near.min(axis=0))
+    return slack
+
+
 def _tone_curve(signed: np.ndarray, received: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """A monotone map signed -> received luma from binned medians (robust to the cells an edit
     changed, which are a minority)."""
@@ -673,7 +694,8 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
     motion = np.zeros_like(sig)
     motion[1:] = np.abs(sig[1:] - sig[:-1])
     motion[:-1] = np.maximum(motion[:-1], np.abs(sig[1:] - sig[:-1]))
-    cell_score = residual / (MEAN_THRESHOLD + MOTION_SHARE * motion)
+    slack = _placement_slack(walked, k, full, placement, prints, frame_s)
+    cell_score = residual / (MEAN_THRESHOLD + MOTION_SHARE * motion + slack)
 
     sig_e = prints.energy.astype(np.float64)
     ratio = np.log2((rec_e + 0.5) / (sig_e + 0.5))
