@@ -597,11 +597,12 @@ def _within_time_tolerance(residual: np.ndarray, means: np.ndarray, times: np.nd
 def _placement_slack(walked: np.ndarray, k: np.ndarray, full: np.ndarray,
                      placement: _Placement, prints: SegmentPrints,
                      frame_s: float) -> np.ndarray:
-    """How far each cell's segment mean may be off through an excerpt's placement alone,
-    (S, 16, 16); 0 for a copy placed for certain (full length). An excerpt may be off by a
-    few frames (its uncertainty, at most ``TIME_TOLERANCE_S``), and a segment it spans may
-    miss up to a tenth of its frames; replacing that many of a segment's frames moves the
-    mean by at most their share times the range of the cell over the frames about it."""
+    """How far each cell's (or block's) segment mean of ``walked`` (per frame values) may be
+    off through an excerpt's placement alone; 0 for a copy placed for certain (full length).
+    An excerpt may be off by a few frames (its uncertainty, at most ``TIME_TOLERANCE_S``),
+    and a segment it spans may miss up to a tenth of its frames; replacing that many of a
+    segment's frames moves the mean by at most their share times the range of the value over
+    the frames about the segment."""
     slack = np.zeros((len(full), *walked.shape[1:]))
     if placement.uncertainty <= 0:
         return slack
@@ -679,7 +680,8 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
             _segment_distance(rec, prints.means, full, walk.cell_ok), 4)
         if second_look["segment_distance"] > MAX_ALIGN_DISTANCE:
             return _with(replace(none, extra={**none.extra, **second_look}), detail=no_match)
-    rec_e = _segment_means(np.stack(walk.energy), k, full)
+    energies = np.stack(walk.energy)
+    rec_e = _segment_means(energies, k, full)
     cell_ok, block_ok = walk.cell_ok, walk.block_ok
     seg_ids = np.flatnonzero(full)
 
@@ -699,13 +701,17 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
 
     sig_e = prints.energy.astype(np.float64)
     ratio = np.log2((rec_e + 0.5) / (sig_e + 0.5))
+    # what an excerpt's placement alone could move a block's energy ratio by (0 when certain)
+    slack_e = _placement_slack(energies, k, full, placement, prints, frame_s)
+    ratio_slack = np.log2((rec_e + 0.5) / (np.maximum(rec_e - slack_e, 0.0) + 0.5))
     usable = block_ok[None] & (np.maximum(rec_e, sig_e) > ENERGY_FLOOR)
     block_score = np.zeros_like(ratio)
     change_sign = np.zeros_like(ratio)
     for s in seg_ids:
         if usable[s].sum() >= 4:
             dev = ratio[s] - np.median(ratio[s][usable[s]])
-            block_score[s] = np.where(usable[s], np.abs(dev) / ENERGY_THRESHOLD, 0.0)
+            beyond = np.maximum(np.abs(dev) - ratio_slack[s], 0.0)
+            block_score[s] = np.where(usable[s], beyond / ENERGY_THRESHOLD, 0.0)
             change_sign[s] = np.sign(dev)
     expand = np.ones((1, 2, 2))
     block_cells = np.kron(block_score, expand)
