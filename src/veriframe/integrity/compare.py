@@ -512,6 +512,13 @@ ALTERNATIVE_OFFSETS = 3  # other placements in time kept for a clip whose conten
 TIME_TRUST = 0.25
 
 
+# An excerpt's segment means are also compared at offsets up to this far from its place (and
+# no farther than its uncertainty): fitted on one or two segment means, an excerpt can be
+# placed a few frames off, which moves the mean of a cell whose content changes fast within a
+# segment (a 0.6 s held-out excerpt: one moving cell flagged). A full-length copy is certain.
+TIME_TOLERANCE_S = 0.2
+
+
 @dataclass(frozen=True)
 class _Placement:
     """Where in the signed clip the copy lies: ``offset`` (signed time minus copy time), other
@@ -522,6 +529,11 @@ class _Placement:
     others: tuple[float, ...] = ()
     cost: float | None = None
     uncertainty: float = 0.0
+
+    def frames_off(self, frame_s: float) -> int:
+        """How many frames off this placement may be, as the comparison allows for it: its
+        uncertainty, at most ``TIME_TOLERANCE_S`` (0 for a full-length copy)."""
+        return int(min(self.uncertainty, TIME_TOLERANCE_S) / frame_s + 1e-9)
 
 
 def _time_offset(walk: _Walk, prints: SegmentPrints, frame_s: float) -> _Placement:
@@ -571,20 +583,12 @@ def _time_offset(walk: _Walk, prints: SegmentPrints, frame_s: float) -> _Placeme
     return _Placement(offset, tuple(others), cost, max(spread, seg / 2))
 
 
-# An excerpt's segment means are also compared at offsets up to this far from its place (and
-# no farther than its uncertainty): fitted on one or two segment means, an excerpt can be
-# placed a few frames off, which moves the mean of a cell whose content changes fast within a
-# segment (a 0.6 s held-out excerpt: one moving cell flagged). A full-length copy is certain.
-TIME_TOLERANCE_S = 0.2
-
-
 def _within_time_tolerance(residual: np.ndarray, means: np.ndarray, times: np.ndarray,
                            placement: _Placement, prints: SegmentPrints, full: np.ndarray,
                            expected: np.ndarray, frame_s: float) -> np.ndarray:
     """Each cell's residual: the smallest over the offsets within the tolerance (frame
     steps) of a segment the copy spans wholly under each of them."""
-    steps = int(min(placement.uncertainty, TIME_TOLERANCE_S) / frame_s + 1e-9)
-    for j in range(1, steps + 1):
+    for j in range(1, placement.frames_off(frame_s) + 1):
         for o in (placement.offset - j * frame_s, placement.offset + j * frame_s):
             k, spanned = _segments(times, o, prints, frame_s)
             both = full & spanned
@@ -606,7 +610,7 @@ def _placement_slack(walked: np.ndarray, k: np.ndarray, full: np.ndarray,
     slack = np.zeros((len(full), *walked.shape[1:]))
     if placement.uncertainty <= 0:
         return slack
-    off_by = int(min(placement.uncertainty, TIME_TOLERANCE_S) / frame_s + 1e-9)
+    off_by = placement.frames_off(frame_s)
     for s in np.flatnonzero(full):
         idx = np.flatnonzero(k == s)
         length = min(prints.segment_s, prints.duration_s - s * prints.segment_s) / frame_s
@@ -687,12 +691,12 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
 
     sig = prints.means.astype(np.float64)
     curve = _tone_curve(sig[seg_ids][:, cell_ok].ravel(), rec[seg_ids][:, cell_ok].ravel())
-    residual = np.abs(rec - curve(sig))
-    residual = _within_time_tolerance(residual, walked, times, placement,
-                                      prints, full, curve(sig), frame_s)
+    expected = curve(sig)
+    residual = _within_time_tolerance(np.abs(rec - expected), walked, times, placement,
+                                      prints, full, expected, frame_s)
     if walk.shifted:  # a searched placement: the best of the nearby placements per cell
         shifted = _segment_means(np.stack(walk.shifted), k, full)  # (K, S, 16, 16)
-        residual = np.minimum(residual, np.abs(shifted - curve(sig)[:, None]).min(axis=1))
+        residual = np.minimum(residual, np.abs(shifted - expected[:, None]).min(axis=1))
     motion = np.zeros_like(sig)
     motion[1:] = np.abs(sig[1:] - sig[:-1])
     motion[:-1] = np.maximum(motion[:-1], np.abs(sig[1:] - sig[:-1]))
