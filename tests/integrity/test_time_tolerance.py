@@ -90,23 +90,39 @@ def test_a_foreign_patch_in_an_uncertain_excerpt_is_still_flagged(
     assert x < 260 / W and x + w > 200 / W and y < 195 / H and y + h > 150 / H
 
 
-def test_placement_slack_is_the_range_of_what_a_few_frames_off_could_swap() -> None:
-    """A certain placement has none; an excerpt's is the share of a segment's frames its
-    uncertainty (at most TIME_TOLERANCE_S) could swap, times the cell's range nearby; a cell
-    that does not change has none."""
+def test_what_an_excerpt_lacks_of_a_segment_is_allowed_for_and_nothing_else() -> None:
+    """A certain placement allows nothing for what it lacks; under an excerpt's offsets each
+    segment is allowed the share of its frames the copy lacks there, times the value's range
+    over the frames it has nearby; a segment it spans wholly is allowed nothing, whatever
+    changes within it (a foreign change that lasts the excerpt has nowhere to hide)."""
     prints = SegmentPrints(W, H, 3.0, 0.5, np.zeros((6, 16, 16), np.uint8),
                            np.zeros((6, 8, 8), np.uint8), float(FPS))
-    times = np.arange(21) / FPS
+    times = np.arange(21) / FPS  # 0.7 s
     walked = np.full((21, 16, 16), 80.0)
-    walked[10, 3, 3] = 180.0  # one frame of one cell differs by 100 levels
+    walked[3, 3, 3] = 180.0  # one frame of one cell differs by 100 levels
     full = np.zeros(6, bool)
     full[1] = True
-    k = np.floor((times + 0.5) / 0.5).astype(np.int64)
-    k[k != 1] = -1  # frames 0..14 fall in segment 1, all of it
-    certain = cmp._placement_slack(walked, k, full, _Placement(0.5), prints, 1 / FPS)
-    assert not certain.any()
-    slack = cmp._placement_slack(walked, k, full, _Placement(0.5, uncertainty=0.5), prints,
-                                 1 / FPS)
-    off_by = int(cmp.TIME_TOLERANCE_S * FPS + 1e-9)
-    assert slack[1, 3, 3] == pytest.approx(off_by / 15 * 100.0)
-    assert np.count_nonzero(slack) == 1  # the other cells and segments stay put
+    frame_s = 1 / FPS
+    certain, length = cmp._time_shifts(times, _Placement(0.5 - 4 * frame_s), prints, full,
+                                       frame_s)
+    assert len(certain) == 1 and not certain[0].allowance(walked, full, length).any()
+
+    # placed 3.5 frames early (half a frame keeps frame times off segment bounds), 0.2 s
+    # uncertain: offsets -6 ... +6 frames from it, the placement first
+    placed = 0.5 - 3.5 * frame_s
+    shifts, length = cmp._time_shifts(times, _Placement(placed, uncertainty=0.5), prints, full,
+                                      frame_s)
+    steps = int(cmp.TIME_TOLERANCE_S * FPS + 1e-9)
+    assert len(shifts) == 2 * steps + 1
+    for j, shift in zip(sorted(range(-steps, steps + 1), key=abs), shifts, strict=True):
+        allow = shift.allowance(walked, full, length)
+        # the copy's frame i falls at signed 0.5 + (i + j - 3.5) frames: it holds 3.5 frames
+        # before segment 1 and 2.5 after, so the segment lacks frames beyond 4 or 2 steps
+        lacking = max(0, j - 4) + max(0, -j - 2)
+        assert shift.missing[1] == pytest.approx(lacking)
+        assert shift.missing[0] == np.inf and shift.missing[2] == np.inf  # not compared
+        idx = np.flatnonzero(shift.k == 1)
+        sees_spike = idx[0] - lacking <= 3 <= idx[-1] + lacking
+        expected = lacking / 15 * 100.0 if lacking and sees_spike else 0.0
+        assert allow[1, 3, 3] == pytest.approx(expected)
+        assert np.count_nonzero(allow) == (1 if expected else 0)  # the other cells stay put
