@@ -605,11 +605,12 @@ def _better_unspanned(means: np.ndarray, times: np.ndarray, prints: SegmentPrint
     does). An excerpt shorter than two segments can lie where it spans none; its best
     spanning placement can then be another repetition of the content, and a difference
     found there says nothing about the copy."""
-    if placed.cost is None:
-        return None
+    span = times[-1] - times[0] + frame_s
+    if placed.cost is None or span >= (1 + MIN_SEGMENT_COVER) * prints.segment_s:
+        return None  # spans a whole segment wherever it lies
 
     def cost(o: float) -> float:
-        if np.isfinite(_time_cost(means, times, o, prints, ok, frame_s)[0]):
+        if _segments(times, o, prints, frame_s)[1].any():
             return float("inf")  # spans a segment: the search has weighed it
         return _time_cost(means, times, o, prints, ok, frame_s, UNSPANNED_COVER)[0]
 
@@ -655,7 +656,7 @@ class _Shift:
 
 
 def _time_shifts(times: np.ndarray, placement: _Placement, prints: SegmentPrints,
-            full: np.ndarray, frame_s: float) -> tuple[list[_Shift], np.ndarray]:
+                 full: np.ndarray, frame_s: float) -> tuple[list[_Shift], np.ndarray]:
     """The placement's own frames and those under each offset within its tolerance (frame
     steps; none for a full-length copy), the placement first; and each segment's length in
     frames. An excerpt fitted on one or two segment means can be a few frames off, and its
