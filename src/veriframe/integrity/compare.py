@@ -679,8 +679,13 @@ def _time_shifts(times: np.ndarray, placement: _Placement, prints: SegmentPrints
 
 
 def _tone_curve(signed: np.ndarray, received: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """A monotone map signed -> received luma from binned medians (robust to the cells an edit
-    changed, which are a minority)."""
+    """A monotone map signed -> received luma from binned medians, robust to the cells an edit
+    changed (a minority). Each bin's received level is its signed median plus the median of
+    the cells' shifts (received minus signed), not the median of the received values: a patch
+    of darker content over some of a bin's cells shifts the received values' median by the
+    ranks it displaces, the shifts' median hardly (a held-out juggling clip with a 13 % patch
+    over its brightest cells for 1 of its 3 s: the curve bent 25 levels down at the top, every
+    bright cell of the clip read as changed, grouped as one overlay all clip long)."""
     if signed.size < 16:
         return lambda x: x
     edges = np.quantile(signed, np.linspace(0, 1, 9))
@@ -688,8 +693,9 @@ def _tone_curve(signed: np.ndarray, received: np.ndarray) -> Callable[[np.ndarra
     for lo, hi in itertools.pairwise(edges):
         sel = (signed >= lo) & (signed <= hi)
         if sel.sum() >= 4:
-            xs.append(float(np.median(signed[sel])))
-            ys.append(float(np.median(received[sel])))
+            x = float(np.median(signed[sel]))
+            xs.append(x)
+            ys.append(x + float(np.median(received[sel] - signed[sel])))
     if len(xs) < 2:
         return lambda x: x
     xa, ya = np.asarray(xs), np.maximum.accumulate(np.asarray(ys))
