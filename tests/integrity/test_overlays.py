@@ -11,14 +11,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from veriframe.integrity import PrintBuilder, SegmentPrints
-from veriframe.integrity.compare import (
-    MISMATCH_SHARE,
-    OVERLAY_MAX_AREA,
-    Comparison,
-    compare,
-    watermark_geometries,
-)
+from tests.integrity.synthetic import compare_unmoved, prints_of
+from veriframe.integrity import SegmentPrints
+from veriframe.integrity.compare import MISMATCH_SHARE, OVERLAY_MAX_AREA, Comparison
 from veriframe.integrity.prints import GRID
 
 FPS = 30
@@ -40,12 +35,7 @@ def _clip() -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def signed() -> tuple[list[np.ndarray], SegmentPrints]:
     frames = _clip()
-    builder = PrintBuilder(fps=FPS)
-    for i, y in enumerate(frames):
-        builder.add(i, y)
-    prints = builder.build()
-    assert prints is not None
-    return frames, prints
+    return frames, prints_of(frames, FPS)
 
 
 def _changed(frames: list[np.ndarray], bands: list[tuple[slice, slice]]) -> list[np.ndarray]:
@@ -60,10 +50,7 @@ def _changed(frames: list[np.ndarray], bands: list[tuple[slice, slice]]) -> list
 
 
 def _compare(prints: SegmentPrints, frames: list[np.ndarray]) -> Comparison:
-    geo = watermark_geometries(
-        {"period_x": 80.0, "period_y": 80.0, "offset_x": 0.0, "offset_y": 0.0}, prints, (W, H))
-    return compare(prints, iter([(i / FPS, y) for i, y in enumerate(frames)]),
-                   sample=frames[::10], candidates=geo, size=(W, H), fps=FPS, searched=False)
+    return compare_unmoved(prints, frames, fps=FPS, sample=frames[::10])
 
 
 def test_a_band_at_the_bottom_is_an_overlay(

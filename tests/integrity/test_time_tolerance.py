@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from veriframe.integrity import PrintBuilder, SegmentPrints
-from veriframe.integrity.compare import Comparison, _Placement, compare, watermark_geometries
+from tests.integrity.synthetic import compare_unmoved, prints_of
+from veriframe.integrity import SegmentPrints
+from veriframe.integrity.compare import Comparison, _Placement
 
 # the module (the package's ``compare`` is the function)
 cmp = importlib.import_module("veriframe.integrity.compare")
@@ -44,11 +45,8 @@ def _clip() -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def signed() -> tuple[list[np.ndarray], SegmentPrints]:
     frames = _clip()
-    builder = PrintBuilder(fps=FPS)
-    for i, y in enumerate(frames):
-        builder.add(i, y)
-    prints = builder.build()
-    assert prints is not None and prints.segment_s == 0.5
+    prints = prints_of(frames, FPS)
+    assert prints.segment_s == 0.5
     return frames, prints
 
 
@@ -56,10 +54,7 @@ def _compare(prints: SegmentPrints, excerpt: list[np.ndarray], *, placed: float,
              uncertainty: float, monkeypatch: pytest.MonkeyPatch) -> Comparison:
     monkeypatch.setattr(cmp, "_time_offset", lambda walk, prints, frame_s: _Placement(
         placed, (), 0.01, uncertainty))
-    geo = watermark_geometries(
-        {"period_x": 80.0, "period_y": 80.0, "offset_x": 0.0, "offset_y": 0.0}, prints, (W, H))
-    return compare(prints, iter([(i / FPS, y) for i, y in enumerate(excerpt)]),
-                   sample=excerpt[::3], candidates=geo, size=(W, H), fps=FPS, searched=False)
+    return compare_unmoved(prints, excerpt, fps=FPS, sample=excerpt[::3])
 
 
 @pytest.mark.parametrize(("uncertainty", "flagged"), [(0.0, True), (0.25, False)])

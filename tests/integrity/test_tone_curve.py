@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from veriframe.integrity import PrintBuilder
-from veriframe.integrity.compare import compare, watermark_geometries
+from tests.integrity.synthetic import compare_unmoved, prints_of
 
 cmp = importlib.import_module("veriframe.integrity.compare")
 
@@ -66,21 +65,15 @@ def test_a_patch_over_the_brightest_content_is_found_when_and_where_it_is() -> N
     """With the received values' median per bin, the patch bent the curve's top: the corner's
     cells read as changed all clip long, one overlay at the edge (`recovered`)."""
     frames = _clip(90)
-    builder = PrintBuilder(fps=FPS)
-    for i, y in enumerate(frames):
-        builder.add(i, y)
-    prints = builder.build()
-    assert prints is not None and prints.segment_s == 0.5
+    prints = prints_of(frames, FPS)
+    assert prints.segment_s == 0.5
     rows, cols = slice(0, 60), slice(0, 80)  # the brightest 6 % of the frame
     rng = np.random.default_rng(4)
     foreign = np.clip(gaussian_filter(rng.normal(0, 1, (H, W)), 4) * 30 + 70, 0, 255)
     copy = [f.copy() for f in frames]
     for i in range(15, 60):  # 0.5 - 2.0 s: three of the six segments
         copy[i][rows, cols] = foreign[rows, cols].astype(np.uint8)
-    geo = watermark_geometries(
-        {"period_x": 80.0, "period_y": 80.0, "offset_x": 0.0, "offset_y": 0.0}, prints, (W, H))
-    c = compare(prints, iter([(i / FPS, y) for i, y in enumerate(copy)]), sample=copy[::8],
-                candidates=geo, size=(W, H), fps=FPS, searched=False)
+    c = compare_unmoved(prints, copy, fps=FPS, sample=copy[::8])
     assert c.aligned, c.detail
     assert not c.overlays, c.overlays
     assert c.differences, c
