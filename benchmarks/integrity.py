@@ -243,8 +243,8 @@ def judge_row(report: Any, group: str, edit: Edit | None) -> dict[str, Any]:
     return row
 
 
-def run_clip(args: tuple[int, str, str, str, float, list[str]]) -> list[dict[str, Any]]:
-    index, clip_s, other_s, home_s, seconds, only = args
+def run_clip(args: tuple[int, str, str, str, float, list[str], list[str]]) -> list[dict[str, Any]]:
+    index, clip_s, other_s, home_s, seconds, only, chosen = args
     from veriframe import media
     from veriframe.errors import VeriframeError
     from veriframe.settings import Settings
@@ -283,7 +283,6 @@ def run_clip(args: tuple[int, str, str, str, float, list[str]]) -> list[dict[str
             jobs += [("edit", n, s) for n, s in EDITS.items()]
         if "overlay" in only:
             jobs += [("overlay", n, s) for n, s in OVERLAYS.items()]
-        chosen = {x[1:] for x in only if x.startswith("=")}
         for j, (group, name, spec) in enumerate(jobs):
             if chosen and name not in chosen:
                 continue
@@ -391,10 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     clips = pick_clips(args.clips, args.offset, args.seconds)
     donors = pick_clips(len(clips), args.offset + args.clips, args.seconds) or clips[::-1]
     only = args.only.split(",")
-    if args.transforms:
-        only += [f"={name}" for name in args.transforms.split(",")]
+    chosen = args.transforms.split(",") if args.transforms else []
     tasks = [(i + args.offset, str(c), str(donors[i % len(donors)]), str(home), args.seconds,
-              only) for i, c in enumerate(clips)]
+              only, chosen) for i, c in enumerate(clips)]
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:

@@ -541,6 +541,11 @@ class _Placement:
         return int(min(self.uncertainty, TIME_TOLERANCE_S) / frame_s + 1e-9)
 
 
+def _frame_steps(centre: float, half: float, frame_s: float) -> np.ndarray:
+    """Offsets from ``centre - half`` to ``centre + half`` in frame steps (at least 10 ms)."""
+    return np.arange(centre - half, centre + half + 1e-9, max(frame_s, 0.01))
+
+
 def _time_offset(walk: _Walk, prints: SegmentPrints, frame_s: float) -> _Placement:
     """Where the copy lies in time. A copy as long as the signed clip is taken on its own
     timeline (0, certain: a full-length copy that starts elsewhere is an edit, and shows as
@@ -562,8 +567,7 @@ def _time_offset(walk: _Walk, prints: SegmentPrints, frame_s: float) -> _Placeme
 
     def refined(centre: float) -> tuple[float, float, float]:
         """(offset, cost, how far offsets within 5 % of its cost lie) near ``centre``."""
-        fine = np.unique(np.concatenate([
-            np.arange(centre - seg / 4, centre + seg / 4 + 1e-9, max(frame_s, 0.01)), [0.0]]))
+        fine = np.unique(np.concatenate([_frame_steps(centre, seg / 4, frame_s), [0.0]]))
         scored = [(o, *_time_cost(means, times, o, prints, ok, frame_s)) for o in fine]
         best = min(c for _, c, _ in scored)
         near = [(float(o), c, n) for o, c, n in scored if c <= best * 1.05 + 1e-6]
@@ -619,7 +623,7 @@ def _better_unspanned(means: np.ndarray, times: np.ndarray, prints: SegmentPrint
         return None
     step = float(grid[1] - grid[0]) if len(grid) > 1 else prints.segment_s
     fine = [float(o) for i in np.argsort(coarse)[:REFINE_OFFSETS] if np.isfinite(coarse[i])
-            for o in np.arange(grid[i] - step, grid[i] + step + 1e-9, max(frame_s, 0.01))]
+            for o in _frame_steps(float(grid[i]), step, frame_s)]
     best_cost, best = min((cost(o), o) for o in fine)
     reach = placed.frames_off(frame_s) * frame_s + frame_s / 2
     if best_cost < placed.cost and all(abs(best - x) > reach
@@ -774,11 +778,10 @@ def compare(prints: SegmentPrints, frames: Iterable[tuple[float, np.ndarray]], *
     usable = block_ok[None] & (np.maximum(rec_e, sig_e) > ENERGY_FLOOR)
     # each block's change against the clip's median change, at the placement
     ratio = np.log2((rec_e + 0.5) / (sig_e + 0.5))
+    countable = (full & (usable.sum(axis=(1, 2)) >= 4))[:, None, None]
     median = np.zeros((len(full), 1, 1))
-    for s in seg_ids:
-        if usable[s].sum() >= 4:
-            median[s] = np.median(ratio[s][usable[s]])
-    countable = np.array([usable[s].sum() >= 4 for s in range(len(full))])[:, None, None]
+    for s in np.flatnonzero(countable):
+        median[s] = np.median(ratio[s][usable[s]])
     change_sign = np.where(countable, np.sign(ratio - median), 0.0)
 
     # the best fitting offset within an excerpt's uncertainty, per cell and per block
