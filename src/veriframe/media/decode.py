@@ -62,21 +62,37 @@ class FrameSample:
         return len(self.indices)
 
 
-def luma_of(frame: Any, width: int, height: int) -> np.ndarray:
-    """The 8-bit Y plane of a decoded frame as a (height, width) array view."""
+def _reformatter() -> Any:
+    """A converter to keep across the frames of one stream.
+
+    ``VideoFrame.reformat`` and ``to_ndarray(format=...)`` build a new swscale context on
+    every call, which costs more than converting a small frame (3 ms against 0.1 ms at
+    320x240); a kept reformatter builds it once and gives the same pixels.
+    """
+    from av.video.reformatter import VideoReformatter
+
+    return VideoReformatter()
+
+
+def luma_of(frame: Any, width: int, height: int, reformatter: Any = None) -> np.ndarray:
+    """The 8-bit Y plane of a decoded frame as a (height, width) array view.
+
+    ``reformatter`` (from :func:`_reformatter`) is reused for a frame that needs converting.
+    """
     if frame.format.name not in _Y_AS_STORED or (frame.width, frame.height) != (width, height):
-        frame = frame.reformat(width=width, height=height, format="yuv420p")
+        conv = reformatter if reformatter is not None else _reformatter()
+        frame = conv.reformat(frame, width=width, height=height, format="yuv420p")
     plane = frame.planes[0]
     stride = plane.line_size
     buf = np.frombuffer(plane, dtype=np.uint8)
     return buf[: stride * height].reshape(height, stride)[:, :width]
 
 
-def rgb_of(frame: Any, width: int, height: int) -> np.ndarray:
-    """The frame as (height, width, 3) uint8 RGB."""
-    if (frame.width, frame.height) != (width, height):
-        return frame.to_ndarray(format="rgb24", width=width, height=height)
-    return frame.to_ndarray(format="rgb24")
+def rgb_of(frame: Any, width: int, height: int, reformatter: Any = None) -> np.ndarray:
+    """The frame as (height, width, 3) uint8 RGB (``reformatter`` as for :func:`luma_of`)."""
+    conv = reformatter if reformatter is not None else _reformatter()
+    return np.asarray(conv.reformat(frame, format="rgb24", width=width, height=height)
+                      .to_ndarray())
 
 
 def _target_indices(total: int, count: int) -> list[int]:
@@ -214,6 +230,7 @@ class _Collector:
         self.luma = np.empty((capacity, height, width), np.uint8) if luma else None
         self.indices: list[int] = []
         self.times: list[float] = []
+        self.convert = _reformatter()
 
     def _grow(self) -> None:
         extra = max(16, self.n // 2)
@@ -232,9 +249,9 @@ class _Collector:
         if self.n >= self.capacity():
             self._grow()
         if self.rgb is not None:
-            self.rgb[self.n] = rgb_of(frame, self.w, self.h)
+            self.rgb[self.n] = rgb_of(frame, self.w, self.h, self.convert)
         if self.luma is not None:
-            self.luma[self.n] = luma_of(frame, self.w, self.h)
+            self.luma[self.n] = luma_of(frame, self.w, self.h, self.convert)
         self.indices.append(index)
         self.times.append(float(time))
         self.n += 1
@@ -546,12 +563,13 @@ def walk_luma(
     with open_input(p) as container:
         dec = _Decoder(container, p, info, lim, plan)
         first: float | None = None
+        convert = _reformatter()
         for index, frame in enumerate(dec.frames()):
             if index >= lim.max_frames:
                 raise limit_error("decoded frames", f"more than {lim.max_frames}",
                                   lim.max_frames, "VERIFRAME_MAX_FRAMES")
             t = dec.time_of(frame, index)
             first = t if first is None else first
-            yield t - first, luma_of(frame, info.width, info.height)
+            yield t - first, luma_of(frame, info.width, info.height, convert)
         if first is None:
             raise dec.nothing_decoded()
