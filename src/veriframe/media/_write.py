@@ -114,6 +114,18 @@ def add_h264(
     return vs
 
 
+def reformatter() -> Any:
+    """A pixel-format converter to keep across the frames of one stream.
+
+    ``VideoFrame.reformat`` and ``to_ndarray(format=...)`` build a new swscale context on
+    every call, which costs more than converting a small frame (3 ms against 0.1 ms at
+    320x240); a kept reformatter builds it once and gives the same pixels.
+    """
+    from av.video.reformatter import VideoReformatter
+
+    return VideoReformatter()
+
+
 def yuv_frame(
     y: np.ndarray, u: np.ndarray, v: np.ndarray, *, full_range: bool = False
 ) -> av.VideoFrame:

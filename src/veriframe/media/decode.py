@@ -19,7 +19,7 @@ import numpy as np
 
 from veriframe.errors import MediaError
 from veriframe.media._open import AV_ERRORS, check_path, describe, open_input, unreadable
-from veriframe.media._write import MAX_PACKET_ERRORS
+from veriframe.media._write import MAX_PACKET_ERRORS, reformatter
 from veriframe.media.limits import (
     DecodeMeter,
     DecodePlan,
@@ -62,25 +62,14 @@ class FrameSample:
         return len(self.indices)
 
 
-def _reformatter() -> Any:
-    """A converter to keep across the frames of one stream.
-
-    ``VideoFrame.reformat`` and ``to_ndarray(format=...)`` build a new swscale context on
-    every call, which costs more than converting a small frame (3 ms against 0.1 ms at
-    320x240); a kept reformatter builds it once and gives the same pixels.
-    """
-    from av.video.reformatter import VideoReformatter
-
-    return VideoReformatter()
-
-
-def luma_of(frame: Any, width: int, height: int, reformatter: Any = None) -> np.ndarray:
+def luma_of(frame: Any, width: int, height: int, convert: Any = None) -> np.ndarray:
     """The 8-bit Y plane of a decoded frame as a (height, width) array view.
 
-    ``reformatter`` (from :func:`_reformatter`) is reused for a frame that needs converting.
+    ``convert`` (a :func:`~veriframe.media._write.reformatter`, kept across a stream's
+    frames) converts a frame that needs it.
     """
     if frame.format.name not in _Y_AS_STORED or (frame.width, frame.height) != (width, height):
-        conv = reformatter if reformatter is not None else _reformatter()
+        conv = convert if convert is not None else reformatter()
         frame = conv.reformat(frame, width=width, height=height, format="yuv420p")
     plane = frame.planes[0]
     stride = plane.line_size
@@ -88,9 +77,9 @@ def luma_of(frame: Any, width: int, height: int, reformatter: Any = None) -> np.
     return buf[: stride * height].reshape(height, stride)[:, :width]
 
 
-def rgb_of(frame: Any, width: int, height: int, reformatter: Any = None) -> np.ndarray:
-    """The frame as (height, width, 3) uint8 RGB (``reformatter`` as for :func:`luma_of`)."""
-    conv = reformatter if reformatter is not None else _reformatter()
+def rgb_of(frame: Any, width: int, height: int, convert: Any = None) -> np.ndarray:
+    """The frame as (height, width, 3) uint8 RGB (``convert`` as for :func:`luma_of`)."""
+    conv = convert if convert is not None else reformatter()
     return np.asarray(conv.reformat(frame, format="rgb24", width=width, height=height)
                       .to_ndarray())
 
@@ -230,7 +219,7 @@ class _Collector:
         self.luma = np.empty((capacity, height, width), np.uint8) if luma else None
         self.indices: list[int] = []
         self.times: list[float] = []
-        self.convert = _reformatter()
+        self.convert = reformatter()
 
     def _grow(self) -> None:
         extra = max(16, self.n // 2)
@@ -563,7 +552,7 @@ def walk_luma(
     with open_input(p) as container:
         dec = _Decoder(container, p, info, lim, plan)
         first: float | None = None
-        convert = _reformatter()
+        convert = reformatter()
         for index, frame in enumerate(dec.frames()):
             if index >= lim.max_frames:
                 raise limit_error("decoded frames", f"more than {lim.max_frames}",

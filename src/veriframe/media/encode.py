@@ -32,6 +32,7 @@ from veriframe.media._write import (
     open_output,
     pass_errors,
     prefetch,
+    reformatter,
     same_file_guard,
     yuv_frame,
     yuv_planes,
@@ -166,6 +167,7 @@ def _pump(
     def marked() -> Iterator[tuple[str, Any]]:
         # Runs in prefetch's thread: decode and mark frame i while frame i-1 is encoded.
         index = 0
+        convert = reformatter()
         for kind, item in demuxed(inp, v_in, a_in, src):
             if kind == "audio":
                 yield kind, item
@@ -179,9 +181,9 @@ def _pump(
             if size_ok and frame.format.name in YUV420:
                 frame_yuv = frame
             elif size_ok:
-                frame_yuv = frame.reformat(format="yuv420p")
+                frame_yuv = convert.reformat(frame, format="yuv420p")
             else:  # the stream changed size mid-way: scale back to the first frame's size
-                frame_yuv = frame.reformat(width=w2, height=h2, format="yuv420p")
+                frame_yuv = convert.reformat(frame, width=w2, height=h2, format="yuv420p")
             y, u, v = yuv_planes(frame_yuv, w2, h2)
             y2 = _checked_luma(transform(index, y.copy()), h2, w2)
             new = yuv_frame(y2, u, v, full_range=full_range)
@@ -267,11 +269,12 @@ def write_video(
             audio = _audio_source(a_src, audio_p, out)
         except AV_ERRORS as exc:
             raise encode_failed(dst_p, exc) from None
+        convert = reformatter()
         try:
             for arr in _chain(first, it):
                 rgb = _check_rgb(arr, (h, w))[:h2, :w2]
                 vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-                vf = vf.reformat(format="yuv420p")
+                vf = convert.reformat(vf, format="yuv420p")
                 if transform is not None:
                     y, u, v = yuv_planes(vf, w2, h2)
                     vf = yuv_frame(_checked_luma(transform(count, y.copy()), h2, w2), u, v,
