@@ -202,15 +202,24 @@ def osd_decode(
         g[others] ^= g[row]
         basis.append(col)
         row += 1
-    # g is now systematic on the basis columns: codeword = u @ g with u = the basis bits.
+    # g is now systematic on the basis columns: codeword = u @ g with u = the basis bits, and
+    # flipping basis bit i adds row i of g. In +-1 form (x = 1 - 2 bit) a word's correlation
+    # with the soft bits, sum((2 w - 1) s), is -sum(s * x_u * x_i * x_j) for flips i and j:
+    # every candidate's score comes from one (k, k) product instead of re-encoding each one.
     hard = (soft[order_idx] > 0).astype(np.uint8)
-    cands = (_flip_patterns(k, order) ^ hard[basis][None, :]).astype(np.float32)
-    # float32 matmul (BLAS) of 0/1 matrices is exact here: sums stay below 2^24
-    words = (cands @ g.astype(np.float32)).astype(np.uint8) & 1  # sums <= k fit a byte
+    u = hard[basis]
+    base = (u.astype(np.int64) @ g.astype(np.int64) % 2).astype(np.uint8)
     signed = soft[order_idx]
-    # a word's correlation with the soft bits, sum((2 w - 1) s) = 2 w.s - sum(s)
-    score = words @ (2.0 * signed) - float(signed.sum())
-    best = words[int(np.argmax(score))].astype(np.uint8)
+    x = 1.0 - 2.0 * g.astype(np.float64)  # (k, n)
+    t = signed * (1.0 - 2.0 * base)
+    scores = [np.array([-t.sum()])]
+    if order >= 1:
+        scores.append(-(x @ t))
+    if order >= 2:
+        i, j = np.triu_indices(k, k=1)
+        scores.append(-((x * t) @ x.T)[i, j])
+    best_flip = _flip_patterns(k, order)[int(np.argmax(np.concatenate(scores)))]
+    best = base ^ (best_flip.astype(np.int64) @ g.astype(np.int64) % 2).astype(np.uint8)
     codeword = np.empty(n, dtype=np.uint8)
     codeword[order_idx] = best
     codeword ^= fixed
