@@ -184,14 +184,22 @@ def _lattice_mean(auto: np.ndarray, ly: np.ndarray, lx: np.ndarray,
     """Mean over each row of lattice points (``ly``, ``lx``, in lags) of the periodic
     autocorrelation ``auto``, sampled bilinearly; points outside ``valid`` do not count."""
     h, w = auto.shape
-    y0 = np.floor(ly).astype(np.int64)
-    x0 = np.floor(lx).astype(np.int64)
+    y0, x0 = np.floor(ly), np.floor(lx)
     fy, fx = ly - y0, lx - x0
+    gy, gx = 1 - fy, 1 - fx
+    # flat indices of the four neighbours, wrapped once (this runs for every angle)
+    ya, xa = y0.astype(np.int64) % h, x0.astype(np.int64) % w
+    yb, xb = ya + 1, xa + 1
+    yb[yb == h] = 0
+    xb[xb == w] = 0
+    ya *= w
+    yb *= w
+    flat = auto.ravel()
     vals = (
-        auto[y0 % h, x0 % w] * (1 - fy) * (1 - fx)
-        + auto[(y0 + 1) % h, x0 % w] * fy * (1 - fx)
-        + auto[y0 % h, (x0 + 1) % w] * (1 - fy) * fx
-        + auto[(y0 + 1) % h, (x0 + 1) % w] * fy * fx
+        flat[ya + xa] * gy * gx
+        + flat[yb + xa] * fy * gx
+        + flat[ya + xb] * gy * fx
+        + flat[yb + xb] * fy * fx
     )
     return (vals * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
 
