@@ -63,6 +63,22 @@ def test_luma_is_y_plane_as_stored(clips: dict[str, Path]):
     assert 16 <= s.luma.mean() <= 235
 
 
+@pytest.mark.parametrize("name", ["mp4", "tenbit", "odd", "gif"])
+def test_frames_are_pyavs_own_conversions(clips: dict[str, Path], name):
+    # One converter is kept across a stream's frames: every frame still gets its own pixels,
+    # the same as a fresh conversion of that frame alone gives.
+    s = read_frames(clips[name])
+    assert s.rgb is not None and s.luma is not None
+    with av.open(str(clips[name])) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            np.testing.assert_array_equal(s.rgb[i], f.to_ndarray(format="rgb24"))
+            y = f.reformat(format="yuv420p") if name in ("tenbit", "gif") else f
+            plane = y.planes[0]
+            rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+            np.testing.assert_array_equal(s.luma[i], rows[: f.height, : f.width])
+    assert i + 1 == len(s.indices)
+
+
 def test_tenbit_and_444_odd_sources(clips: dict[str, Path]):
     ten = sample_frames(clips["tenbit"], count=3)
     assert ten.luma is not None and ten.luma.dtype == np.uint8 and ten.luma.shape == (3, 120, 160)

@@ -95,6 +95,24 @@ def test_soft_decoder_goes_past_the_hard_decoding_radius() -> None:
         osd_decode(np.zeros(10))
 
 
+def test_soft_decoder_flips_up_to_two_of_its_most_reliable_bits() -> None:
+    # The two most reliable soft bits are wrong (two of the payload's own bits, which the
+    # systematic code carries as they are), every other bit is right: the hard decision of the
+    # most reliable positions re-encodes to a wrong word; only a candidate that flips both
+    # (order 2) gives the codeword back, and it is the best correlated of all.
+    bits = encode_bits(PAYLOAD)
+    wrong = [20, 40]
+    reliability = np.linspace(3.0, 1.0, bits.size)
+    reliability[wrong] = (5.0, 4.9)
+    soft = (2.0 * bits - 1.0) * reliability
+    soft[wrong] *= -1.0
+    for version in (PAYLOAD.version, None):
+        payload, word = osd_decode(soft, version=version)
+        assert payload == PAYLOAD and np.array_equal(word, bits)
+        _, once = osd_decode(soft, version=version, order=1)
+        assert not np.array_equal(once, bits)
+
+
 def test_knowing_the_version_byte_decodes_more_and_fixes_it() -> None:
     # Only the 2^56 codewords with the expected version byte are searched: noisier words
     # decode, and whatever comes out carries that version.
