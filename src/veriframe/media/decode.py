@@ -62,25 +62,23 @@ class FrameSample:
         return len(self.indices)
 
 
-def luma_of(frame: Any, width: int, height: int, convert: Any = None) -> np.ndarray:
+def luma_of(frame: Any, width: int, height: int, convert: Any) -> np.ndarray:
     """The 8-bit Y plane of a decoded frame as a (height, width) array view.
 
     ``convert`` (a :func:`~veriframe.media._write.reformatter`, kept across a stream's
     frames) converts a frame that needs it.
     """
     if frame.format.name not in _Y_AS_STORED or (frame.width, frame.height) != (width, height):
-        conv = convert if convert is not None else reformatter()
-        frame = conv.reformat(frame, width=width, height=height, format="yuv420p")
+        frame = convert.reformat(frame, width=width, height=height, format="yuv420p")
     plane = frame.planes[0]
     stride = plane.line_size
     buf = np.frombuffer(plane, dtype=np.uint8)
     return buf[: stride * height].reshape(height, stride)[:, :width]
 
 
-def rgb_of(frame: Any, width: int, height: int, convert: Any = None) -> np.ndarray:
+def rgb_of(frame: Any, width: int, height: int, convert: Any) -> np.ndarray:
     """The frame as (height, width, 3) uint8 RGB (``convert`` as for :func:`luma_of`)."""
-    conv = convert if convert is not None else reformatter()
-    return np.asarray(conv.reformat(frame, format="rgb24", width=width, height=height)
+    return np.asarray(convert.reformat(frame, format="rgb24", width=width, height=height)
                       .to_ndarray())
 
 

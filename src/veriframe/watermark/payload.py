@@ -207,8 +207,8 @@ def osd_decode(
     # with the soft bits, sum((2 w - 1) s), is -sum(s * x_u * x_i * x_j) for flips i and j:
     # every candidate's score comes from one (k, k) product instead of re-encoding each one.
     hard = (soft[order_idx] > 0).astype(np.uint8)
-    u = hard[basis]
-    base = (u.astype(np.int64) @ g.astype(np.int64) % 2).astype(np.uint8)
+    gi = g.astype(np.int64)
+    base = (hard[basis].astype(np.int64) @ gi % 2).astype(np.uint8)
     signed = soft[order_idx]
     x = 1.0 - 2.0 * g.astype(np.float64)  # (k, n)
     t = signed * (1.0 - 2.0 * base)
@@ -219,7 +219,7 @@ def osd_decode(
         i, j = np.triu_indices(k, k=1)
         scores.append(-((x * t) @ x.T)[i, j])
     best_flip = _flip_patterns(k, order)[int(np.argmax(np.concatenate(scores)))]
-    best = base ^ (best_flip.astype(np.int64) @ g.astype(np.int64) % 2).astype(np.uint8)
+    best = base ^ (best_flip.astype(np.int64) @ gi % 2).astype(np.uint8)
     codeword = np.empty(n, dtype=np.uint8)
     codeword[order_idx] = best
     codeword ^= fixed
