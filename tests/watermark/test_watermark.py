@@ -399,3 +399,19 @@ def test_frames_fold_into_the_average_of_each_phase_bin() -> None:
         got = _fold_frames(stack, ty, tx, nbins)
         assert got.dtype == np.float32 and got.shape == (3, nbins, nbins)
         np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_largest_orders_like_a_full_sort_ties_and_nans_included() -> None:
+    # The search picks its best offsets by a partition; it must pick them, in the same order,
+    # as the full sort it replaced, also where values tie or are NaN.
+    from veriframe.watermark.search import _largest
+
+    rng = np.random.default_rng(11)
+    for trial in range(3000):
+        n, k = int(rng.integers(1, 200)), int(rng.integers(1, 6))
+        values = rng.normal(size=n).astype(np.float32)
+        if trial % 3 == 1:  # many ties
+            values = rng.integers(0, 4, size=n).astype(np.float32)
+        elif trial % 3 == 2:
+            values[rng.integers(0, n, size=2)] = np.nan
+        np.testing.assert_array_equal(_largest(values, k), np.argsort(values)[::-1][:k])

@@ -206,6 +206,20 @@ def _lattice_mean(auto: np.ndarray, ly: np.ndarray, lx: np.ndarray,
     )
     return (vals * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
 
+def _largest(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest of the flat array ``values``, largest first: the same as
+    ``np.argsort(values)[::-1][:k]`` (a partition instead of a full sort; where ties or NaNs
+    near the top leave the order to the sort, the full sort decides, as before)."""
+    if values.size <= k + 1:
+        return np.argsort(values)[::-1][:k]
+    top = np.argpartition(values, values.size - k - 1)[-k - 1 :]
+    top = top[np.argsort(values[top])[::-1]]
+    head = values[top]
+    if np.isnan(head).any() or bool((head[:-1] == head[1:]).any()):
+        return np.argsort(values)[::-1][:k]
+    return top[:k]
+
+
 def _pick_frames(luma: np.ndarray, max_frames: int) -> np.ndarray:
     n = luma.shape[0]
     if n > max_frames:
@@ -378,7 +392,8 @@ def _gate_open(fr: _Frames, keys: Sequence[WatermarkKey]) -> bool:
     key and orientation stands out (:data:`SYNC_GATE`) on the coarse offset grid of the
     ``v2-scan`` search.
     """
-    for lattice in (fr.lattice, _lattice_z(_bin(fr.mean, 2), fr.t0 / 2)):
+    for lattice_of in (lambda: fr.lattice, lambda: _lattice_z(_bin(fr.mean, 2), fr.t0 / 2)):
+        lattice = lattice_of()
         if lattice is not None and float(lattice[1].max()) >= LATTICE_GATE:
             return True
     if fr.res.shape[0] < MIN_VARYING_FRAMES:
@@ -745,7 +760,8 @@ def _frame_sync(
     corr = sp_fft.irfft2(tiles_spec * spec, s=shape, axes=(1, 2))
     corr -= corr.mean(axis=(1, 2), keepdims=True)
     noise = corr.reshape(n, -1).std(axis=1) + 1e-12
-    return corr / noise[:, None, None], noise
+    corr /= noise[:, None, None]
+    return corr, noise
 
 
 def _combine(
@@ -823,7 +839,7 @@ def _varying_candidates(
             # to the frame): it is always combined and decoded, whatever scores best.
             default = (math.inf, ty, tx, 0, 0, zt[:, 0, 0] / noise)
         e_mean, e_sd = float(energy.mean()), float(energy.std()) or 1.0
-        for i in np.argsort(energy.ravel())[::-1][:VARYING_OFFSETS]:
+        for i in _largest(energy.ravel(), VARYING_OFFSETS):
             oy, ox = divmod(int(i), PQ)
             if gate is not None and (float(energy[oy, ox]) - e_mean) / e_sd < gate:
                 break
