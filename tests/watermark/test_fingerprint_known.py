@@ -76,6 +76,20 @@ def test_decoder_matches_imwatermark_bit_for_bit() -> None:
     assert found[0].frames == len(marked)
 
 
+@pytest.mark.skipif(importlib.util.find_spec("cv2") is None, reason="OpenCV is not installed")
+def test_u_channel_is_opencvs_for_every_colour() -> None:
+    import cv2
+
+    from veriframe.watermark.known import _u_channel
+
+    every = np.arange(1 << 24, dtype=np.uint32)
+    for part in np.split(every, 16):  # 2^24 colours, 16 frames of 1024 x 1024
+        rgb = np.stack([part >> 16, (part >> 8) & 255, part & 255], axis=-1).astype(np.uint8)
+        rgb = rgb.reshape(1024, 1024, 3)
+        want = cv2.cvtColor(np.ascontiguousarray(rgb[:, :, ::-1]), cv2.COLOR_BGR2YUV)[:, :, 1]
+        np.testing.assert_array_equal(_u_channel(rgb), want.astype(np.float64))
+
+
 def test_clean_frames_carry_no_known_mark() -> None:
     assert known_marks(_scene_rgb(6)) == ()
     assert known_marks(np.full((2, 300, 300, 3), 128, np.uint8)) == ()

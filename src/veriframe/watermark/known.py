@@ -63,13 +63,13 @@ _U_OF_DIFF = np.clip(
 
 def _u_channel(rgb: np.ndarray) -> np.ndarray:
     """U of OpenCV's 8-bit BGR2YUV (fixed point, exact), from an RGB uint8 frame, as float."""
-    x = rgb.astype(np.int32)
-    y = x[:, :, 2] * 1868
-    y += x[:, :, 1] * 9617
-    y += x[:, :, 0] * 4899
+    # each channel is widened inside the products (no int32 copy of the whole frame)
+    y = np.multiply(rgb[:, :, 2], 1868, dtype=np.int32)
+    y += np.multiply(rgb[:, :, 1], 9617, dtype=np.int32)
+    y += np.multiply(rgb[:, :, 0], 4899, dtype=np.int32)
     y += 1 << 13
     y >>= 14
-    diff = x[:, :, 2] - y
+    diff = np.subtract(rgb[:, :, 2], y, dtype=np.int32)
     diff += 255
     return _U_OF_DIFF[diff]
 
