@@ -206,6 +206,7 @@ def _lattice_mean(auto: np.ndarray, ly: np.ndarray, lx: np.ndarray,
     )
     return (vals * valid).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
 
+
 def _largest(values: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` largest of the flat array ``values``, largest first: the same as
     ``np.argsort(values)[::-1][:k]`` (a partition instead of a full sort; where ties or NaNs
