@@ -324,6 +324,16 @@ def _blocks(x: np.ndarray, b: int) -> np.ndarray:
     return x[:h, :w].reshape(h // b, b, w // b, b).swapaxes(1, 2).reshape(-1, b * b)
 
 
+def _normalised_kurtosis(res: np.ndarray, lstd: np.ndarray) -> float:
+    """Excess kurtosis of the residual ``res`` divided by its local activity ``lstd``."""
+    rn = res / (lstd + 2.0)
+    rn = rn - rn.mean()
+    rn2 = rn * rn
+    var = float(rn2.mean())
+    # rn2 * rn2, not rn**4: numpy raises float32 to a 4th power by powf, 30x slower
+    return float((rn2 * rn2).mean()) / (var * var + _EPS) - 3.0
+
+
 def _half(x: np.ndarray) -> np.ndarray:
     """2x2 block mean (area down-sampling by 2)."""
     h, w = x.shape[0] // 2 * 2, x.shape[1] // 2 * 2
@@ -371,12 +381,7 @@ def _crop_features(y: np.ndarray, rgb: np.ndarray) -> tuple[list[float], float]:
     flat = float(np.median(rs[order[:k]])) + 1e-2
     tex = float(np.median(rs[order[-k:]])) + 1e-2
     res_contrast = _corr(np.log(rs + 1e-2), np.log(ls + 1e-2))
-    rn = res / (lstd + 2.0)
-    rn = rn - rn.mean()
-    rn2 = rn * rn
-    var = float(rn2.mean())
-    # rn2 * rn2, not rn**4: numpy raises float32 to a 4th power by powf, 30x slower
-    kurt = float((rn2 * rn2).mean()) / (var * var + _EPS) - 3.0
+    kurt = _normalised_kurtosis(res, lstd)
     fb = _blocks(res, BLOCK)[order[: max(4, order.size // 4)]].reshape(-1, BLOCK, BLOCK)
     y2 = _half(y)
     y4 = _half(y2)
@@ -426,12 +431,7 @@ def _fixed_scale_features(luma: np.ndarray) -> list[float]:
     k = max(1, order.size // 10)
     mad = float(np.abs(res).mean())
     grad = float(_sobel_mag(s).mean()) / 8.0  # Sobel gain 8 -> per-pixel gradient
-    rn = res / (lstd + 2.0)
-    rn = rn - rn.mean()
-    rn2 = rn * rn
-    var = float(rn2.mean())
-    # rn2 * rn2, not rn**4: numpy raises float32 to a 4th power by powf, 30x slower
-    kurt = float((rn2 * rn2).mean()) / (var * var + _EPS) - 3.0
+    kurt = _normalised_kurtosis(res, lstd)
     return [
         math.log10(immerkaer_sigma(s) + 1e-2),
         math.log10(immerkaer_sigma(_half(s)) + 1e-2),

@@ -393,10 +393,12 @@ def _gate_open(fr: _Frames, keys: Sequence[WatermarkKey]) -> bool:
     key and orientation stands out (:data:`SYNC_GATE`) on the coarse offset grid of the
     ``v2-scan`` search.
     """
-    for lattice_of in (lambda: fr.lattice, lambda: _lattice_z(_bin(fr.mean, 2), fr.t0 / 2)):
-        lattice = lattice_of()
-        if lattice is not None and float(lattice[1].max()) >= LATTICE_GATE:
-            return True
+    def stands_out(lattice: tuple[np.ndarray, np.ndarray] | None) -> bool:
+        return lattice is not None and float(lattice[1].max()) >= LATTICE_GATE
+
+    # the averaged residual's lattice is worked out only when the frames' does not decide
+    if stands_out(fr.lattice) or stands_out(_lattice_z(_bin(fr.mean, 2), fr.t0 / 2)):
+        return True
     if fr.res.shape[0] < MIN_VARYING_FRAMES:
         return False
     bins = P * SCAN_Q
