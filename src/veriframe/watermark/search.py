@@ -482,28 +482,32 @@ def _fold_matrix(
     return sparse.csr_matrix((weights, (bins, np.arange(length))), shape=(nbins, length))
 
 
-def _side_by_side(stack: np.ndarray) -> np.ndarray:
-    """(H, N * W) float32: the rows of every frame of an (N, H, W) stack side by side."""
+def _pixel_major(stack: np.ndarray) -> np.ndarray:
+    """(H, W * N) float32: every row of an (N, H, W) stack's frames, pixel by pixel, with the
+    frames side by side within each pixel."""
     n, h, w = stack.shape
-    return np.ascontiguousarray(stack.transpose(1, 0, 2), dtype=np.float32).reshape(h, n * w)
+    return np.ascontiguousarray(stack.transpose(1, 2, 0), dtype=np.float32).reshape(h, w * n)
 
 
 def _fold_frames(
     stack: np.ndarray, ty: float, tx: float, nbins: int = PQ, *,
-    side_by_side: np.ndarray | None = None,
+    pixels: np.ndarray | None = None,
 ) -> np.ndarray:
     """(N, nbins, nbins) float32: every frame of ``stack`` folded into one tile on its own.
 
     Two products with sparse averaging matrices (single-threaded: no BLAS threads to
-    oversubscribe a scan's worker processes), each over every frame at once: the rows of the
-    frames side by side (``side_by_side``: :func:`_side_by_side` of ``stack``, when the caller
-    keeps it), then the columns. The result is a strided view (the FFTs read it as it is).
+    oversubscribe a scan's worker processes), each over every frame at once: the rows first
+    (``pixels``: :func:`_pixel_major` of ``stack``, when the caller keeps it), then the
+    columns. Between them, the row-folded frames are turned column-first by whole pixels (N
+    frames' values at a time), far cheaper than transposing value by value. The result is a
+    strided view (the FFTs read it as it is).
     """
     n, h, w = stack.shape
-    if side_by_side is None:
-        side_by_side = _side_by_side(stack)
-    rows = _fold_matrix(h, ty, nbins) @ side_by_side  # (nbins_y, n * w)
-    cols = _fold_matrix(w, tx, nbins) @ rows.reshape(nbins * n, w).T  # (nbins_x, nbins_y * n)
+    if pixels is None:
+        pixels = _pixel_major(stack)
+    rows = _fold_matrix(h, ty, nbins) @ pixels  # (nbins_y, w * n): [bin y][x][frame]
+    by_column = np.ascontiguousarray(rows.reshape(nbins, w, n).transpose(1, 0, 2))
+    cols = _fold_matrix(w, tx, nbins) @ by_column.reshape(w, nbins * n)  # [bin x][bin y][frame]
     return np.asarray(cols, dtype=np.float32).reshape(nbins, nbins, n).transpose(2, 1, 0)
 
 
@@ -642,7 +646,7 @@ class _Frames:
     _lattice: tuple[np.ndarray, np.ndarray] | None = None
     _lattice_done: bool = False
     _tiles: dict[tuple[Any, ...], np.ndarray] = field(default_factory=dict)
-    _side_by_side: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _pixels: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def mean_fold(self, ty: float, tx: float) -> tuple[np.ndarray, np.ndarray]:
         """(folded tile, its rfft2) of the averaged residual at periods ``(ty, tx)`` (cached:
@@ -660,15 +664,15 @@ class _Frames:
         hypothesis reuses the folds)."""
         k = (hy, hx, nbins, subset)
         if k not in self._tiles:
-            if subset not in self._side_by_side:
+            if subset not in self._pixels:
                 n = self.small.shape[0]
                 stack = self.small
                 if subset:
                     pick = np.linspace(0, n - 1, min(n, subset)).round().astype(np.int64)
                     stack = stack[pick]
-                self._side_by_side[subset] = (stack, _side_by_side(stack))
-            stack, rows = self._side_by_side[subset]
-            tiles = _fold_frames(stack, hy, hx, nbins, side_by_side=rows)
+                self._pixels[subset] = (stack, _pixel_major(stack))
+            stack, pixels = self._pixels[subset]
+            tiles = _fold_frames(stack, hy, hx, nbins, pixels=pixels)
             self._tiles[k] = sp_fft.rfft2(tiles, axes=(1, 2))
         return self._tiles[k]
 
