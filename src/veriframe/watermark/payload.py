@@ -143,6 +143,15 @@ def _fixed_version_word(version: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
+def _flip_pairs(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j): every pair of ``k`` positions, ``i < j``, in the order of the two-bit flips of
+    :func:`_flip_patterns` (cached and read-only)."""
+    i, j = np.triu_indices(k, k=1)
+    i.flags.writeable = j.flags.writeable = False
+    return i, j
+
+
+@lru_cache(maxsize=4)
 def _flip_patterns(k: int, order: int) -> np.ndarray:
     """(patterns, k) uint8: no flip, then every flip of one, then of two of ``k`` positions
     (up to ``order``)."""
@@ -151,7 +160,7 @@ def _flip_patterns(k: int, order: int) -> np.ndarray:
     if order >= 1:
         flips.append(eye)
     if order >= 2:
-        i, j = np.triu_indices(k, k=1)
+        i, j = _flip_pairs(k)
         flips.append(eye[i] ^ eye[j])
     out = np.concatenate(flips)
     out.setflags(write=False)
@@ -216,7 +225,7 @@ def osd_decode(
     if order >= 1:
         scores.append(-(x @ t))
     if order >= 2:
-        i, j = np.triu_indices(k, k=1)
+        i, j = _flip_pairs(k)  # the two-bit flips, in the patterns' order
         scores.append(-((x * t) @ x.T)[i, j])
     best_flip = _flip_patterns(k, order)[int(np.argmax(np.concatenate(scores)))]
     best = base ^ (best_flip.astype(np.int64) @ gi % 2).astype(np.uint8)
