@@ -662,6 +662,8 @@ class _Frames:
         """rfft2 of every frame of :attr:`small` (or ``subset`` evenly spaced ones) folded with
         half-periods ``(hy, hx)`` into ``nbins`` bins (cached: every orientation and key
         hypothesis reuses the folds)."""
+        if subset >= self.small.shape[0]:
+            subset = 0  # every frame: the same stack, folds and spectra as without a subset
         k = (hy, hx, nbins, subset)
         if k not in self._tiles:
             if subset not in self._pixels:
@@ -884,9 +886,13 @@ def _scan_candidates(fr: _Frames, key: WatermarkKey, orient: int = 0) -> list[_C
     # a subset of the frames scores the scales (the cost is per frame and per scale); the
     # weights of the chosen ones come from every frame
     scored: list[tuple[float, float, int]] = []
+    synced: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # when the subset is every frame
     for scale in PERIOD_RANGE[0] * SCAN_STEP ** np.arange(count):
         half = float(scale) * fr.t0 / 2
-        zt, _ = _frame_sync(fr.tile_spec(half, half, bins, SCAN_FRAMES), sync_scan, (bins, bins))
+        zt, noise = _frame_sync(fr.tile_spec(half, half, bins, SCAN_FRAMES), sync_scan,
+                                (bins, bins))
+        if n <= SCAN_FRAMES:
+            synced[float(scale)] = zt, noise
         energy = np.einsum("nij,nij->ij", zt, zt)
         i = int(np.argmax(energy))
         z = (float(energy.flat[i]) - float(energy.mean())) / (float(energy.std()) or 1.0)
@@ -898,7 +904,8 @@ def _scan_candidates(fr: _Frames, key: WatermarkKey, orient: int = 0) -> list[_C
             continue
         oy, ox = divmod(i, bins)
         t = scale * fr.t0
-        zt, noise = _frame_sync(fr.tile_spec(t / 2, t / 2, bins), sync_scan, (bins, bins))
+        zt, noise = synced.get(scale) or _frame_sync(fr.tile_spec(t / 2, t / 2, bins),
+                                                     sync_scan, (bins, bins))
         weights = zt[:, oy, ox] / noise
         image = _combine(fr, weights, t, t, oy * Q // SCAN_Q, ox * Q // SCAN_Q, sync)
         # the combined image's own sync peak ranks the scales more surely than the energy
