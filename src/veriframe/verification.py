@@ -26,6 +26,7 @@ from veriframe.results import (
     DetectionCheck,
     DetectionState,
     FileInfo,
+    KnownMark,
     RecoveryState,
     Verdict,
     VerifyReport,
@@ -164,7 +165,11 @@ class Verifier:
                                 if model is not None and not isinstance(model, VeriframeError)
                                 else None)
                 if cfg.watermark:
-                    wm_check = self._watermark(sample, file_path, credentials)
+                    # and so is the check for known generators' marks (it needs no key)
+                    from veriframe.watermark import known_marks
+
+                    marks_job = pool.submit(known_marks, sample)
+                    wm_check = self._watermark(sample, file_path, credentials, marks_job)
                 if self.resolvers and _needs_resolvers(credentials, wm_check):
                     wm_check = self._ask_resolvers(wm_check, sample, file_path)
                 if cfg.detector is not None:
@@ -195,15 +200,18 @@ class Verifier:
             import veriframe.watermark.search  # noqa: F401
         return self.detector()
 
-    def _watermark(self, sample: FrameSample, path: Path,
-                   credentials: CredentialCheck) -> WatermarkCheck:
+    def _watermark(self, sample: FrameSample, path: Path, credentials: CredentialCheck,
+                   marks: Future[tuple[KnownMark, ...]]) -> WatermarkCheck:
+        """The mark search under this Verifier's keys, with the known generators' marks that
+        ``marks`` finds beside it."""
         from veriframe import recovery, watermark
 
-        marks = watermark.known_marks(sample)
         if not self.keys:
-            return WatermarkCheck(state=WatermarkState.NOT_CHECKED, known_generator_marks=marks,
+            return WatermarkCheck(state=WatermarkState.NOT_CHECKED,
+                                  known_generator_marks=marks.result(),
                                   error=self.key_error or NO_KEYS)
-        check = replace(watermark.detect(sample, keys=self.keys), known_generator_marks=marks)
+        check = replace(watermark.detect(sample, keys=self.keys),
+                        known_generator_marks=marks.result())
         if check.state is WatermarkState.PRESENT and check.payload_id:
             clip = recovery.Received(path, sample, check, self.settings.limits)
             check = replace(check, recovered=recovery.from_store(
