@@ -127,3 +127,37 @@ def test_known_stability_mark_roundtrip() -> None:
     assert found[0].matching_bits >= 44 and found[0].p_value < 1e-6
     assert known_marks(clean) == ()
     assert known_marks(np.full((2, 300, 300, 3), 128, np.uint8)) == ()
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("imwatermark") is None,
+    reason="invisible-watermark (the reference encoder) is not installed",
+)
+def test_verify_reports_a_known_mark_with_and_without_keys(tmp_path: Path) -> None:
+    """The known-marks check runs beside the mark search; its finding reaches the report
+    whether the search ran (keys present) or could not (no keys)."""
+    import av
+
+    from veriframe.credentials import init_keys
+    from veriframe.results import WatermarkState
+    from veriframe.settings import Settings
+    from veriframe.verification import Verifier
+
+    marked, _ = _imwatermark_marked(_scene_rgb(24))
+    clip = tmp_path / "sdxl-svd.mp4"
+    with av.open(str(clip), "w") as out:  # near-lossless: the dwtDct mark is fragile
+        vs = out.add_stream("libx264", rate=12)
+        vs.width, vs.height, vs.pix_fmt = 640, 360, "yuv420p"
+        vs.options = {"crf": "10", "preset": "veryfast"}
+        for frame in marked:
+            for packet in vs.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(packet)
+        for packet in vs.encode():
+            out.mux(packet)
+    keyed = tmp_path / "home"
+    init_keys(home=keyed, org="Known Marks Test", passphrase="known marks test passphrase")
+    for home, state in ((tmp_path / "empty", WatermarkState.NOT_CHECKED),
+                        (keyed, WatermarkState.ABSENT)):
+        report = Verifier(Settings(home=home, detector=None)).verify(clip).report
+        assert report.watermark.state is state
+        assert [m.name for m in report.watermark.known_generator_marks] == ["stability-sdxl-svd"]
