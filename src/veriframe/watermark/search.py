@@ -181,7 +181,6 @@ EARLY_EXIT = 1e-6
 _VERSION = {"v1": 1, "v2-mean": 2, "v2": 2, "v2-scan": 2}
 
 
-
 def _lattice_mean(auto: np.ndarray, ly: np.ndarray, lx: np.ndarray,
                   valid: np.ndarray) -> np.ndarray:
     """Mean over each row of lattice points (``ly``, ``lx``, in lags) of the periodic
@@ -904,8 +903,10 @@ def _scan_candidates(fr: _Frames, key: WatermarkKey, orient: int = 0) -> list[_C
             continue
         oy, ox = divmod(i, bins)
         t = scale * fr.t0
-        zt, noise = synced.get(scale) or _frame_sync(fr.tile_spec(t / 2, t / 2, bins),
-                                                     sync_scan, (bins, bins))
+        if scale in synced:
+            zt, noise = synced[scale]
+        else:
+            zt, noise = _frame_sync(fr.tile_spec(t / 2, t / 2, bins), sync_scan, (bins, bins))
         weights = zt[:, oy, ox] / noise
         image = _combine(fr, weights, t, t, oy * Q // SCAN_Q, ox * Q // SCAN_Q, sync)
         # the combined image's own sync peak ranks the scales more surely than the energy
