@@ -48,6 +48,11 @@ from scipy import ndimage
 from scipy.cluster.hierarchy import fcluster, linkage
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script: benchmarks/ is on the path, not the repo
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import _search_families  # noqa: E402
+
 SHARED = (REPO / ".." / "shared" / "clips").resolve()
 KEY_SECRET = bytes.fromhex("5a" * 32)  # a fixed benchmark key (not a real signer's key)
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "veriframe-wmbench-cache"
@@ -694,7 +699,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also run invisible-watermark's dwtDct mark on the same clips and attacks",
     )
+    ap.add_argument(
+        "--without",
+        default="",
+        help="mark-search hypothesis families to leave out, to see what each one finds: "
+        f"comma-separated, of {', '.join(_search_families.FAMILIES)} (still counted in the "
+        "p-value; the library always searches them all)",
+    )
     a = ap.parse_args(argv)
+    try:
+        without = _search_families.parse(a.without)
+    except ValueError as exc:
+        ap.error(str(exc))
     attacks = [x for x in a.attacks.split(",") if x and x != "-"]
     removals = [x for x in a.removals.split(",") if x and x != "-"]
     geometric = [x for x in a.geometric.split(",") if x and x != "-"]
@@ -728,6 +744,8 @@ def main(argv: list[str] | None = None) -> int:
         f"clips: {len(sources)} ({a.seconds:g} s each, 832x480 / 1280x720 alternating, 24 fps);"
         f" pattern v{a.version}; attack encodes: preset {a.preset}; cache {a.cache}"
     )
+    if without:
+        print(f"mark search WITHOUT: {', '.join(without)} (not the shipped search)")
     t0 = time.time()
     cleans = [normalised(a.cache, a.offset + i, str(s), a.seconds) for i, s in enumerate(sources)]
     n = len(cleans)
@@ -747,7 +765,8 @@ def main(argv: list[str] | None = None) -> int:
         for i, c in enumerate(cleans)
     ]
     results = []
-    with ProcessPoolExecutor(max(1, a.jobs)) as ex:
+    with ProcessPoolExecutor(max(1, a.jobs), initializer=_search_families.leave_out,
+                             initargs=(without,)) as ex:
         for r in ex.map(run_clip, jobs):
             results.append(r)
             if a.jsonl is not None:

@@ -148,3 +148,17 @@ def test_full_height_reframe_is_read_as_a_crop_of_a_wider_picture(marked: np.nda
     assert check.payload_id == PAYLOAD.hex and check.alignment is not None
     # reported against the received frame's own nominal period: a crop of 0.5625 of the width
     assert check.alignment["scale_x"] == pytest.approx(1.8, abs=0.06)
+
+
+def test_benchmarks_can_leave_a_hypothesis_family_out_and_put_it_back(
+    marked: np.ndarray,
+) -> None:
+    # benchmarks/_search_families.py: the cost and yield of each family are measured with it
+    from benchmarks import _search_families
+
+    reframed = _resize(marked[:, :, 220:420], 540, 300)  # only the long-side reading finds it
+    with _search_families.without(["long-side"]):
+        assert detect(reframed, keys=[KEY]).state == WatermarkState.ABSENT
+    assert detect(reframed, keys=[KEY]).payload_id == PAYLOAD.hex
+    with pytest.raises(ValueError, match="unknown search families"):
+        _search_families.parse("long-side,bogus")
