@@ -115,6 +115,20 @@ def test_verify_and_sign_paths_stay_light() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_verify_without_keys_or_detector_loads_no_scipy(small_clip: Path, tmp_path: Path) -> None:
+    # the mark search's SciPy is imported beside the decode only when a key will use it
+    code = (
+        "import sys\n"
+        "from veriframe.verification import verify\n"
+        f"report = verify({str(small_clip)!r}, home={str(tmp_path)!r}, detector=None)\n"
+        "print(report.watermark.state.value,\n"
+        "      sorted({m.split('.')[0] for m in sys.modules if m.startswith('scipy')}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["not_checked", "[]"]
+
+
 def test_detect_runtime_loads_none_of_the_lab() -> None:
     code = (
         "import sys, veriframe.detect\n"

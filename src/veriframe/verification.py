@@ -197,7 +197,9 @@ class Verifier:
         """Import the checks' modules and load the detector (run beside the decode)."""
         if self.settings.watermark:  # imported now, while FFmpeg decodes
             import veriframe.watermark.known
-            import veriframe.watermark.search  # noqa: F401
+
+            if self._secrets:  # without a key the search does not run: no SciPy for it
+                import veriframe.watermark.search  # noqa: F401
         return self.detector()
 
     def _watermark(self, sample: FrameSample, path: Path, credentials: CredentialCheck,
