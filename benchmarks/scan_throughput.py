@@ -11,6 +11,16 @@ files/s, seconds per file, peak RSS of the tree, and scan time over decode time.
 
 Clips: ``--source gen`` makes distinct short clips with tests/clipgen (320x240, 2 s, 12 fps);
 ``--source shared`` cycles through ../shared/clips/**.mp4 (links, so each path is a new row).
+
+``--keys`` makes a watermark key in the scan's home, so that the mark search runs on every
+clip (as ``benchmarks/speed.py``'s scan does; without a key in ``VERIFRAME_HOME`` it does not).
+``--without`` then runs the scan once per configuration, one after another for each worker
+count: ``-`` is the whole search, ``long-side,scale-scan`` leaves those hypothesis families out
+in the scan's processes (``benchmarks/_search_families.py``, loaded by a ``sitecustomize.py``
+on their path; the library always searches every family).
+
+    python benchmarks/scan_throughput.py --keys --workers 2 --without - long-side scale-scan \
+        long-side,scale-scan
 """
 
 from __future__ import annotations
@@ -29,6 +39,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
+PASSPHRASE = "scan benchmark passphrase"
+
+from benchmarks import _search_families  # noqa: E402
 
 
 def make_clips(folder: Path, *, count: int, source: str) -> list[Path]:
@@ -81,11 +94,24 @@ def _tree_rss(root: int) -> int:
     return total
 
 
-def run_scan(folder: Path, out: Path, *, workers: int, detector: str, frames: int) -> dict:
+def leaving_out(families: tuple[str, ...], folder: Path) -> list[str]:
+    """PYTHONPATH entries that make every process of a scan leave ``families`` out."""
+    if not families:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(
+        "from benchmarks import _search_families\n"
+        f"_search_families.leave_out({list(families)!r})\n")
+    return [str(folder)]
+
+
+def run_scan(folder: Path, out: Path, *, workers: int, detector: str, frames: int,
+             path_first: list[str] | None = None) -> dict:
     cmd = [sys.executable, "-m", "veriframe._cli", "scan", str(folder), "--out", str(out),
            "--workers", str(workers), "--detector", detector, "--frames", str(frames),
            "--overwrite"]
-    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
+    entries = [*(path_first or []), str(REPO / "src"), str(REPO)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(entries)}
     peak = 0
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -139,9 +165,20 @@ def main() -> None:
     ap.add_argument("--detector", default="default", help="detector name, or 'none'")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--dir", type=Path, default=None, help="keep clips here between runs")
+    ap.add_argument("--keys", action="store_true",
+                    help="make a watermark key in the scan's home (the mark search runs)")
+    ap.add_argument("--without", nargs="+", default=["-"],
+                    help="search configurations to compare: '-' (the whole search) or "
+                    f"comma-separated families of {', '.join(_search_families.FAMILIES)}")
     args = ap.parse_args()
     if args.clips < 1:
         raise SystemExit("--clips must be at least 1")
+    try:
+        configs = [_search_families.parse(c) for c in args.without]
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    if any(configs) and not args.keys:
+        raise SystemExit("--without needs --keys: without a key the mark search does not run")
 
     tmp = Path(tempfile.mkdtemp(prefix="vf-scanbench-"))
     folder = args.dir or tmp / "clips"
@@ -150,20 +187,32 @@ def main() -> None:
     print(f"{len(paths)} clips ({args.source}) ready in {time.perf_counter() - t0:.1f} s; "
           f"{os.cpu_count()} CPUs; detector={args.detector}; frames={args.frames}")
     home = tmp / "home"
+    if args.keys:
+        from veriframe.credentials import init_keys
+
+        os.environ["VERIFRAME_HOME"] = str(home)
+        os.environ["VERIFRAME_KEY_PASSPHRASE"] = PASSPHRASE
+        init_keys(org="Scan Benchmark", passphrase=PASSPHRASE, home=home)
+        print(f"watermark key made in {home}: the mark search runs on every clip")
     os.environ.setdefault("VERIFRAME_HOME", str(home))
 
-    header = (f"{'workers':>7} | {'scan files/s':>12} | {'s/file':>7} | {'peak RSS MiB':>12} | "
-              f"{'errors':>6} | {'decode files/s':>14} | {'scan/decode':>11}")
+    header = (f"{'workers':>7} | {'search without':>20} | {'scan files/s':>12} | {'s/file':>7} | "
+              f"{'peak RSS MiB':>12} | {'errors':>6} | {'decode files/s':>14} | "
+              f"{'scan/decode':>11}")
     print(header)
     print("-" * len(header))
     for w in args.workers:
-        scan = run_scan(folder, tmp / f"scan_{w}.jsonl", workers=w, detector=args.detector,
-                        frames=args.frames)
         decode_s = run_decode(paths, workers=w, frames=args.frames)
-        rate = scan["rows"] / scan["elapsed"]
-        print(f"{w:>7} | {rate:>12.2f} | {scan['elapsed'] / scan['rows']:>7.3f} | "
-              f"{scan['peak'] / 2**20:>12.0f} | {scan['errors']:>6} | "
-              f"{len(paths) / decode_s:>14.2f} | {scan['elapsed'] / decode_s:>11.2f}")
+        for i, families in enumerate(configs):
+            scan = run_scan(folder, tmp / f"scan_{w}_{i}.jsonl", workers=w,
+                            detector=args.detector, frames=args.frames,
+                            path_first=leaving_out(families, tmp / f"without_{i}"))
+            rate = scan["rows"] / scan["elapsed"]
+            label = ",".join(families) or "- (whole search)"
+            print(f"{w:>7} | {label:>20} | {rate:>12.2f} | "
+                  f"{scan['elapsed'] / scan['rows']:>7.3f} | {scan['peak'] / 2**20:>12.0f} | "
+                  f"{scan['errors']:>6} | {len(paths) / decode_s:>14.2f} | "
+                  f"{scan['elapsed'] / decode_s:>11.2f}")
     print("scan times include process start-up and per-file hashing, C2PA reading, watermark "
           "search and detection; decode is sample_frames alone in warmed workers.")
 
