@@ -57,7 +57,12 @@ def status_of(answer: bytes) -> int | None:
 async def normal_upload(url: str, path: Path, *, source: str,
                         until: float) -> tuple[int, int, float]:
     """Post ``path`` from ``source``, retrying after ``Retry-After`` on 429/503 until
-    ``until``. Returns (final status, tries, seconds)."""
+    ``until``. Returns (final status, tries, seconds).
+
+    A server that turns an upload away before reading its body closes the connection after
+    its answer; while the client is still sending, the reset can reach it before the answer
+    does (a read error). That try counts as turned away: the client waits a second and tries
+    again, as a browser or an SDK would."""
     transport = httpx.AsyncHTTPTransport(local_address=source)
     tries = 0
     t0 = time.monotonic()
@@ -65,8 +70,15 @@ async def normal_upload(url: str, path: Path, *, source: str,
         while True:
             tries += 1
             with path.open("rb") as fh:
+                body = fh.read()
+            try:
                 response = await http.post(f"{url}/v1/verify",
-                                           files={"file": (path.name, fh.read(), "video/mp4")})
+                                           files={"file": (path.name, body, "video/mp4")})
+            except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError):
+                if time.monotonic() > until:
+                    raise
+                await asyncio.sleep(1.0)
+                continue
             if response.status_code not in (429, 503) or time.monotonic() > until:
                 return response.status_code, tries, time.monotonic() - t0
             await asyncio.sleep(float(response.headers.get("retry-after", "1")))
