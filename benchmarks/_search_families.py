@@ -23,13 +23,17 @@ from typing import Any
 FAMILIES = ("long-side", "scale-scan", "orientations", "regions")
 
 
-def parse(text: str) -> tuple[str, ...]:
-    """Comma-separated family names ("" or "-": none); ``ValueError`` names an unknown one."""
-    names = tuple(x for x in text.split(",") if x and x != "-")
+def _known(names: Iterable[str]) -> tuple[str, ...]:
+    names = tuple(names)
     unknown = sorted(set(names) - set(FAMILIES))
     if unknown:
         raise ValueError(f"unknown search families {unknown}; known: {list(FAMILIES)}")
     return names
+
+
+def parse(text: str) -> tuple[str, ...]:
+    """Comma-separated family names ("" or "-": none); ``ValueError`` names an unknown one."""
+    return _known(x for x in text.split(",") if x and x != "-")
 
 
 def leave_out(families: Iterable[str]) -> dict[str, Any]:
@@ -42,7 +46,7 @@ def leave_out(families: Iterable[str]) -> dict[str, Any]:
         saved.setdefault(name, getattr(search, name))
         setattr(search, name, value)
 
-    for family in parse(",".join(families)):
+    for family in _known(families):
         if family == "long-side":
             put("RESHAPED_ASPECT", math.inf)
         elif family == "scale-scan":
