@@ -63,3 +63,18 @@ def make_clip(
             for packet in a_stream.encode():
                 out.mux(packet)
     return path
+
+
+def pan_frames(n: int, width: int, height: int, *, step: int, seed: int = 5) -> np.ndarray:
+    """A camera panning ``step`` px a frame over a never-repeating landscape of blobs and
+    edges: (n, height, width, 3) RGB."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(seed)
+    canvas_w = width + step * n
+    coarse = gaussian_filter(rng.normal(0, 1, (height, canvas_w)), 12.0)
+    fine = gaussian_filter(rng.normal(0, 1, (height, canvas_w)), 2.0)
+    land = 128 + 60 * coarse / np.abs(coarse).max() + 40 * fine / np.abs(fine).max()
+    grey = np.clip(land, 0, 255)
+    frames = np.stack([grey[:, i * step: i * step + width] for i in range(n)])
+    return np.repeat(frames[..., None], 3, axis=3).astype(np.uint8)

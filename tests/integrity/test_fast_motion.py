@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.clipgen import pan_frames
 from veriframe import media
 from veriframe.credentials.keys import init_keys
 from veriframe.credentials.keys.files import WATERMARK_KEY
@@ -53,21 +54,6 @@ def _fast(n: int, width: int, height: int, *, speed: float = 3, seed: int = 3) -
     """The procedural scene ``speed`` times as fast: (n, height, width, 3) RGB (its texture
     moves in whole steps: 3 px per scene frame)."""
     return np.stack([scene(round(i * speed), width, height, seed=seed) for i in range(n)])
-
-
-def _pan(n: int, width: int, height: int, *, step: int, seed: int = 5) -> np.ndarray:
-    """A camera panning ``step`` px a frame over a never-repeating landscape of blobs and
-    edges: (n, height, width, 3) RGB."""
-    from scipy.ndimage import gaussian_filter
-
-    rng = np.random.default_rng(seed)
-    canvas_w = width + step * n
-    coarse = gaussian_filter(rng.normal(0, 1, (height, canvas_w)), 12.0)
-    fine = gaussian_filter(rng.normal(0, 1, (height, canvas_w)), 2.0)
-    land = 128 + 60 * coarse / np.abs(coarse).max() + 40 * fine / np.abs(fine).max()
-    grey = np.clip(land, 0, 255)
-    frames = np.stack([grey[:, i * step: i * step + width] for i in range(n)])
-    return np.repeat(frames[..., None], 3, axis=3).astype(np.uint8)
 
 
 @pytest.mark.parametrize("total", [1, 7, 8, 9, 63, 64, 65, 128, 129, 300, 1000, 4097])
@@ -187,7 +173,7 @@ def _signed(root: Path, frames: np.ndarray) -> Signed:
 @pytest.fixture(scope="module")
 def fast(tmp_path_factory: pytest.TempPathFactory) -> Signed:
     """10 s of a fast pan at 320x240, signed (the fingerprint's frames: 0, 40, 88, ... 296)."""
-    return _signed(tmp_path_factory.mktemp("fast"), _pan(10 * FPS, 320, 240, step=6))
+    return _signed(tmp_path_factory.mktemp("fast"), pan_frames(10 * FPS, 320, 240, step=6))
 
 
 @pytest.fixture(scope="module")
