@@ -64,13 +64,12 @@ async def normal_upload(url: str, path: Path, *, source: str,
     does (a read error). That try counts as turned away: the client waits a second and tries
     again, as a browser or an SDK would."""
     transport = httpx.AsyncHTTPTransport(local_address=source)
+    body = path.read_bytes()
     tries = 0
     t0 = time.monotonic()
     async with httpx.AsyncClient(transport=transport, timeout=60) as http:
         while True:
             tries += 1
-            with path.open("rb") as fh:
-                body = fh.read()
             try:
                 response = await http.post(f"{url}/v1/verify",
                                            files={"file": (path.name, body, "video/mp4")})
